@@ -1,0 +1,57 @@
+/**
+ * The adapter contract: how messages and shared state travel between the nodes of a
+ * cluster. Services depend on this interface only; `memoryAdapter()` is the single-node
+ * default, a Redis adapter shares topics and presence across processes.
+ */
+
+/** A message bound for every local subscriber of a topic, already encoded once. */
+export interface Envelope {
+  /** The serialized server frame (JSON text). */
+  payload: string
+  /** Connection id of the publisher, for `echo: false` subscriptions. */
+  origin?: string
+}
+
+/** What the adapter calls on this node. */
+export interface AdapterNode {
+  readonly nodeId: string
+  /** Delivers to this node's subscribers of `topic`; returns how many connections got it. */
+  deliver (topic: string, envelope: Envelope): number
+}
+
+/** One connection's presence entry; a user is present while they have at least one. */
+export interface PresenceEntry {
+  connectionId: string
+  status: string
+  meta: Record<string, unknown>
+  /** Epoch milliseconds when the entry was tracked. */
+  since: number
+  /** Epoch milliseconds of the last status or meta change. */
+  updatedAt: number
+}
+
+/** Presence state shared by every node of a cluster. */
+export interface PresenceStore {
+  /** Adds or replaces an entry; resolves to the user's entry count afterwards. */
+  set (userId: string, entry: PresenceEntry): Promise<number>
+  /** Removes an entry; resolves to the user's remaining entry count, or -1 if it was absent. */
+  remove (userId: string, connectionId: string): Promise<number>
+  get (userId: string): Promise<PresenceEntry[]>
+  /** Every present user with their entries. */
+  all (): Promise<Map<string, PresenceEntry[]>>
+  count (): Promise<number>
+}
+
+export interface Adapter {
+  readonly name: string
+  readonly presence: PresenceStore
+  init (node: AdapterNode): Promise<void>
+  /** Delivers to every node's subscribers; resolves to the count delivered where known. */
+  publish (topic: string, envelope: Envelope): Promise<number>
+  /** This node has its first local subscriber of `topic`. */
+  subscribe (topic: string): Promise<void>
+  /** This node's last local subscriber of `topic` left. */
+  unsubscribe (topic: string): Promise<void>
+  healthy (): Promise<boolean>
+  close (): Promise<void>
+}

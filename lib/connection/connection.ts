@@ -1,0 +1,151 @@
+import type { WebSocket } from 'ws'
+import { errors } from '../errors'
+import { CloseCode } from '../protocol/codes'
+import { OutgoingFrame } from '../transport/outgoing-frame'
+import { writeFrame } from '../transport/socket-writer'
+import type { Runtime } from '../core/runtime'
+import type { Subscription } from '../core/topic-hub'
+import { TokenBucket } from './rate-limiter'
+import { canTransition, ConnectionState } from './state'
+
+/** Who a connection belongs to, as resolved before or at the upgrade. */
+export interface Identity {
+  id: string
+  groups?: Array<string | { name: string, role?: string }>
+  meta?: Record<string, unknown>
+}
+
+const OPEN = 1
+
+/**
+ * One WebSocket connection as handlers see it. Kept deliberately small: no per-connection
+ * closures or timers; the socket's listeners are shared functions that find it by symbol.
+ */
+export class Connection {
+  readonly id: string
+  readonly userId: string
+  /** Groups this connection receives messages for (its user's memberships). */
+  readonly groups = new Set<string>()
+  meta: Record<string, unknown>
+  state: ConnectionState = ConnectionState.Connected
+  stateSince: number
+  readonly connectedAt: number
+  /** Last frame or pong: liveness for the heartbeat. */
+  lastSeen: number
+  /** Last frame: the idle timer. */
+  lastActivity: number
+  /** Channel subscriptions of this connection, by channel name. */
+  readonly subscriptions = new Map<string, Subscription>()
+
+  private readonly bucket: TokenBucket | undefined
+  /** Resolves when connection setup has finished, so cleanup never races it. */
+  setup: Promise<void> = Promise.resolve()
+  private inbox: Array<[Buffer, boolean]> | undefined
+  /** `true` until setup finishes and while an async handler runs: arrivals wait in the inbox. */
+  private busy = true
+  private closing = false
+
+  constructor (
+    readonly socket: WebSocket,
+    identity: Identity,
+    id: string,
+    readonly runtime: Runtime
+  ) {
+    const now = Date.now()
+    this.id = id
+    this.userId = identity.id
+    this.meta = identity.meta ?? {}
+    this.connectedAt = this.stateSince = this.lastSeen = this.lastActivity = now
+    const rateLimit = runtime.options.rateLimit
+    this.bucket = rateLimit === false ? undefined : new TokenBucket(rateLimit, now)
+  }
+
+  get isOpen (): boolean {
+    return !this.closing && this.socket.readyState === OPEN
+  }
+
+  /** Sends any JSON-serializable message to this connection only. */
+  send (message: object): boolean {
+    return this.deliver(OutgoingFrame.of(message))
+  }
+
+  /** Writes a pre-encoded frame; closes the connection (1008) when it stops reading. */
+  deliver (frame: OutgoingFrame): boolean {
+    if (this.closing || this.socket.readyState !== OPEN) return false
+    if (this.socket.bufferedAmount > this.runtime.options.maxBufferedBytes) {
+      this.runtime.onSlowConsumer(this)
+      return false
+    }
+    writeFrame(this.socket, frame)
+    this.runtime.counters.messagesOut++
+    return true
+  }
+
+  close (code: number = CloseCode.Normal, reason = ''): void {
+    if (this.closing) return
+    this.closing = true
+    this.socket.close(code, reason)
+  }
+
+  /** Closes with a close frame, then drops the socket if the peer does not finish the handshake. */
+  closeAndTerminate (code: number, reason: string): void {
+    this.close(code, reason)
+    const socket = this.socket
+    setTimeout(() => socket.terminate(), this.runtime.options.closeTimeout).unref()
+  }
+
+  transition (to: ConnectionState): void {
+    const from = this.state
+    if (from === to) return
+    if (!canTransition(from, to)) throw new errors.InvalidStateTransition(this.id, from, to)
+    this.state = to
+    this.stateSince = Date.now()
+    this.runtime.onStateChange(this, from, to)
+  }
+
+  /** Every inbound frame: rate limit on arrival, then strictly in order through the dispatcher. */
+  receive (data: Buffer, isBinary: boolean): void {
+    const now = this.lastSeen = this.lastActivity = Date.now()
+    if (this.state === ConnectionState.Idle) this.transition(ConnectionState.Connected)
+    if (this.bucket !== undefined && !this.bucket.take(now)) {
+      this.runtime.onRateLimited(this, this.bucket.persistentlyExceeded)
+      return
+    }
+    if (this.busy) {
+      this.enqueue(data, isBinary)
+      return
+    }
+    this.process(data, isBinary)
+  }
+
+  /** Setup finished: handle whatever arrived meanwhile. */
+  ready (): void {
+    this.resume()
+  }
+
+  private enqueue (data: Buffer, isBinary: boolean): void {
+    const inbox = this.inbox ??= []
+    if (inbox.length >= this.runtime.options.maxQueuedMessages) {
+      this.runtime.onRateLimited(this, false)
+      return
+    }
+    inbox.push([data, isBinary])
+  }
+
+  private process (data: Buffer, isBinary: boolean): void {
+    const pending = this.runtime.dispatcher.handle(this, data, isBinary)
+    if (pending !== undefined) {
+      this.busy = true
+      pending.then(() => this.resume(), () => this.resume())
+    }
+  }
+
+  private resume (): void {
+    this.busy = false
+    const inbox = this.inbox
+    while (inbox !== undefined && inbox.length > 0 && !this.busy && !this.closing) {
+      const [data, isBinary] = inbox.shift() as [Buffer, boolean]
+      this.process(data, isBinary)
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import { type Static, type TObject } from '@sinclair/typebox'
+import type { Connection } from '../connection/connection'
+import { errors } from '../errors'
+import { clientSchemas } from '../protocol/schemas'
+import { compileValidator, type Validator } from '../protocol/validator'
+import { allows, type PermissionRule, type RuleContext } from '../services/policies'
+import type { Runtime } from './runtime'
+import { ALL_TOPIC, channelTopic, groupTopic, userTopic } from './topics'
+
+type Schemas = typeof clientSchemas
+type Handler<S extends TObject> = (conn: Connection, message: Static<S>, runtime: Runtime) => unknown
+
+export interface BuiltinType {
+  validator: Validator
+  handler: Handler<TObject>
+}
+
+async function ensure (allowed: boolean | Promise<boolean>, denied: () => Error): Promise<void> {
+  if (!(await allowed)) throw denied()
+}
+
+function check (rule: PermissionRule, context: RuleContext, inside: boolean, denied: () => Error): Promise<void> {
+  return ensure(allows(rule, context, inside), denied)
+}
+
+const handlers: { [K in keyof Schemas]: Handler<Schemas[K]> } = {
+  async subscribe (conn, { channel, meta, echo, ref }, runtime) {
+    const rule = runtime.channels.policies.for(channel).subscribe
+    await check(rule, { connection: conn, channel }, conn.subscriptions.has(channel),
+      () => new errors.Forbidden(`not allowed to subscribe to channel "${channel}"`))
+    await runtime.channels.join(conn, channel, { meta, echo })
+    conn.send({ type: 'subscribed', channel, ref })
+  },
+
+  async unsubscribe (conn, { channel, ref }, runtime) {
+    if (!await runtime.channels.leave(conn, channel)) throw new errors.NotSubscribed(channel)
+    conn.send({ type: 'unsubscribed', channel, ref })
+  },
+
+  async publish (conn, { channel, data }, runtime) {
+    const rule = runtime.channels.policies.for(channel).publish
+    const subscribed = conn.subscriptions.has(channel)
+    await check(rule, { connection: conn, channel, data }, subscribed, () => rule === 'subscribers'
+      ? new errors.NotSubscribed(channel)
+      : new errors.Forbidden(`not allowed to publish to channel "${channel}"`))
+    await runtime.publish(channelTopic(channel),
+      { type: 'message', channel, from: conn.userId, data, ts: new Date().toISOString() }, conn.id)
+  },
+
+  async direct (conn, { to, data }, runtime) {
+    await check(runtime.options.permissions.direct, { connection: conn, to, data }, true,
+      () => new errors.Forbidden(`not allowed to send direct messages to "${to}"`))
+    await runtime.publish(userTopic(to), { type: 'direct', from: conn.userId, data, ts: new Date().toISOString() })
+  },
+
+  async group (conn, { group, data }, runtime) {
+    await check(runtime.options.permissions.group, { connection: conn, group, data },
+      runtime.groups.hasSync(conn.userId, group),
+      () => new errors.Forbidden(`not allowed to send to group "${group}"`))
+    await runtime.publish(groupTopic(group),
+      { type: 'group', group, from: conn.userId, data, ts: new Date().toISOString() })
+  },
+
+  async broadcast (conn, { data }, runtime) {
+    await check(runtime.options.permissions.broadcast, { connection: conn, data }, true,
+      () => new errors.Forbidden('not allowed to broadcast'))
+    await runtime.publish(ALL_TOPIC, { type: 'broadcast', from: conn.userId, data, ts: new Date().toISOString() })
+  },
+
+  async presence (conn, { status, meta }, runtime) {
+    if (!await runtime.presence.update(conn, { status, meta })) await runtime.presence.track(conn, { status, meta })
+  },
+
+  heartbeat (conn, { ts }) {
+    conn.send({ type: 'heartbeat_ack', ts, serverTs: new Date().toISOString() })
+  },
+
+  disconnect (conn) {
+    // After the dispatcher's ack for this message has been written.
+    queueMicrotask(() => conn.close(1000, 'client disconnect'))
+  }
+}
+
+/** The protocol's own message types: compiled once, not redeclarable by apps. */
+export const builtinTypes: Record<string, BuiltinType> = Object.fromEntries(
+  Object.entries(handlers).map(([type, handler]) => [type, {
+    validator: compileValidator(clientSchemas[type as keyof Schemas]),
+    handler: handler as Handler<TObject>
+  }])
+)

@@ -1,0 +1,97 @@
+import type { Connection } from '../connection/connection'
+import { wireCodeOf } from '../errors'
+import { CloseCode, ErrorCode } from '../protocol/codes'
+import type { Ref } from '../protocol/schemas'
+import { builtinTypes, type BuiltinType } from './builtin-handlers'
+import type { Runtime } from './runtime'
+
+interface Envelope { type: string, ref?: unknown }
+
+function isValidRef (ref: unknown): ref is Ref {
+  return (typeof ref === 'string' && ref.length <= 64) || (typeof ref === 'number' && Number.isFinite(ref))
+}
+
+/**
+ * Inbound frames: decode, validate with the compiled schema of their type, run the
+ * built-in or app handler, then answer `ref` with exactly one `ack` or `error`.
+ * Returns a promise only when a handler went async, so the connection keeps order.
+ */
+export class Dispatcher {
+  private readonly builtins: ReadonlyMap<string, BuiltinType>
+
+  constructor (private readonly runtime: Runtime) {
+    this.builtins = new Map(Object.entries(builtinTypes))
+  }
+
+  handle (conn: Connection, data: Buffer, isBinary: boolean): Promise<void> | undefined {
+    const runtime = this.runtime
+    runtime.counters.messagesIn++
+    if (data.length > runtime.options.maxPayload) {
+      conn.close(CloseCode.MessageTooBig, 'message too big')
+      return undefined
+    }
+    if (isBinary) {
+      runtime.sendError(conn, ErrorCode.InvalidMessage, 'binary frames are not supported; send JSON text')
+      return undefined
+    }
+    let message: Envelope
+    try {
+      message = JSON.parse(data.toString())
+    } catch {
+      runtime.sendError(conn, ErrorCode.InvalidJson, 'frame is not valid JSON')
+      return undefined
+    }
+    if (message === null || typeof message !== 'object' || Array.isArray(message) || typeof message.type !== 'string') {
+      runtime.sendError(conn, ErrorCode.InvalidMessage, 'a message is a JSON object with a string "type"', undefined,
+        [{ path: '/type', message: 'Expected string' }])
+      return undefined
+    }
+    const ref = message.ref
+    if (ref !== undefined && !isValidRef(ref)) {
+      runtime.sendError(conn, ErrorCode.InvalidMessage, '"ref" must be a string of at most 64 characters or a number',
+        undefined, [{ path: '/ref', message: 'Expected string (max 64) or number' }])
+      return undefined
+    }
+    return this.route(conn, message, ref)
+  }
+
+  private route (conn: Connection, message: Envelope, ref: Ref | undefined): Promise<void> | undefined {
+    const type = message.type
+    const entry = this.builtins.get(type) ?? this.runtime.events.messageTypes.get(type)
+    if (entry === undefined) {
+      this.runtime.sendError(conn, ErrorCode.UnknownType, `unknown message type "${type}"`, ref)
+      return undefined
+    }
+    if (!entry.validator.check(message)) {
+      this.runtime.sendError(conn, ErrorCode.InvalidMessage, `invalid "${type}" message`, ref,
+        entry.validator.details(message))
+      return undefined
+    }
+    let result: unknown
+    try {
+      result = entry.handler(conn, message as never, this.runtime)
+    } catch (error) {
+      this.fail(conn, error, ref)
+      return undefined
+    }
+    if (result instanceof Promise) {
+      return result.then(() => this.ack(conn, ref), (error) => this.fail(conn, error, ref))
+    }
+    this.ack(conn, ref)
+    return undefined
+  }
+
+  private ack (conn: Connection, ref: Ref | undefined): void {
+    if (ref !== undefined) conn.send({ type: 'ack', ref })
+  }
+
+  private fail (conn: Connection, error: unknown, ref: Ref | undefined): void {
+    const code = wireCodeOf(error)
+    if (code === ErrorCode.InternalError) {
+      this.runtime.reportError(error, conn, 'message handler failed')
+      this.runtime.sendError(conn, code, 'internal server error', ref)
+      return
+    }
+    this.runtime.sendError(conn, code, (error as Error).message, ref)
+  }
+}

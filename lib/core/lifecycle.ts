@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto'
+import type { RawData, WebSocket } from 'ws'
+import { Connection, type Identity } from '../connection/connection'
+import { ConnectionState } from '../connection/state'
+import { CloseCode, ErrorCode } from '../protocol/codes'
+import type { Runtime } from './runtime'
+import { ALL_TOPIC, userTopic } from './topics'
+
+const kConnection = Symbol('hauyna.connection')
+type TaggedSocket = WebSocket & { [kConnection]: Connection }
+
+function connectionOf (socket: WebSocket): Connection {
+  return (socket as TaggedSocket)[kConnection]
+}
+
+// Shared listeners: `this` is the socket, so no closure is allocated per connection.
+function onMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
+  connectionOf(this).receive(data as Buffer, isBinary)
+}
+
+function onPong (this: WebSocket): void {
+  connectionOf(this).lastSeen = Date.now()
+}
+
+function onClose (this: WebSocket, code: number, reason: Buffer): void {
+  const conn = connectionOf(this)
+  void closeConnection(conn.runtime, conn, code, reason.toString())
+}
+
+function onError (this: WebSocket, error: Error): void {
+  const conn = connectionOf(this)
+  conn.runtime.reportError(error, conn, 'socket error')
+  if (conn.state !== ConnectionState.Error && conn.state !== ConnectionState.Disconnected) conn.transition(ConnectionState.Error)
+}
+
+function refuse (socket: WebSocket, code: ErrorCode, message: string, closeCode: number): void {
+  socket.send(JSON.stringify({ type: 'error', code, message }))
+  socket.close(closeCode, message)
+}
+
+/** Turns an upgraded socket into a registered connection; `null` identity is refused (1002). */
+export function openConnection (runtime: Runtime, socket: WebSocket, identity: Identity | null): Connection | undefined {
+  if (runtime.draining) {
+    socket.close(CloseCode.GoingAway, 'server shutting down')
+    return undefined
+  }
+  if (identity === null) {
+    refuse(socket, ErrorCode.MissingUserId, 'a user id is required (authenticate, or ?userId=)', CloseCode.ProtocolError)
+    return undefined
+  }
+  const max = runtime.options.maxConnectionsPerUser
+  if ((runtime.connectionsByUser.get(identity.id)?.size ?? 0) >= max) {
+    runtime.log.warn({ userId: identity.id }, 'refusing connection over the per-user limit')
+    refuse(socket, ErrorCode.Forbidden, `too many connections for this user (max ${max})`, CloseCode.PolicyViolation)
+    return undefined
+  }
+  const conn = new Connection(socket, identity, randomUUID(), runtime)
+  ;(socket as TaggedSocket)[kConnection] = conn
+  socket.on('message', onMessage)
+  socket.on('pong', onPong)
+  socket.on('close', onClose)
+  socket.on('error', onError)
+  runtime.register(conn)
+  conn.setup = setUp(runtime, conn, identity)
+  return conn
+}
+
+async function setUp (runtime: Runtime, conn: Connection, identity: Identity): Promise<void> {
+  try {
+    await runtime.join(conn, userTopic(conn.userId), null)
+    await runtime.join(conn, ALL_TOPIC, null)
+    await runtime.groups.attach(conn, identity.groups ?? [])
+    const { interval, timeout } = runtime.options.heartbeat
+    conn.send({
+      type: 'connected', connectionId: conn.id, userId: conn.userId, ts: new Date().toISOString(), heartbeat: { interval, timeout }
+    })
+    if (runtime.options.presence.autoTrack) await runtime.presence.track(conn)
+    await runtime.events.emit('connect', conn)
+    runtime.log.debug({ connectionId: conn.id, userId: conn.userId }, 'websocket connection opened')
+  } catch (error) {
+    runtime.reportError(error, conn, 'connection setup failed')
+    conn.close(CloseCode.InternalError, 'internal error')
+    return
+  }
+  conn.ready()
+}
+
+/** Releases everything a connection held: subscriptions, group topics, presence, registry. */
+export async function closeConnection (runtime: Runtime, conn: Connection, code: number, reason: string): Promise<void> {
+  await conn.setup
+  if (conn.state === ConnectionState.Connected || conn.state === ConnectionState.Idle) {
+    conn.transition(ConnectionState.Disconnected)
+  }
+  const last = runtime.unregister(conn)
+  try {
+    await runtime.channels.detach(conn)
+    await runtime.groups.detach(conn, last)
+    await runtime.leave(conn, userTopic(conn.userId))
+    await runtime.leave(conn, ALL_TOPIC)
+    await runtime.presence.untrack(conn)
+    await runtime.events.emit('disconnect', conn, { code, reason })
+  } catch (error) {
+    runtime.reportError(error, conn, 'connection cleanup failed')
+  }
+  runtime.log.debug({ connectionId: conn.id, userId: conn.userId, code, reason }, 'websocket connection closed')
+}

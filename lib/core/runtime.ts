@@ -1,0 +1,161 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { randomUUID } from 'node:crypto'
+import type { Adapter, AdapterNode, Envelope } from '../adapters/adapter'
+import type { Connection } from '../connection/connection'
+import type { ConnectionState } from '../connection/state'
+import { errors } from '../errors'
+import type { ResolvedOptions } from '../options'
+import { CloseCode, ErrorCode } from '../protocol/codes'
+import type { Ref } from '../protocol/schemas'
+import type { ValidationDetail } from '../protocol/validator'
+import { ChannelsService, type ConnectionRef } from '../services/channels'
+import { ConnectionsService } from '../services/connections'
+import { EventsService } from '../services/events'
+import { GroupsService } from '../services/groups'
+import { PresenceService } from '../services/presence'
+import { builtinTypes } from './builtin-handlers'
+import { Dispatcher } from './dispatcher'
+import { channelTopic } from './topics'
+import { TopicHub, type Subscription } from './topic-hub'
+
+export interface Counters {
+  connectionsTotal: number
+  messagesIn: number
+  messagesOut: number
+  errors: number
+  rateLimited: number
+  slowConsumers: number
+}
+
+/**
+ * The plugin's state for one Fastify instance: the connection registry, the topic hub,
+ * the adapter and the services built on them. Everything is released by `close()`.
+ */
+export class Runtime implements AdapterNode {
+  readonly nodeId: string
+  readonly adapter: Adapter
+  readonly hub = new TopicHub()
+  readonly startedAt = Date.now()
+  readonly counters: Counters = {
+    connectionsTotal: 0, messagesIn: 0, messagesOut: 0, errors: 0, rateLimited: 0, slowConsumers: 0
+  }
+
+  readonly connectionsById = new Map<string, Connection>()
+  readonly connectionsByUser = new Map<string, Set<Connection>>()
+  readonly events: EventsService
+  readonly channels: ChannelsService
+  readonly groups: GroupsService
+  readonly presence: PresenceService
+  readonly connections: ConnectionsService
+  readonly dispatcher: Dispatcher
+  draining = false
+
+  constructor (readonly options: ResolvedOptions, readonly log: FastifyBaseLogger) {
+    this.nodeId = options.nodeId ?? randomUUID()
+    this.adapter = options.adapter
+    this.events = new EventsService(new Set(Object.keys(builtinTypes)),
+      (error, event) => this.reportError(error, undefined, `"${event}" handler failed`))
+    this.channels = new ChannelsService(this)
+    this.groups = new GroupsService(this)
+    this.connections = new ConnectionsService(this)
+    this.presence = new PresenceService({
+      store: this.adapter.presence,
+      events: this.events,
+      maxMetaBytes: options.maxMetaBytes,
+      defaultStatus: options.presence.defaultStatus,
+      channelUsers: async (channel) => this.usersOf(channelTopic(channel)),
+      groupUsers: async (group) => new Set((await this.groups.members(group)).map((m) => m.userId))
+    })
+    this.dispatcher = new Dispatcher(this)
+  }
+
+  start (): Promise<void> {
+    return this.adapter.init(this)
+  }
+
+  deliver (topic: string, envelope: Envelope): number {
+    return this.hub.deliver(topic, envelope)
+  }
+
+  /** Encodes once and publishes through the adapter. */
+  publish (topic: string, message: object, origin?: string): Promise<number> {
+    return this.adapter.publish(topic, { payload: JSON.stringify(message), origin })
+  }
+
+  async join (conn: Connection, topic: string, subscription: Subscription | null): Promise<void> {
+    if (this.hub.add(topic, conn, subscription)) await this.adapter.subscribe(topic)
+  }
+
+  async leave (conn: Connection, topic: string): Promise<void> {
+    if (this.hub.remove(topic, conn)) await this.adapter.unsubscribe(topic)
+  }
+
+  connection (target: ConnectionRef): Connection {
+    if (typeof target !== 'string') return target
+    const conn = this.connectionsById.get(target)
+    if (conn === undefined) throw new errors.UnknownConnection(target)
+    return conn
+  }
+
+  userConnections (userId: string): Connection[] {
+    const set = this.connectionsByUser.get(userId)
+    return set === undefined ? [] : [...set]
+  }
+
+  register (conn: Connection): void {
+    this.connectionsById.set(conn.id, conn)
+    let set = this.connectionsByUser.get(conn.userId)
+    if (set === undefined) this.connectionsByUser.set(conn.userId, set = new Set())
+    set.add(conn)
+    this.counters.connectionsTotal++
+  }
+
+  /** Returns `true` when `conn` was its user's last connection on this node. */
+  unregister (conn: Connection): boolean {
+    this.connectionsById.delete(conn.id)
+    const set = this.connectionsByUser.get(conn.userId)
+    set?.delete(conn)
+    if (set?.size !== 0) return false
+    this.connectionsByUser.delete(conn.userId)
+    return true
+  }
+
+  sendError (conn: Connection, code: ErrorCode, message: string, ref?: Ref, details?: ValidationDetail[]): void {
+    this.counters.errors++
+    conn.send({ type: 'error', code, message, ref, details })
+  }
+
+  /** The one error sink: logged with the connection's identity and emitted as `error`. */
+  reportError (error: unknown, conn: Connection | undefined, message: string): void {
+    const err = error instanceof Error ? error : new Error(String(error))
+    this.log.error({ err, connectionId: conn?.id, userId: conn?.userId }, message)
+    if (this.events.listenerCount('error') > 0) void this.events.emit('error', err, conn)
+  }
+
+  onSlowConsumer (conn: Connection): void {
+    this.counters.slowConsumers++
+    this.log.warn({ connectionId: conn.id, userId: conn.userId, buffered: conn.socket.bufferedAmount },
+      'closing slow consumer over its send buffer')
+    conn.closeAndTerminate(CloseCode.PolicyViolation, 'slow consumer')
+  }
+
+  onRateLimited (conn: Connection, persistent: boolean): void {
+    this.counters.rateLimited++
+    if (persistent) {
+      this.log.warn({ connectionId: conn.id, userId: conn.userId }, 'closing connection over its rate limit')
+      conn.close(CloseCode.PolicyViolation, 'rate limit exceeded')
+      return
+    }
+    this.sendError(conn, ErrorCode.RateLimited, 'too many messages; slow down')
+  }
+
+  onStateChange (conn: Connection, from: ConnectionState, to: ConnectionState): void {
+    if (this.events.listenerCount('state_change') > 0) void this.events.emit('state_change', conn, from, to)
+  }
+
+  private usersOf (topic: string): Set<string> {
+    const users = new Set<string>()
+    for (const conn of this.hub.subscribers(topic)?.keys() ?? []) users.add(conn.userId)
+    return users
+  }
+}

@@ -1,0 +1,67 @@
+import type { Envelope } from '../adapters/adapter'
+import { OutgoingFrame } from '../transport/outgoing-frame'
+import type { Connection } from '../connection/connection'
+
+/** Per-subscription options of a channel subscription. */
+export interface Subscription {
+  meta: Record<string, unknown>
+  echo: boolean
+  since: number
+}
+
+/** `null` marks an implicit subscription (user, group and `all` topics). */
+type Subscribers = Map<Connection, Subscription | null>
+
+/**
+ * This node's subscribers of every topic, and the fan-out: one frame built per delivery,
+ * written to each subscriber with no per-recipient allocation.
+ */
+export class TopicHub {
+  private readonly topics = new Map<string, Subscribers>()
+  /** Returns `true` when `conn` is the topic's first local subscriber. */
+  add (topic: string, conn: Connection, subscription: Subscription | null): boolean {
+    let subscribers = this.topics.get(topic)
+    const first = subscribers === undefined
+    if (subscribers === undefined) this.topics.set(topic, subscribers = new Map())
+    subscribers.set(conn, subscription)
+    return first
+  }
+
+  /** Returns `true` when the topic has no local subscriber left. */
+  remove (topic: string, conn: Connection): boolean {
+    const subscribers = this.topics.get(topic)
+    if (subscribers === undefined || !subscribers.delete(conn)) return false
+    if (subscribers.size > 0) return false
+    this.topics.delete(topic)
+    return true
+  }
+
+  subscribers (topic: string): ReadonlyMap<Connection, Subscription | null> | undefined {
+    return this.topics.get(topic)
+  }
+
+  size (topic: string): number {
+    return this.topics.get(topic)?.size ?? 0
+  }
+
+  get topicCount (): number {
+    return this.topics.size
+  }
+
+  topicNames (): IterableIterator<string> {
+    return this.topics.keys()
+  }
+
+  deliver (topic: string, envelope: Envelope): number {
+    const subscribers = this.topics.get(topic)
+    if (subscribers === undefined) return 0
+    const frame = new OutgoingFrame(envelope.payload)
+    const origin = envelope.origin
+    let count = 0
+    for (const [conn, subscription] of subscribers) {
+      if (origin !== undefined && subscription !== null && !subscription.echo && conn.id === origin) continue
+      if (conn.deliver(frame)) count++
+    }
+    return count
+  }
+}

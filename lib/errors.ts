@@ -1,0 +1,36 @@
+import createError from '@fastify/error'
+import { ErrorCode } from './protocol/codes'
+
+/**
+ * Every error the plugin raises, with a stable `code`. Errors that reach a client are
+ * translated to a wire code by `wireCodeOf`; everything else becomes `internal_error`.
+ */
+export const errors = {
+  InvalidOption: createError<[string, string]>('HAUYNA_INVALID_OPTION', 'Invalid option "%s": %s'),
+  Unauthorized: createError<[string?]>('HAUYNA_UNAUTHORIZED', 'Unauthorized: %s', 401),
+  InvalidSchema: createError<[string, string]>('HAUYNA_INVALID_SCHEMA', 'Message type "%s": %s'),
+  DuplicateType: createError<[string]>('HAUYNA_DUPLICATE_TYPE', 'Message type "%s" is already declared'),
+  ReservedType: createError<[string]>('HAUYNA_RESERVED_TYPE', 'Message type "%s" is built in and cannot be redeclared'),
+  InvalidStateTransition: createError<[string, string, string]>(
+    'HAUYNA_INVALID_STATE_TRANSITION', 'Connection %s cannot go from %s to %s'),
+  InvalidName: createError<[string, string]>('HAUYNA_INVALID_NAME', 'Invalid %s name: %s'),
+  InvalidMeta: createError<[string, string]>('HAUYNA_INVALID_META', 'Invalid %s: %s'),
+  Forbidden: createError<[string]>('HAUYNA_FORBIDDEN', '%s', 403),
+  NotSubscribed: createError<[string]>('HAUYNA_NOT_SUBSCRIBED', 'Not subscribed to channel "%s"', 403),
+  TooLarge: createError<[string, number, number]>('HAUYNA_TOO_LARGE', '%s is %d bytes, over the limit of %d bytes', 413),
+  UnknownConnection: createError<[string]>('HAUYNA_UNKNOWN_CONNECTION', 'No connection with id "%s"', 404)
+}
+
+const wireCodes: Record<string, ErrorCode> = {
+  HAUYNA_INVALID_NAME: ErrorCode.InvalidMessage,
+  HAUYNA_INVALID_META: ErrorCode.InvalidMessage,
+  HAUYNA_FORBIDDEN: ErrorCode.Forbidden,
+  HAUYNA_NOT_SUBSCRIBED: ErrorCode.NotSubscribed,
+  HAUYNA_TOO_LARGE: ErrorCode.TooLarge
+}
+
+/** The wire code a client sees for an error thrown while handling its message. */
+export function wireCodeOf (err: unknown): ErrorCode {
+  const code = (err as { code?: unknown } | null)?.code
+  return (typeof code === 'string' && wireCodes[code]) || ErrorCode.InternalError
+}

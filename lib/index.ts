@@ -1,0 +1,23 @@
+import '../types/fastify'
+import plugin from './plugin'
+
+export default plugin
+export { plugin as hauyna }
+export type { HauynaInfo } from './plugin'
+export type { HauynaOptions, HeartbeatOptions } from './options'
+export { errors } from './errors'
+export { ErrorCode, CloseCode } from './protocol/codes'
+export { schemas, clientSchemas, serverSchemas } from './protocol/schemas'
+export type { ClientMessage, ClientMessageType, ServerMessage, ServerMessageType, PresenceSummary, Ref } from './protocol/schemas'
+export { memoryAdapter } from './adapters/memory'
+export type { Adapter, AdapterNode, Envelope, PresenceEntry, PresenceStore } from './adapters/adapter'
+export { Connection, type Identity } from './connection/connection'
+export { ConnectionState } from './connection/state'
+export type { RateLimitOptions } from './connection/rate-limiter'
+export type { Stats } from './core/stats'
+export type { ChannelsService, SubscribeOptions, Subscriber, ConnectionRef } from './services/channels'
+export type { ConnectionsService } from './services/connections'
+export type { EventsService, LifecycleEvents, LifecycleEvent, AppMessage, MessageHandler } from './services/events'
+export type { GroupsService, GroupMember, UserGroup, SendOptions } from './services/groups'
+export type { PresenceService, UserPresence, PresenceChange, PresenceState, PresenceFilter } from './services/presence'
+export type { ChannelPolicy, PermissionRule, RuleContext } from './services/policies'

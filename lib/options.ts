@@ -1,0 +1,197 @@
+import type { FastifyRequest } from 'fastify'
+import type { WebsocketPluginOptions } from '@fastify/websocket'
+import type { Adapter } from './adapters/adapter'
+import { memoryAdapter } from './adapters/memory'
+import type { Identity } from './connection/connection'
+import type { RateLimitOptions } from './connection/rate-limiter'
+import type { ChannelPolicy, PermissionRule } from './services/policies'
+import { errors } from './errors'
+
+export interface HeartbeatOptions {
+  /** Milliseconds between protocol pings. */
+  interval: number
+  /** Milliseconds without a pong or any frame after which the connection is terminated (4000). */
+  timeout: number
+}
+
+export interface HauynaOptions {
+  path?: string
+  adapter?: Adapter
+  authenticate?: (request: FastifyRequest) => Identity | null | undefined | Promise<Identity | null | undefined>
+  allowAnonymous?: boolean
+  heartbeat?: Partial<HeartbeatOptions>
+  idleTimeout?: number
+  maxPayload?: number
+  maxMetaBytes?: number
+  rateLimit?: Partial<RateLimitOptions> | false
+  maxConnectionsPerUser?: number
+  maxSubscriptionsPerConnection?: number
+  maxBufferedBytes?: number
+  maxQueuedMessages?: number
+  closeTimeout?: number
+  channels?: { default?: 'allow' | 'deny', policies?: Record<string, ChannelPolicy> }
+  permissions?: { group?: PermissionRule, broadcast?: PermissionRule, direct?: PermissionRule }
+  presence?: { autoTrack?: boolean, defaultStatus?: string }
+  stats?: { path?: string } | false
+  health?: { path?: string } | false
+  websocket?: WebsocketPluginOptions['options']
+  nodeId?: string
+}
+
+export interface ResolvedOptions {
+  path: string
+  adapter: Adapter
+  authenticate: HauynaOptions['authenticate']
+  allowAnonymous: boolean
+  heartbeat: HeartbeatOptions
+  idleTimeout: number
+  maxPayload: number
+  maxMetaBytes: number
+  rateLimit: RateLimitOptions | false
+  maxConnectionsPerUser: number
+  maxSubscriptionsPerConnection: number
+  maxBufferedBytes: number
+  maxQueuedMessages: number
+  closeTimeout: number
+  channels: { default: 'allow' | 'deny', policies: Record<string, ChannelPolicy> }
+  permissions: { group: PermissionRule, broadcast: PermissionRule, direct: PermissionRule }
+  presence: { autoTrack: boolean, defaultStatus: string }
+  stats: { path: string } | false
+  health: { path: string } | false
+  websocket: WebsocketPluginOptions['options']
+  nodeId: string | undefined
+}
+
+const known = new Set([
+  'path', 'adapter', 'authenticate', 'allowAnonymous', 'heartbeat', 'idleTimeout', 'maxPayload',
+  'maxMetaBytes', 'rateLimit', 'maxConnectionsPerUser', 'maxSubscriptionsPerConnection',
+  'maxBufferedBytes', 'maxQueuedMessages', 'closeTimeout', 'channels', 'permissions', 'presence',
+  'stats', 'health', 'websocket', 'nodeId'
+])
+
+function fail (name: string, reason: string): never {
+  throw new errors.InvalidOption(name, reason)
+}
+
+function integer (name: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    fail(name, `must be an integer >= ${min}, got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+function boolean (name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') fail(name, `must be a boolean, got ${JSON.stringify(value)}`)
+  return value
+}
+
+function text (name: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || value.length === 0) fail(name, 'must be a non-empty string')
+  return value
+}
+
+function routePath (name: string, value: unknown, fallback: string): string {
+  const path = text(name, value, fallback)
+  if (!path.startsWith('/')) fail(name, `must start with "/", got ${JSON.stringify(path)}`)
+  return path
+}
+
+function object<T extends object> (name: string, value: unknown): Partial<T> {
+  if (value === undefined) return {}
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(name, 'must be an object')
+  return value as Partial<T>
+}
+
+function rule (name: string, value: unknown, fallback: PermissionRule, words: readonly string[]): PermissionRule {
+  if (value === undefined) return fallback
+  if (typeof value === 'boolean' || typeof value === 'function' || words.includes(value as string)) {
+    return value as PermissionRule
+  }
+  return fail(name, `must be a boolean, a function${words.map((w) => ` or "${w}"`).join('')}`)
+}
+
+function resolveRateLimit (value: HauynaOptions['rateLimit']): RateLimitOptions | false {
+  if (value === false) return false
+  const rate = object<RateLimitOptions>('rateLimit', value)
+  return {
+    burst: integer('rateLimit.burst', rate.burst, 100, 1),
+    perSecond: integer('rateLimit.perSecond', rate.perSecond, 50, 1),
+    maxViolations: integer('rateLimit.maxViolations', rate.maxViolations, 50, 0)
+  }
+}
+
+function resolveChannels (value: HauynaOptions['channels']): ResolvedOptions['channels'] {
+  const channels = object<NonNullable<HauynaOptions['channels']>>('channels', value)
+  const fallback = channels.default ?? 'allow'
+  if (fallback !== 'allow' && fallback !== 'deny') fail('channels.default', 'must be "allow" or "deny"')
+  const policies = object<Record<string, ChannelPolicy>>('channels.policies', channels.policies)
+  for (const [pattern, policy] of Object.entries(policies)) {
+    const where = `channels.policies["${pattern}"]`
+    const p = object<ChannelPolicy>(where, policy)
+    rule(`${where}.subscribe`, p.subscribe, true, [])
+    rule(`${where}.publish`, p.publish, true, ['subscribers'])
+  }
+  return { default: fallback, policies: policies as Record<string, ChannelPolicy> }
+}
+
+function resolveHeartbeat (value: HauynaOptions['heartbeat']): HeartbeatOptions {
+  const heartbeat = object<HeartbeatOptions>('heartbeat', value)
+  const interval = integer('heartbeat.interval', heartbeat.interval, 30_000, 10)
+  const timeout = integer('heartbeat.timeout', heartbeat.timeout, Math.max(60_000, interval * 2), 10)
+  if (timeout < interval) fail('heartbeat.timeout', 'must not be shorter than heartbeat.interval')
+  return { interval, timeout }
+}
+
+function resolveEndpoint (name: string, value: { path?: string } | false | undefined, fallback: string) {
+  if (value === false) return false
+  return { path: routePath(`${name}.path`, object<{ path: string }>(name, value).path, fallback) }
+}
+
+/** Validates the registration options and fills in every default. */
+export function resolveOptions (options: HauynaOptions): ResolvedOptions {
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) fail(key, 'is not an option of fastify-hauyna')
+  }
+  if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
+    fail('authenticate', 'must be a function')
+  }
+  const adapter = options.adapter ?? memoryAdapter()
+  if (typeof adapter?.publish !== 'function' || typeof adapter.init !== 'function') {
+    fail('adapter', 'must implement the Adapter interface')
+  }
+  const permissions = object<ResolvedOptions['permissions']>('permissions', options.permissions)
+  const presence = object<ResolvedOptions['presence']>('presence', options.presence)
+  return {
+    path: routePath('path', options.path, '/ws'),
+    adapter,
+    authenticate: options.authenticate,
+    allowAnonymous: boolean('allowAnonymous', options.allowAnonymous, false),
+    heartbeat: resolveHeartbeat(options.heartbeat),
+    idleTimeout: integer('idleTimeout', options.idleTimeout, 300_000, 0),
+    maxPayload: integer('maxPayload', options.maxPayload, 64 * 1024, 64),
+    maxMetaBytes: integer('maxMetaBytes', options.maxMetaBytes, 4 * 1024, 2),
+    rateLimit: resolveRateLimit(options.rateLimit),
+    maxConnectionsPerUser: integer('maxConnectionsPerUser', options.maxConnectionsPerUser, 20, 1),
+    maxSubscriptionsPerConnection: integer('maxSubscriptionsPerConnection', options.maxSubscriptionsPerConnection, 100, 1),
+    maxBufferedBytes: integer('maxBufferedBytes', options.maxBufferedBytes, 1024 * 1024, 1024),
+    maxQueuedMessages: integer('maxQueuedMessages', options.maxQueuedMessages, 256, 1),
+    closeTimeout: integer('closeTimeout', options.closeTimeout, 1000, 1),
+    channels: resolveChannels(options.channels),
+    permissions: {
+      group: rule('permissions.group', permissions.group, 'members', ['members']),
+      broadcast: rule('permissions.broadcast', permissions.broadcast, false, []),
+      direct: rule('permissions.direct', permissions.direct, true, [])
+    },
+    presence: {
+      autoTrack: boolean('presence.autoTrack', presence.autoTrack, true),
+      defaultStatus: text('presence.defaultStatus', presence.defaultStatus, 'online')
+    },
+    stats: resolveEndpoint('stats', options.stats, '/ws/stats'),
+    health: resolveEndpoint('health', options.health, '/health'),
+    websocket: object<NonNullable<HauynaOptions['websocket']>>('websocket', options.websocket),
+    nodeId: options.nodeId === undefined ? undefined : text('nodeId', options.nodeId, '')
+  }
+}

@@ -1,0 +1,62 @@
+import websocket from '@fastify/websocket'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import type { WebSocket } from 'ws'
+import { HeartbeatMonitor } from './core/heartbeat'
+import { Runtime } from './core/runtime'
+import { drain } from './core/shutdown'
+import { collectStats, type Stats } from './core/stats'
+import { type HauynaOptions, resolveOptions } from './options'
+import { registerHealthRoute } from './routes/health'
+import { registerStatsRoute } from './routes/stats'
+import { registerWebSocketRoute } from './routes/websocket'
+
+/** What `fastify.hauyna` exposes besides the service decorators. */
+export interface HauynaInfo {
+  readonly nodeId: string
+  stats (): Promise<Stats>
+}
+
+// The socket's own 'error' listener (lifecycle) reports; this only makes sure it is gone.
+function terminateOnError (_error: Error, socket: WebSocket): void {
+  socket.terminate()
+}
+
+async function registerWebsocket (fastify: FastifyInstance, runtime: Runtime): Promise<void> {
+  if (fastify.hasDecorator('websocketServer')) return
+  await fastify.register(websocket, {
+    errorHandler: terminateOnError,
+    options: { maxPayload: runtime.options.maxPayload, clientTracking: false, ...runtime.options.websocket }
+  })
+}
+
+async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<void> {
+  const options = resolveOptions(opts)
+  const runtime = new Runtime(options, fastify.log)
+  await runtime.start()
+  await registerWebsocket(fastify, runtime)
+
+  fastify.decorate('channels', runtime.channels)
+  fastify.decorate('presence', runtime.presence)
+  fastify.decorate('groups', runtime.groups)
+  fastify.decorate('events', runtime.events)
+  fastify.decorate('connections', runtime.connections)
+  fastify.decorate('hauyna', { nodeId: runtime.nodeId, stats: () => collectStats(runtime) } satisfies HauynaInfo)
+  fastify.decorateRequest('hauynaIdentity', null)
+
+  registerWebSocketRoute(fastify, runtime)
+  if (options.stats !== false) registerStatsRoute(fastify, runtime, options.stats.path)
+  if (options.health !== false) registerHealthRoute(fastify, runtime, options.health.path)
+
+  const heartbeat = new HeartbeatMonitor(runtime)
+  heartbeat.start()
+  fastify.addHook('preClose', async () => {
+    heartbeat.stop()
+    await drain(runtime)
+  })
+  fastify.addHook('onClose', async () => {
+    await runtime.adapter.close()
+  })
+}
+
+export default fp(hauyna, { fastify: '5.x', name: 'fastify-hauyna' })

@@ -1,0 +1,25 @@
+/** Error codes carried by `error` frames (PROTOCOL.md, "Error codes"). */
+export const ErrorCode = {
+  InvalidJson: 'invalid_json',
+  InvalidMessage: 'invalid_message',
+  UnknownType: 'unknown_type',
+  Forbidden: 'forbidden',
+  NotSubscribed: 'not_subscribed',
+  RateLimited: 'rate_limited',
+  TooLarge: 'too_large',
+  MissingUserId: 'missing_user_id',
+  InternalError: 'internal_error'
+} as const
+export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
+
+/** WebSocket close codes the server uses (PROTOCOL.md, "Close codes"). */
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  ProtocolError: 1002,
+  PolicyViolation: 1008,
+  MessageTooBig: 1009,
+  InternalError: 1011,
+  HeartbeatTimeout: 4000
+} as const
+export type CloseCode = typeof CloseCode[keyof typeof CloseCode]

@@ -1,0 +1,96 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+
+/** 1–200 characters without control characters: channel, group and user names. */
+export const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\x00-\\x1f\\x7f]+$' })
+export const Ref = Type.Union([Type.String({ maxLength: 64 }), Type.Number()])
+export const Meta = Type.Record(Type.String(), Type.Unknown())
+export const Status = Type.String({ minLength: 1, maxLength: 64 })
+const IsoTime = Type.String({ format: 'date-time' })
+
+function clientMessage<T extends string, P extends Record<string, TSchema>> (type: T, props: P) {
+  return Type.Object({ type: Type.Literal(type), ref: Type.Optional(Ref), ...props })
+}
+
+function serverMessage<T extends string, P extends Record<string, TSchema>> (type: T, props: P) {
+  return Type.Object({ type: Type.Literal(type), ...props })
+}
+
+/** Every message a client may send (PROTOCOL.md, "Client → server"). */
+export const clientSchemas = {
+  subscribe: clientMessage('subscribe', {
+    channel: Name,
+    meta: Type.Optional(Meta),
+    echo: Type.Optional(Type.Boolean()),
+    since: Type.Optional(Type.Object({ offset: Type.Number(), epoch: Type.String() }))
+  }),
+  unsubscribe: clientMessage('unsubscribe', { channel: Name }),
+  publish: clientMessage('publish', { channel: Name, data: Type.Unknown() }),
+  direct: clientMessage('direct', { to: Name, data: Type.Unknown() }),
+  group: clientMessage('group', { group: Name, data: Type.Unknown() }),
+  broadcast: clientMessage('broadcast', { data: Type.Unknown() }),
+  presence: clientMessage('presence', { status: Type.Optional(Status), meta: Type.Optional(Meta) }),
+  heartbeat: clientMessage('heartbeat', { ts: Type.Optional(Type.Union([Type.String(), Type.Number()])) }),
+  disconnect: clientMessage('disconnect', {})
+}
+
+export const PresenceSummary = Type.Object({
+  status: Status,
+  meta: Meta,
+  connections: Type.Integer({ minimum: 1 })
+})
+
+/** Every message the server sends (PROTOCOL.md, "Server → client"). */
+export const serverSchemas = {
+  connected: serverMessage('connected', {
+    connectionId: Type.String(),
+    userId: Name,
+    ts: IsoTime,
+    heartbeat: Type.Object({ interval: Type.Integer(), timeout: Type.Integer() }),
+    resume: Type.Optional(Type.String())
+  }),
+  subscribed: serverMessage('subscribed', {
+    channel: Name,
+    ref: Type.Optional(Ref),
+    presence: Type.Optional(Type.Record(Type.String(), PresenceSummary))
+  }),
+  unsubscribed: serverMessage('unsubscribed', { channel: Name, ref: Type.Optional(Ref) }),
+  message: serverMessage('message', {
+    channel: Name,
+    from: Type.Union([Name, Type.Null()]),
+    data: Type.Unknown(),
+    ts: IsoTime
+  }),
+  direct: serverMessage('direct', { from: Type.Union([Name, Type.Null()]), data: Type.Unknown(), ts: IsoTime }),
+  group: serverMessage('group', {
+    group: Name,
+    from: Type.Union([Name, Type.Null()]),
+    data: Type.Unknown(),
+    ts: IsoTime
+  }),
+  broadcast: serverMessage('broadcast', { from: Type.Union([Name, Type.Null()]), data: Type.Unknown(), ts: IsoTime }),
+  presence_diff: serverMessage('presence_diff', {
+    channel: Type.Optional(Name),
+    joins: Type.Record(Type.String(), PresenceSummary),
+    leaves: Type.Record(Type.String(), PresenceSummary)
+  }),
+  ack: serverMessage('ack', { ref: Ref }),
+  heartbeat_ack: serverMessage('heartbeat_ack', {
+    ts: Type.Optional(Type.Union([Type.String(), Type.Number()])),
+    serverTs: IsoTime
+  }),
+  error: serverMessage('error', {
+    code: Type.String(),
+    message: Type.String(),
+    ref: Type.Optional(Ref),
+    details: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() })))
+  })
+}
+
+export const schemas = { client: clientSchemas, server: serverSchemas }
+
+export type ClientMessageType = keyof typeof clientSchemas
+export type ClientMessage<T extends ClientMessageType = ClientMessageType> = Static<typeof clientSchemas[T]>
+export type ServerMessageType = keyof typeof serverSchemas
+export type ServerMessage<T extends ServerMessageType = ServerMessageType> = Static<typeof serverSchemas[T]>
+export type PresenceSummary = Static<typeof PresenceSummary>
+export type Ref = Static<typeof Ref>

@@ -1,0 +1,112 @@
+import type { Connection } from '../connection/connection'
+import type { Runtime } from '../core/runtime'
+import type { Subscription } from '../core/topic-hub'
+import { channelTopic } from '../core/topics'
+import { errors } from '../errors'
+import { checkMeta, checkName } from '../protocol/names'
+import { type ChannelPolicy, ChannelPolicies } from './policies'
+import type { SendOptions } from './groups'
+
+export interface SubscribeOptions {
+  meta?: Record<string, unknown>
+  /** Whether the connection receives its own publishes (default `true`). */
+  echo?: boolean
+}
+
+export interface Subscriber {
+  connectionId: string
+  userId: string
+  meta: Record<string, unknown>
+}
+
+/** A connection, or the id of one on this node. */
+export type ConnectionRef = Connection | string
+
+/** Channels: subscriptions with per-subscription meta, policies, and channel fan-out. */
+export class ChannelsService {
+  readonly policies: ChannelPolicies
+
+  constructor (private readonly runtime: Runtime) {
+    const { default: mode, policies } = runtime.options.channels
+    this.policies = new ChannelPolicies(mode, policies)
+  }
+
+  /** Adds or replaces the policy of a channel name or `*` pattern. */
+  policy (pattern: string, policy: ChannelPolicy): this {
+    this.policies.set(pattern, policy)
+    return this
+  }
+
+  /** Subscribes a connection on the server's authority (policies do not apply; limits do). */
+  async subscribe (target: ConnectionRef, channel: string, options: SubscribeOptions = {}): Promise<void> {
+    const conn = this.runtime.connection(target)
+    await this.join(conn, channel, options)
+    conn.send({ type: 'subscribed', channel })
+  }
+
+  async unsubscribe (target: ConnectionRef, channel: string): Promise<boolean> {
+    const conn = this.runtime.connection(target)
+    const left = await this.leave(conn, channel)
+    if (left) conn.send({ type: 'unsubscribed', channel })
+    return left
+  }
+
+  /** Publishes to every subscriber of `channel`; resolves to the deliveries made. */
+  broadcastTo (channel: string, data: unknown, options: SendOptions = {}): Promise<number> {
+    checkName('channel', channel)
+    return this.runtime.publish(channelTopic(channel), {
+      type: 'message', channel, from: options.from ?? null, data, ts: new Date().toISOString()
+    })
+  }
+
+  async subscribers (channel: string): Promise<Subscriber[]> {
+    const out: Subscriber[] = []
+    for (const [conn, subscription] of this.runtime.hub.subscribers(channelTopic(channel)) ?? []) {
+      out.push({ connectionId: conn.id, userId: conn.userId, meta: subscription?.meta ?? {} })
+    }
+    return out
+  }
+
+  async subscribedChannels (target: ConnectionRef): Promise<string[]> {
+    return [...this.runtime.connection(target).subscriptions.keys()]
+  }
+
+  async isSubscribed (target: ConnectionRef, channel: string): Promise<boolean> {
+    return this.runtime.connection(target).subscriptions.has(channel)
+  }
+
+  /** Channels with at least one subscriber on this node, largest first. */
+  async list (): Promise<Array<{ channel: string, subscribers: number }>> {
+    const out: Array<{ channel: string, subscribers: number }> = []
+    for (const topic of this.runtime.hub.topicNames()) {
+      if (topic.startsWith('channel:')) out.push({ channel: topic.slice(8), subscribers: this.runtime.hub.size(topic) })
+    }
+    return out.sort((a, b) => b.subscribers - a.subscribers)
+  }
+
+  /** The subscription itself, shared by the client path and the server API. */
+  async join (conn: Connection, channel: string, options: SubscribeOptions): Promise<void> {
+    checkName('channel', channel)
+    const meta = checkMeta('subscription meta', options.meta, this.runtime.options.maxMetaBytes)
+    const limit = this.runtime.options.maxSubscriptionsPerConnection
+    if (!conn.subscriptions.has(channel) && conn.subscriptions.size >= limit) {
+      throw new errors.Forbidden(`subscription limit of ${limit} channels per connection reached`)
+    }
+    const subscription: Subscription = { meta, echo: options.echo ?? true, since: Date.now() }
+    conn.subscriptions.set(channel, subscription)
+    await this.runtime.join(conn, channelTopic(channel), subscription)
+    await this.runtime.events.emit('subscribe', conn, channel, meta)
+  }
+
+  async leave (conn: Connection, channel: string): Promise<boolean> {
+    if (!conn.subscriptions.delete(channel)) return false
+    await this.runtime.leave(conn, channelTopic(channel))
+    await this.runtime.events.emit('unsubscribe', conn, channel)
+    return true
+  }
+
+  /** A connection closed: drop all of its subscriptions. */
+  async detach (conn: Connection): Promise<void> {
+    for (const channel of [...conn.subscriptions.keys()]) await this.leave(conn, channel)
+  }
+}

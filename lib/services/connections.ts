@@ -1,0 +1,61 @@
+import type { Connection } from '../connection/connection'
+import type { ConnectionState } from '../connection/state'
+import type { Runtime } from '../core/runtime'
+import { ALL_TOPIC, userTopic } from '../core/topics'
+import { CloseCode } from '../protocol/codes'
+import { checkName } from '../protocol/names'
+import type { SendOptions } from './groups'
+
+/** The live registry of this node's connections, direct messages and broadcasts. */
+export class ConnectionsService {
+  constructor (private readonly runtime: Runtime) {}
+
+  get (id: string): Connection | undefined {
+    return this.runtime.connectionsById.get(id)
+  }
+
+  byUser (userId: string): Connection[] {
+    return this.runtime.userConnections(userId)
+  }
+
+  /** Every connection of `userId` receives a `direct` frame; resolves to the deliveries made. */
+  sendTo (userId: string, data: unknown, options: SendOptions = {}): Promise<number> {
+    checkName('user', userId)
+    return this.runtime.publish(userTopic(userId), {
+      type: 'direct', from: options.from ?? null, data, ts: new Date().toISOString()
+    })
+  }
+
+  /** Every connection receives a `broadcast` frame; resolves to the deliveries made. */
+  broadcast (data: unknown, options: SendOptions = {}): Promise<number> {
+    return this.runtime.publish(ALL_TOPIC, {
+      type: 'broadcast', from: options.from ?? null, data, ts: new Date().toISOString()
+    })
+  }
+
+  async count (): Promise<number> {
+    return this.runtime.connectionsById.size
+  }
+
+  /** Distinct users with at least one connection. */
+  async userCount (): Promise<number> {
+    return this.runtime.connectionsByUser.size
+  }
+
+  inState (state: ConnectionState): Connection[] {
+    const out: Connection[] = []
+    for (const conn of this.runtime.connectionsById.values()) if (conn.state === state) out.push(conn)
+    return out
+  }
+
+  async close (id: string, code: number = CloseCode.Normal, reason = ''): Promise<boolean> {
+    const conn = this.runtime.connectionsById.get(id)
+    if (conn === undefined) return false
+    conn.close(code, reason)
+    return true
+  }
+
+  values (): IterableIterator<Connection> {
+    return this.runtime.connectionsById.values()
+  }
+}

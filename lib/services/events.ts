@@ -1,0 +1,110 @@
+import { type Static, type TObject, Type } from '@sinclair/typebox'
+import type { Connection } from '../connection/connection'
+import type { ConnectionState } from '../connection/state'
+import { errors } from '../errors'
+import { Ref } from '../protocol/schemas'
+import { compileValidator, type Validator } from '../protocol/validator'
+import type { PresenceChange } from './presence'
+
+/** Lifecycle events and the arguments their handlers receive. */
+export interface LifecycleEvents {
+  connect: [connection: Connection]
+  disconnect: [connection: Connection, info: { code: number, reason: string }]
+  subscribe: [connection: Connection, channel: string, meta: Record<string, unknown>]
+  unsubscribe: [connection: Connection, channel: string]
+  presence_change: [change: PresenceChange]
+  state_change: [connection: Connection, from: ConnectionState, to: ConnectionState]
+  error: [error: Error, connection: Connection | undefined]
+}
+export type LifecycleEvent = keyof LifecycleEvents
+
+/** A declared app message as its handler receives it. */
+export type AppMessage<S extends TObject> = Static<S> & { type: string, ref?: Ref }
+export type MessageHandler<S extends TObject = TObject> =
+  (connection: Connection, message: AppMessage<S>) => unknown
+
+export interface MessageType {
+  validator: Validator
+  handler: MessageHandler
+}
+
+type Handler = (...args: never[]) => unknown
+
+const resolved = Promise.resolve()
+
+/**
+ * One dispatch point: lifecycle events, app message types declared with a TypeBox schema,
+ * and custom events. Handlers of one event run in registration order; a handler that
+ * throws reaches the error sink instead of the caller.
+ */
+export class EventsService {
+  /** Declared app message types, consulted by the dispatcher. */
+  readonly messageTypes = new Map<string, MessageType>()
+  private readonly handlers = new Map<string, Handler[]>()
+
+  constructor (
+    private readonly reserved: ReadonlySet<string>,
+    private readonly onHandlerError: (error: unknown, event: string) => void
+  ) {}
+
+  on<E extends LifecycleEvent> (event: E, handler: (...args: LifecycleEvents[E]) => unknown): this
+  on<S extends TObject> (type: string, options: { schema: S }, handler: MessageHandler<S>): this
+  on (event: string, handler: (...args: any[]) => unknown): this
+  on (event: string, second: Handler | { schema: TObject }, third?: MessageHandler): this {
+    if (typeof second === 'function') {
+      const list = this.handlers.get(event)
+      if (list === undefined) this.handlers.set(event, [second])
+      else list.push(second)
+      return this
+    }
+    this.declare(event, second.schema, third)
+    return this
+  }
+
+  off (event: string, handler: Handler): this {
+    const list = this.handlers.get(event)
+    const index = list?.indexOf(handler) ?? -1
+    if (list !== undefined && index >= 0) {
+      list.splice(index, 1)
+      if (list.length === 0) this.handlers.delete(event)
+    }
+    if (this.messageTypes.get(event)?.handler === handler) this.messageTypes.delete(event)
+    return this
+  }
+
+  /** Runs every handler of `event` in order; resolves when all have finished. */
+  emit<E extends LifecycleEvent> (event: E, ...args: LifecycleEvents[E]): Promise<void>
+  emit (event: string, ...args: unknown[]): Promise<void>
+  emit (event: string, ...args: unknown[]): Promise<void> {
+    const list = this.handlers.get(event)
+    return list === undefined ? resolved : this.run(event, list.slice(), args)
+  }
+
+  listenerCount (event: string): number {
+    return this.handlers.get(event)?.length ?? 0
+  }
+
+  private async run (event: string, list: Handler[], args: unknown[]): Promise<void> {
+    for (const handler of list) {
+      try {
+        await (handler as (...a: unknown[]) => unknown)(...args)
+      } catch (error) {
+        this.onHandlerError(error, event)
+      }
+    }
+  }
+
+  private declare (type: string, schema: TObject, handler: MessageHandler | undefined): void {
+    if (this.reserved.has(type)) throw new errors.ReservedType(type)
+    if (this.messageTypes.has(type)) throw new errors.DuplicateType(type)
+    if (typeof handler !== 'function') throw new errors.InvalidSchema(type, 'a handler function is required')
+    if (schema?.type !== 'object' || typeof schema.properties !== 'object') {
+      throw new errors.InvalidSchema(type, 'the schema must be a TypeBox object schema (Type.Object)')
+    }
+    const full = Type.Object(
+      { ...schema.properties, type: Type.Literal(type), ref: Type.Optional(Ref) },
+      { additionalProperties: schema.additionalProperties }
+    )
+    this.messageTypes.set(type, { validator: compileValidator(full), handler })
+  }
+}

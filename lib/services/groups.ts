@@ -1,0 +1,132 @@
+import type { Connection } from '../connection/connection'
+import type { Runtime } from '../core/runtime'
+import { groupTopic } from '../core/topics'
+import { checkName } from '../protocol/names'
+
+export interface GroupMember {
+  userId: string
+  role: string | undefined
+}
+
+export interface UserGroup {
+  group: string
+  role: string | undefined
+}
+
+interface Membership {
+  role: string | undefined
+  /** Added through the API: kept while the user is offline, until `remove`. */
+  sticky: boolean
+}
+
+export interface SendOptions {
+  /** The user id shown as `from`; `null` (default) means the server. */
+  from?: string | null
+}
+
+/**
+ * User-level groups with an optional role. Every connection of a member receives the
+ * group's messages; memberships that came with the identity end with the user's last
+ * connection, those added through `add()` stay until `remove()`.
+ */
+export class GroupsService {
+  private readonly memberships = new Map<string, Map<string, Membership>>()
+  private readonly userGroups = new Map<string, Set<string>>()
+
+  constructor (private readonly runtime: Runtime) {}
+
+  async add (userId: string, group: string, options: { role?: string } = {}): Promise<void> {
+    await this.join(checkName('user', userId), checkName('group', group), options.role, true)
+  }
+
+  async remove (userId: string, group: string): Promise<boolean> {
+    const members = this.memberships.get(group)
+    if (members === undefined || !members.delete(userId)) return false
+    if (members.size === 0) this.memberships.delete(group)
+    const groups = this.userGroups.get(userId)
+    groups?.delete(group)
+    if (groups?.size === 0) this.userGroups.delete(userId)
+    await Promise.all(this.runtime.userConnections(userId).map((conn) => this.leaveTopic(conn, group)))
+    return true
+  }
+
+  async has (userId: string, group: string, role?: string): Promise<boolean> {
+    return this.hasSync(userId, group, role)
+  }
+
+  /** Synchronous membership check for the dispatcher's permission rules. */
+  hasSync (userId: string, group: string, role?: string): boolean {
+    const membership = this.memberships.get(group)?.get(userId)
+    return membership !== undefined && (role === undefined || membership.role === role)
+  }
+
+  async members (group: string): Promise<GroupMember[]> {
+    const members = this.memberships.get(group)
+    if (members === undefined) return []
+    return [...members].map(([userId, m]) => ({ userId, role: m.role }))
+  }
+
+  async of (userId: string): Promise<UserGroup[]> {
+    const groups = this.userGroups.get(userId)
+    if (groups === undefined) return []
+    return [...groups].map((group) => ({ group, role: this.memberships.get(group)?.get(userId)?.role }))
+  }
+
+  async list (): Promise<Array<{ group: string, members: number }>> {
+    return [...this.memberships].map(([group, members]) => ({ group, members: members.size }))
+  }
+
+  /** Sends `data` to every connection of every member; resolves to the deliveries made. */
+  sendTo (group: string, data: unknown, options: SendOptions = {}): Promise<number> {
+    checkName('group', group)
+    return this.runtime.publish(groupTopic(group), {
+      type: 'group', group, from: options.from ?? null, data, ts: new Date().toISOString()
+    })
+  }
+
+  /** Identity groups of a connecting user, then topics for all of the user's memberships. */
+  async attach (conn: Connection,
+    identityGroups: Array<string | { name: string, role?: string }>): Promise<void> {
+    for (const g of identityGroups) {
+      const name = typeof g === 'string' ? g : g.name
+      const role = typeof g === 'string' ? undefined : g.role
+      await this.join(conn.userId, checkName('group', name), role, false)
+    }
+    for (const group of this.userGroups.get(conn.userId) ?? []) await this.joinTopic(conn, group)
+  }
+
+  /** A connection closed: leave topics; the user's last connection drops identity memberships. */
+  async detach (conn: Connection, lastOfUser: boolean): Promise<void> {
+    for (const group of conn.groups) await this.leaveTopic(conn, group)
+    if (!lastOfUser) return
+    for (const group of [...this.userGroups.get(conn.userId) ?? []]) {
+      if (this.memberships.get(group)?.get(conn.userId)?.sticky === false) await this.remove(conn.userId, group)
+    }
+  }
+
+  get size (): number {
+    return this.memberships.size
+  }
+
+  private async join (userId: string, group: string, role: string | undefined, sticky: boolean): Promise<void> {
+    let members = this.memberships.get(group)
+    if (members === undefined) this.memberships.set(group, members = new Map())
+    const existing = members.get(userId)
+    members.set(userId, { role: role ?? existing?.role, sticky: sticky || existing?.sticky === true })
+    let groups = this.userGroups.get(userId)
+    if (groups === undefined) this.userGroups.set(userId, groups = new Set())
+    groups.add(group)
+    await Promise.all(this.runtime.userConnections(userId).map((conn) => this.joinTopic(conn, group)))
+  }
+
+  private async joinTopic (conn: Connection, group: string): Promise<void> {
+    if (conn.groups.has(group)) return
+    conn.groups.add(group)
+    await this.runtime.join(conn, groupTopic(group), null)
+  }
+
+  private async leaveTopic (conn: Connection, group: string): Promise<void> {
+    if (!conn.groups.delete(group)) return
+    await this.runtime.leave(conn, groupTopic(group))
+  }
+}

@@ -1,0 +1,141 @@
+import type { PresenceEntry, PresenceStore } from '../adapters/adapter'
+import type { Connection } from '../connection/connection'
+import { checkMeta, checkName } from '../protocol/names'
+import type { EventsService } from './events'
+
+/** A present user: one entry per connection; `status`/`meta` are those last changed. */
+export interface UserPresence {
+  userId: string
+  status: string
+  meta: Record<string, unknown>
+  connections: PresenceEntry[]
+}
+
+export interface PresenceChange {
+  event: 'join' | 'leave' | 'update'
+  userId: string
+  connectionId: string
+  /** The user's presence after the change (for `leave`, the entry that left). */
+  presence: UserPresence
+}
+
+export interface PresenceState {
+  status?: string
+  meta?: Record<string, unknown>
+}
+
+export interface PresenceFilter {
+  /** Only users with a connection subscribed to this channel. */
+  channel?: string
+  /** Only members of this group. */
+  group?: string
+  status?: string
+  /** Only users whose meta has every one of these values. */
+  where?: Record<string, unknown>
+}
+
+export interface PresenceDeps {
+  store: PresenceStore
+  events: EventsService
+  maxMetaBytes: number
+  defaultStatus: string
+  channelUsers (channel: string): Promise<Set<string>>
+  groupUsers (group: string): Promise<Set<string>>
+}
+
+function summarize (userId: string, entries: PresenceEntry[]): UserPresence {
+  let latest = entries[0]
+  for (const entry of entries) if (entry.updatedAt > latest.updatedAt) latest = entry
+  return { userId, status: latest.status, meta: latest.meta, connections: entries }
+}
+
+function matches (presence: UserPresence, where: Record<string, unknown>): boolean {
+  for (const key of Object.keys(where)) {
+    if (presence.meta[key] !== where[key]) return false
+  }
+  return true
+}
+
+/** Who is online: keyed by user, one entry per connection, join/leave/update events. */
+export class PresenceService {
+  constructor (private readonly deps: PresenceDeps) {}
+
+  async track (connection: Connection, state: PresenceState = {}): Promise<void> {
+    const now = Date.now()
+    const entry: PresenceEntry = {
+      connectionId: connection.id,
+      status: state.status === undefined ? this.deps.defaultStatus : checkName('status', state.status),
+      meta: checkMeta('presence meta', state.meta, this.deps.maxMetaBytes),
+      since: now,
+      updatedAt: now
+    }
+    const count = await this.deps.store.set(connection.userId, entry)
+    if (count === 1) await this.changed('join', connection.userId, connection.id, [entry])
+  }
+
+  async untrack (connection: Connection): Promise<boolean> {
+    const entries = await this.deps.store.get(connection.userId)
+    const entry = entries.find((e) => e.connectionId === connection.id)
+    const left = await this.deps.store.remove(connection.userId, connection.id)
+    if (left === 0 && entry !== undefined) await this.changed('leave', connection.userId, connection.id, [entry])
+    return left >= 0
+  }
+
+  /**
+   * Changes status and/or meta of one connection's entry, or of every entry of a user.
+   * `merge` (default) adds the given meta keys; `replace` swaps the whole meta object.
+   */
+  async update (target: Connection | string, state: PresenceState, options: { mode?: 'merge' | 'replace' } = {}): Promise<boolean> {
+    const userId = typeof target === 'string' ? target : target.userId
+    const status = state.status === undefined ? undefined : checkName('status', state.status)
+    const meta = state.meta === undefined ? undefined : checkMeta('presence meta', state.meta, this.deps.maxMetaBytes)
+    const entries = await this.deps.store.get(userId)
+    const chosen = typeof target === 'string' ? entries : entries.filter((e) => e.connectionId === target.id)
+    if (chosen.length === 0) return false
+    const now = Date.now()
+    for (const entry of chosen) {
+      const next: PresenceEntry = {
+        ...entry,
+        status: status ?? entry.status,
+        meta: meta === undefined ? entry.meta : options.mode === 'replace' ? meta : { ...entry.meta, ...meta },
+        updatedAt: now
+      }
+      checkMeta('presence meta', next.meta, this.deps.maxMetaBytes)
+      await this.deps.store.set(userId, next)
+    }
+    await this.changed('update', userId, chosen[0].connectionId, await this.deps.store.get(userId))
+    return true
+  }
+
+  async get (userId: string): Promise<UserPresence | null> {
+    const entries = await this.deps.store.get(userId)
+    return entries.length === 0 ? null : summarize(userId, entries)
+  }
+
+  async list (filter: PresenceFilter = {}): Promise<UserPresence[]> {
+    const channelUsers = filter.channel === undefined ? undefined : await this.deps.channelUsers(filter.channel)
+    const groupUsers = filter.group === undefined ? undefined : await this.deps.groupUsers(filter.group)
+    const out: UserPresence[] = []
+    for (const [userId, entries] of await this.deps.store.all()) {
+      if (channelUsers !== undefined && !channelUsers.has(userId)) continue
+      if (groupUsers !== undefined && !groupUsers.has(userId)) continue
+      const presence = summarize(userId, entries)
+      if (filter.status !== undefined && presence.status !== filter.status) continue
+      if (filter.where !== undefined && !matches(presence, filter.where)) continue
+      out.push(presence)
+    }
+    return out
+  }
+
+  async isPresent (userId: string): Promise<boolean> {
+    return (await this.deps.store.get(userId)).length > 0
+  }
+
+  count (): Promise<number> {
+    return this.deps.store.count()
+  }
+
+  private changed (event: PresenceChange['event'], userId: string, connectionId: string, entries: PresenceEntry[]): Promise<void> {
+    return this.deps.events.emit('presence_change', { event, userId, connectionId, presence: summarize(userId, entries) })
+  }
+}

@@ -1,0 +1,34 @@
+import WebSocket from 'ws'
+
+const TEXT_FRAME = { fin: true, opcode: 0x01, mask: false, readOnly: false, rsv1: false }
+
+// `ws` exports its frame builder at runtime; @types/ws does not declare it.
+interface FrameBuilder { frame (data: Buffer, options: typeof TEXT_FRAME): Buffer[] }
+const { Sender } = WebSocket as unknown as { Sender: FrameBuilder }
+
+/**
+ * One server message, serialized once and framed once however many sockets it goes to:
+ * a fan-out to N subscribers costs one JSON encode, one UTF-8 encode and one frame header.
+ */
+export class OutgoingFrame {
+  private framed: Buffer | undefined
+
+  constructor (readonly text: string) {}
+
+  static of (message: object): OutgoingFrame {
+    return new OutgoingFrame(JSON.stringify(message))
+  }
+
+  /** The complete, unmasked WebSocket text frame (header and payload in one buffer). */
+  get wire (): Buffer {
+    if (this.framed === undefined) {
+      const parts = Sender.frame(Buffer.from(this.text), TEXT_FRAME)
+      this.framed = parts.length === 1 ? parts[0] : Buffer.concat(parts)
+    }
+    return this.framed
+  }
+
+  get byteLength (): number {
+    return this.wire.length
+  }
+}

@@ -1,0 +1,150 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import WebSocket from 'ws'
+import hauyna, { type HauynaOptions, serverSchemas } from '../lib/index'
+import { compileValidator } from '../lib/protocol/validator'
+
+type Frame = Record<string, any> & { type: string }
+
+const serverValidators = new Map(Object.entries(serverSchemas).map(([type, schema]) => [type, compileValidator(schema)]))
+
+/** Every frame the server sends must match the protocol's schema for its type. */
+export function protocolViolation (frame: Frame): string | undefined {
+  const validator = serverValidators.get(frame.type)
+  if (validator === undefined) return `unknown server frame type ${JSON.stringify(frame.type)}`
+  if (!validator.check(frame)) return `${frame.type}: ${JSON.stringify(validator.details(frame))}`
+  return undefined
+}
+
+export interface Server {
+  app: FastifyInstance
+  url (query?: Record<string, string>, path?: string): string
+  http: string
+}
+
+/** A real Fastify server with the plugin, listening on a random loopback port. */
+export async function startServer (
+  t: Test,
+  options: HauynaOptions = {},
+  setup?: (app: FastifyInstance) => void | Promise<void>
+): Promise<Server> {
+  const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'silent' } })
+  await app.register(hauyna, options)
+  await setup?.(app)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  return {
+    app,
+    http: `http://127.0.0.1:${port}`,
+    url: (query = {}, path = options.path ?? '/ws') =>
+      `ws://127.0.0.1:${port}${path}${Object.keys(query).length > 0 ? '?' + new URLSearchParams(query).toString() : ''}`
+  }
+}
+
+let refCounter = 0
+
+/** A real `ws` client that records frames and lets a test await them. */
+export class Client {
+  readonly frames: Frame[] = []
+  readonly closed: Promise<{ code: number, reason: string }>
+  readonly opened: Promise<void>
+  violations: string[] = []
+  private waiters: Array<{ match: (f: Frame) => boolean, resolve: (f: Frame) => void }> = []
+  private cursor = 0
+
+  constructor (readonly ws: WebSocket) {
+    ws.on('message', (data) => this.receive(JSON.parse(data.toString())))
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+    this.opened = new Promise((resolve, reject) => {
+      ws.once('open', () => resolve())
+      ws.once('error', reject)
+      ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { statusCode: res.statusCode })))
+    })
+    ws.on('error', () => {})
+  }
+
+  private receive (frame: Frame): void {
+    const violation = protocolViolation(frame)
+    if (violation !== undefined) this.violations.push(violation)
+    this.frames.push(frame)
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.match(frame)) return true
+      w.resolve(frame)
+      return false
+    })
+  }
+
+  send (message: unknown): void {
+    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message))
+  }
+
+  /** The next frame (after those already consumed) matching `match`. */
+  next (match: ((f: Frame) => boolean) | string = () => true, timeout = 2000): Promise<Frame> {
+    const test = typeof match === 'string' ? (f: Frame) => f.type === match : match
+    for (let i = this.cursor; i < this.frames.length; i++) {
+      if (test(this.frames[i])) {
+        this.cursor = i + 1
+        return Promise.resolve(this.frames[i])
+      }
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for a frame; got ${JSON.stringify(this.frames.slice(this.cursor))}`)), timeout)
+      this.waiters.push({
+        match: test,
+        resolve: (frame) => {
+          clearTimeout(timer)
+          this.cursor = this.frames.indexOf(frame) + 1
+          resolve(frame)
+        }
+      })
+    })
+  }
+
+  /** Sends with a fresh `ref` and resolves with the `ack` or `error` that answers it. */
+  async request (message: Record<string, unknown>): Promise<Frame> {
+    const ref = `r${++refCounter}`
+    this.send({ ...message, ref })
+    const reply = await this.next((f) => (f.type === 'ack' || f.type === 'error') && f.ref === ref)
+    return reply
+  }
+
+  /** Frames of a type received so far. */
+  all (type: string): Frame[] {
+    return this.frames.filter((f) => f.type === type)
+  }
+
+  close (): Promise<{ code: number, reason: string }> {
+    this.ws.close()
+    return this.closed
+  }
+}
+
+/** Opens a client and waits for its `connected` frame. */
+export async function connect (url: string, options: WebSocket.ClientOptions = {}): Promise<Client> {
+  const client = new Client(new WebSocket(url, options))
+  await client.opened
+  await client.next('connected')
+  return client
+}
+
+/** Opens a client without waiting for `connected` (refusals, raw protocol tests). */
+export async function open (url: string, options: WebSocket.ClientOptions = {}): Promise<Client> {
+  const client = new Client(new WebSocket(url, options))
+  await client.opened
+  return client
+}
+
+export function delay (ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Polls until `condition` holds, failing after `timeout` ms. */
+export async function until (condition: () => boolean | Promise<boolean>, timeout = 3000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeout
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await delay(5)
+  }
+}
