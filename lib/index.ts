@@ -1,23 +1,86 @@
 import '../types/fastify'
+import { memoryAdapter } from './adapters/memory'
+import { Connection } from './connection/connection'
+import { ConnectionState } from './connection/state'
+import { errors } from './errors'
 import plugin from './plugin'
+import { CloseCode, ErrorCode } from './protocol/codes'
+import { clientSchemas, schemas, serverSchemas } from './protocol/schemas'
 
-export default plugin
-export { plugin as hauyna }
-export type { HauynaInfo } from './plugin'
-export type { HauynaOptions, HeartbeatOptions } from './options'
-export { errors } from './errors'
-export { ErrorCode, CloseCode } from './protocol/codes'
-export { schemas, clientSchemas, serverSchemas } from './protocol/schemas'
-export type { ClientMessage, ClientMessageType, ServerMessage, ServerMessageType, PresenceSummary, Ref } from './protocol/schemas'
-export { memoryAdapter } from './adapters/memory'
-export type { Adapter, AdapterNode, Envelope, PresenceEntry, PresenceStore } from './adapters/adapter'
-export { Connection, type Identity } from './connection/connection'
-export { ConnectionState } from './connection/state'
-export type { RateLimitOptions } from './connection/rate-limiter'
-export type { Stats } from './core/stats'
-export type { ChannelsService, SubscribeOptions, Subscriber, ConnectionRef } from './services/channels'
-export type { ConnectionsService } from './services/connections'
-export type { EventsService, LifecycleEvents, LifecycleEvent, AppMessage, MessageHandler } from './services/events'
-export type { GroupsService, GroupMember, UserGroup, SendOptions } from './services/groups'
-export type { PresenceService, UserPresence, PresenceChange, PresenceState, PresenceFilter } from './services/presence'
-export type { ChannelPolicy, PermissionRule, RuleContext } from './services/policies'
+// `module.exports` is the plugin itself (Fastify's convention), so `require()`, ESM
+// `import hauyna from` and TypeScript under every module setting all get a callable plugin.
+const hauyna = Object.assign(plugin, {
+  default: plugin,
+  hauyna: plugin,
+  errors,
+  ErrorCode,
+  CloseCode,
+  schemas,
+  clientSchemas,
+  serverSchemas,
+  memoryAdapter,
+  Connection,
+  ConnectionState
+})
+
+// eslint-disable-next-line @typescript-eslint/no-namespace
+namespace hauyna {
+  export type HauynaOptions = import('./options').HauynaOptions
+  export type HeartbeatOptions = import('./options').HeartbeatOptions
+  export type HauynaInfo = import('./plugin').HauynaInfo
+  export type ErrorCode = import('./protocol/codes').ErrorCode
+  export type CloseCode = import('./protocol/codes').CloseCode
+  export type ClientMessageType = import('./protocol/schemas').ClientMessageType
+  export type ClientMessage<T extends ClientMessageType = ClientMessageType> = import('./protocol/schemas').ClientMessage<T>
+  export type ServerMessageType = import('./protocol/schemas').ServerMessageType
+  export type ServerMessage<T extends ServerMessageType = ServerMessageType> = import('./protocol/schemas').ServerMessage<T>
+  export type PresenceSummary = import('./protocol/schemas').PresenceSummary
+  export type Ref = import('./protocol/schemas').Ref
+  export type Adapter = import('./adapters/adapter').Adapter
+  export type AdapterNode = import('./adapters/adapter').AdapterNode
+  export type Envelope = import('./adapters/adapter').Envelope
+  export type PresenceEntry = import('./adapters/adapter').PresenceEntry
+  export type PresenceStore = import('./adapters/adapter').PresenceStore
+  export type Connection = import('./connection/connection').Connection
+  export type Identity = import('./connection/connection').Identity
+  export type ConnectionState = import('./connection/state').ConnectionState
+  export type RateLimitOptions = import('./connection/rate-limiter').RateLimitOptions
+  export type Stats = import('./core/stats').Stats
+  export type ChannelsService = import('./services/channels').ChannelsService
+  export type SubscribeOptions = import('./services/channels').SubscribeOptions
+  export type Subscriber = import('./services/channels').Subscriber
+  export type ConnectionRef = import('./services/channels').ConnectionRef
+  export type ConnectionsService = import('./services/connections').ConnectionsService
+  export type EventsService = import('./services/events').EventsService
+  export type LifecycleEvents = import('./services/events').LifecycleEvents
+  export type LifecycleEvent = import('./services/events').LifecycleEvent
+  export type AppMessage<S extends import('@sinclair/typebox').TObject> = import('./services/events').AppMessage<S>
+  export type MessageHandler<S extends import('@sinclair/typebox').TObject> = import('./services/events').MessageHandler<S>
+  export type GroupsService = import('./services/groups').GroupsService
+  export type GroupMember = import('./services/groups').GroupMember
+  export type UserGroup = import('./services/groups').UserGroup
+  export type SendOptions = import('./services/groups').SendOptions
+  export type PresenceService = import('./services/presence').PresenceService
+  export type UserPresence = import('./services/presence').UserPresence
+  export type PresenceChange = import('./services/presence').PresenceChange
+  export type PresenceState = import('./services/presence').PresenceState
+  export type PresenceFilter = import('./services/presence').PresenceFilter
+  export type ChannelPolicy = import('./services/policies').ChannelPolicy
+  export type PermissionRule = import('./services/policies').PermissionRule
+  export type RuleContext = import('./services/policies').RuleContext
+}
+
+export = hauyna
+
+// Node's ESM loader finds a CommonJS module's named exports by scanning for assignments
+// like these; they restate what `Object.assign` above already put on the plugin.
+module.exports.hauyna = plugin
+module.exports.errors = errors
+module.exports.ErrorCode = ErrorCode
+module.exports.CloseCode = CloseCode
+module.exports.schemas = schemas
+module.exports.clientSchemas = clientSchemas
+module.exports.serverSchemas = serverSchemas
+module.exports.memoryAdapter = memoryAdapter
+module.exports.Connection = Connection
+module.exports.ConnectionState = ConnectionState

@@ -108,7 +108,7 @@ export class Connection {
     const now = this.lastSeen = this.lastActivity = Date.now()
     if (this.state === ConnectionState.Idle) this.transition(ConnectionState.Connected)
     if (this.bucket !== undefined && !this.bucket.take(now)) {
-      this.runtime.onRateLimited(this, this.bucket.persistentlyExceeded)
+      this.runtime.onRateLimited(this, this.bucket.persistentlyExceeded, data, isBinary)
       return
     }
     if (this.busy) {
@@ -126,7 +126,7 @@ export class Connection {
   private enqueue (data: Buffer, isBinary: boolean): void {
     const inbox = this.inbox ??= []
     if (inbox.length >= this.runtime.options.maxQueuedMessages) {
-      this.runtime.onRateLimited(this, false)
+      this.runtime.onRateLimited(this, false, data, isBinary)
       return
     }
     inbox.push([data, isBinary])

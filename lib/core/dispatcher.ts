@@ -12,6 +12,21 @@ function isValidRef (ref: unknown): ref is Ref {
 }
 
 /**
+ * The `ref` of a frame that is refused before dispatch (rate limit), so the client still
+ * gets its one answer bearing that ref. Parsing is bounded: the connection is closed after
+ * `maxViolations` refusals.
+ */
+export function refOf (data: Buffer, isBinary: boolean): Ref | undefined {
+  if (isBinary) return undefined
+  try {
+    const ref = (JSON.parse(data.toString()) as Envelope | null)?.ref
+    return isValidRef(ref) ? ref : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * Inbound frames: decode, validate with the compiled schema of their type, run the
  * built-in or app handler, then answer `ref` with exactly one `ack` or `error`.
  * Returns a promise only when a handler went async, so the connection keeps order.

@@ -14,7 +14,7 @@ import { EventsService } from '../services/events'
 import { GroupsService } from '../services/groups'
 import { PresenceService } from '../services/presence'
 import { builtinTypes } from './builtin-handlers'
-import { Dispatcher } from './dispatcher'
+import { Dispatcher, refOf } from './dispatcher'
 import { channelTopic } from './topics'
 import { TopicHub, type Subscription } from './topic-hub'
 
@@ -53,8 +53,11 @@ export class Runtime implements AdapterNode {
   constructor (readonly options: ResolvedOptions, readonly log: FastifyBaseLogger) {
     this.nodeId = options.nodeId ?? randomUUID()
     this.adapter = options.adapter
-    this.events = new EventsService(new Set(Object.keys(builtinTypes)),
-      (error, event) => this.reportError(error, undefined, `"${event}" handler failed`))
+    // A failing `error` handler is only logged: emitting `error` for it would feed itself.
+    this.events = new EventsService(new Set(Object.keys(builtinTypes)), (error, event) => {
+      if (event === 'error') this.log.error({ err: error }, '"error" handler failed')
+      else this.reportError(error, undefined, `"${event}" handler failed`)
+    })
     this.channels = new ChannelsService(this)
     this.groups = new GroupsService(this)
     this.connections = new ConnectionsService(this)
@@ -139,14 +142,14 @@ export class Runtime implements AdapterNode {
     conn.closeAndTerminate(CloseCode.PolicyViolation, 'slow consumer')
   }
 
-  onRateLimited (conn: Connection, persistent: boolean): void {
+  onRateLimited (conn: Connection, persistent: boolean, data: Buffer, isBinary: boolean): void {
     this.counters.rateLimited++
     if (persistent) {
       this.log.warn({ connectionId: conn.id, userId: conn.userId }, 'closing connection over its rate limit')
       conn.close(CloseCode.PolicyViolation, 'rate limit exceeded')
       return
     }
-    this.sendError(conn, ErrorCode.RateLimited, 'too many messages; slow down')
+    this.sendError(conn, ErrorCode.RateLimited, 'too many messages; slow down', refOf(data, isBinary))
   }
 
   onStateChange (conn: Connection, from: ConnectionState, to: ConnectionState): void {

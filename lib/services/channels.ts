@@ -52,7 +52,7 @@ export class ChannelsService {
   }
 
   /** Publishes to every subscriber of `channel`; resolves to the deliveries made. */
-  broadcastTo (channel: string, data: unknown, options: SendOptions = {}): Promise<number> {
+  async broadcastTo (channel: string, data: unknown, options: SendOptions = {}): Promise<number> {
     checkName('channel', channel)
     return this.runtime.publish(channelTopic(channel), {
       type: 'message', channel, from: options.from ?? null, data, ts: new Date().toISOString()

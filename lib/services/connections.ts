@@ -19,7 +19,7 @@ export class ConnectionsService {
   }
 
   /** Every connection of `userId` receives a `direct` frame; resolves to the deliveries made. */
-  sendTo (userId: string, data: unknown, options: SendOptions = {}): Promise<number> {
+  async sendTo (userId: string, data: unknown, options: SendOptions = {}): Promise<number> {
     checkName('user', userId)
     return this.runtime.publish(userTopic(userId), {
       type: 'direct', from: options.from ?? null, data, ts: new Date().toISOString()

@@ -77,7 +77,7 @@ export class GroupsService {
   }
 
   /** Sends `data` to every connection of every member; resolves to the deliveries made. */
-  sendTo (group: string, data: unknown, options: SendOptions = {}): Promise<number> {
+  async sendTo (group: string, data: unknown, options: SendOptions = {}): Promise<number> {
     checkName('group', group)
     return this.runtime.publish(groupTopic(group), {
       type: 'group', group, from: options.from ?? null, data, ts: new Date().toISOString()

@@ -59,9 +59,11 @@ export class ChannelPolicies {
   }
 
   set (pattern: string, policy: ChannelPolicy): void {
+    // A matched policy that says nothing about publishing keeps the protocol's rule
+    // (subscribers may publish), even when unmatched channels are denied.
     const resolved: ResolvedChannelPolicy = {
       subscribe: policy.subscribe ?? this.fallback.subscribe,
-      publish: policy.publish ?? this.fallback.publish,
+      publish: policy.publish ?? 'subscribers',
       presence: policy.presence ?? false
     }
     if (!pattern.includes('*')) {

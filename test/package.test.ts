@@ -1,0 +1,49 @@
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
+import t from 'tap'
+
+// `npm test` builds first; these load the built package by its own name, as a user would.
+const root = join(__dirname, '..')
+
+function run (args: string[]): string {
+  return execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 20_000 })
+}
+
+const script = `
+  const app = Fastify()
+  await app.register(hauyna, { path: '/rt' })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const ws = new WebSocket('ws://127.0.0.1:' + app.server.address().port + '/rt?userId=pkg')
+  const frame = await new Promise((resolve, reject) => { ws.once('message', (d) => resolve(JSON.parse(d))); ws.once('error', reject) })
+  ws.close()
+  await app.close()
+  console.log(JSON.stringify({ type: frame.type, userId: frame.userId, codes: Object.keys(ErrorCode).length, schemas: Object.keys(schemas.client).length }))
+`
+
+t.test('ESM: default import is the plugin, named exports resolve', async (t) => {
+  const out = run(['--input-type=module', '-e', `
+    import Fastify from 'fastify'
+    import WebSocket from 'ws'
+    import hauyna, { ErrorCode, schemas } from 'fastify-hauyna'
+    ${script}`])
+  t.same(JSON.parse(out), { type: 'connected', userId: 'pkg', codes: 9, schemas: 9 })
+})
+
+t.test('CommonJS: require() returns the plugin', async (t) => {
+  const out = run(['-e', `
+    const Fastify = require('fastify')
+    const WebSocket = require('ws')
+    const hauyna = require('fastify-hauyna')
+    const { ErrorCode, schemas } = hauyna
+    ;(async () => { ${script} })().catch((e) => { console.error(e); process.exit(1) })`])
+  t.same(JSON.parse(out), { type: 'connected', userId: 'pkg', codes: 9, schemas: 9 })
+})
+
+t.test('the packed tarball holds the build and its types', async (t) => {
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+  const files = (JSON.parse(out)[0].files as Array<{ path: string }>).map((f) => f.path)
+  for (const file of ['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/types/fastify.d.ts', 'package.json', 'README.md']) {
+    t.ok(files.includes(file), `${file} is packed`)
+  }
+  t.notOk(files.some((f) => f.startsWith('test/') || f.startsWith('lib/')), 'no sources or tests are packed')
+})

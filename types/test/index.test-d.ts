@@ -1,0 +1,61 @@
+import { Type } from '@sinclair/typebox'
+import Fastify from 'fastify'
+import { expectAssignable, expectError, expectType } from 'tsd'
+import hauyna, {
+  type Connection,
+  type ConnectionState,
+  type HauynaOptions,
+  type UserPresence,
+  CloseCode,
+  ErrorCode,
+  memoryAdapter,
+  schemas
+} from '../..'
+
+const app = Fastify()
+app.register(hauyna, {
+  path: '/ws',
+  adapter: memoryAdapter(),
+  authenticate: async (request) => ({ id: String(request.headers['x-user']), groups: ['staff', { name: 'ops', role: 'lead' }] }),
+  heartbeat: { interval: 30_000, timeout: 60_000 },
+  channels: { default: 'deny', policies: { 'private:*': { subscribe: ({ connection }) => connection.userId === 'admin' } } },
+  permissions: { broadcast: false, group: 'members' }
+})
+expectError(app.register(hauyna, { heartbeat: { interval: 'fast' } }))
+expectAssignable<HauynaOptions>({ rateLimit: false, stats: false })
+
+// Decorators arrive through declaration merging.
+expectType<Promise<number>>(app.channels.broadcastTo('room', { text: 'hi' }))
+expectType<Promise<number>>(app.connections.sendTo('alice', { hello: true }))
+expectType<Promise<number>>(app.groups.sendTo('admins', 'x'))
+expectType<Promise<UserPresence | null>>(app.presence.get('alice'))
+expectType<Promise<boolean>>(app.channels.isSubscribed('connection-id', 'room'))
+expectType<Connection[]>(app.connections.inState('idle'))
+expectError(app.connections.inState('sleeping'))
+
+// App message types: the handler's message is typed from its TypeBox schema.
+app.events.on('chat_message', { schema: Type.Object({ room: Type.String(), text: Type.String() }) }, async (conn, msg) => {
+  expectType<Connection>(conn)
+  expectType<string>(msg.room)
+  expectType<string>(msg.text)
+  expectType<string>(msg.type)
+  expectError(msg.missing)
+  await app.channels.broadcastTo(msg.room, { text: msg.text }, { from: conn.userId })
+})
+
+// Lifecycle events are typed by name.
+app.events.on('disconnect', (conn, info) => {
+  expectType<string>(conn.userId)
+  expectType<number>(info.code)
+})
+app.events.on('state_change', (_conn, from, to) => {
+  expectType<ConnectionState>(from)
+  expectType<ConnectionState>(to)
+})
+app.events.on('presence_change', (change) => {
+  expectType<'join' | 'leave' | 'update'>(change.event)
+})
+
+expectType<'invalid_json'>(ErrorCode.InvalidJson)
+expectType<4000>(CloseCode.HeartbeatTimeout)
+expectAssignable<object>(schemas.client.subscribe)
