@@ -1,0 +1,117 @@
+import { Type } from '@sinclair/typebox'
+import t from 'tap'
+import { type Client, connect, startServer, until } from './helpers'
+
+function onlyConnection (clients: Client[], id: string): Client {
+  const found = clients.find((c) => c.frames[0]?.connectionId === id)
+  if (found === undefined) throw new Error(`no client for connection ${id}`)
+  return found
+}
+
+t.test('the registry: get, byUser, count, userCount, inState', async (t) => {
+  const server = await startServer(t)
+  const { connections } = server.app
+  const a1 = await connect(server.url({ userId: 'alice' }))
+  const a2 = await connect(server.url({ userId: 'alice' }))
+  const b = await connect(server.url({ userId: 'bob' }))
+
+  const id = a1.frames[0].connectionId as string
+  const conn = connections.get(id)
+  t.ok(conn, 'get() finds a connection by the id sent in `connected`')
+  t.equal(conn?.userId, 'alice')
+  t.equal(conn?.state, 'connected')
+  t.type(conn?.stateSince, 'number')
+  t.equal(connections.get('no-such-id'), undefined)
+
+  t.same(connections.byUser('alice').map((c) => c.id).sort(),
+    [a1.frames[0].connectionId, a2.frames[0].connectionId].sort())
+  t.same(connections.byUser('nobody'), [])
+  t.equal(await connections.count(), 3)
+  t.equal(await connections.userCount(), 2, 'users, not connections')
+  t.equal(connections.inState('connected').length, 3)
+  t.same(connections.inState('idle'), [])
+
+  await a2.close()
+  await until(async () => (await connections.count()) === 2, 2000, 'the closed connection to leave the registry')
+  t.equal(await connections.userCount(), 2)
+  t.equal(connections.byUser('alice').length, 1)
+  await b.close()
+  await until(async () => (await connections.userCount()) === 1, 2000, 'bob to leave')
+  t.same(connections.inState('connected').map((c) => c.id), [id])
+  t.same(a1.violations, [])
+})
+
+t.test('sendTo: every connection of the user gets `direct` from null', async (t) => {
+  const server = await startServer(t)
+  const tabs = [await connect(server.url({ userId: 'alice' })), await connect(server.url({ userId: 'alice' }))]
+  const bob = await connect(server.url({ userId: 'bob' }))
+  t.equal(await server.app.connections.sendTo('alice', { hello: 1 }), 2, 'resolves to the deliveries made')
+  for (const tab of tabs) t.match(await tab.next('direct'), { type: 'direct', from: null, data: { hello: 1 } })
+  t.equal(await server.app.connections.sendTo('alice', 'signed', { from: 'system' }), 2)
+  t.match(await tabs[0].next('direct'), { from: 'system', data: 'signed' })
+  t.equal(await server.app.connections.sendTo('offline-user', 'x'), 0)
+  await t.rejects(server.app.connections.sendTo('', 'x'), { code: 'HAUYNA_INVALID_NAME' })
+  await bob.request({ type: 'heartbeat' })
+  t.same(bob.all('direct'), [], 'other users get nothing')
+  for (const c of [...tabs, bob]) t.same(c.violations, [])
+})
+
+t.test('broadcast reaches every connection', async (t) => {
+  const server = await startServer(t)
+  const clients = await Promise.all(['a', 'a', 'b', 'c'].map((id) => connect(server.url({ userId: id }))))
+  t.equal(await server.app.connections.broadcast({ notice: 'maintenance' }), 4)
+  for (const c of clients) {
+    t.match(await c.next('broadcast'), { type: 'broadcast', from: null, data: { notice: 'maintenance' } })
+    t.same(c.violations, [])
+  }
+})
+
+t.test('close(id, code, reason) closes that connection with the code', async (t) => {
+  const server = await startServer(t)
+  const a = await connect(server.url({ userId: 'alice' }))
+  const b = await connect(server.url({ userId: 'bob' }))
+  const id = a.frames[0].connectionId as string
+  t.equal(await server.app.connections.close(id, 4100, 'kicked'), true)
+  t.same(await a.closed, { code: 4100, reason: 'kicked' })
+  t.equal(await server.app.connections.close('no-such-id'), false)
+  await until(() => server.app.connections.get(id) === undefined, 2000, 'the closed connection to be released')
+
+  // The default is a normal close.
+  t.equal(await server.app.connections.close(b.frames[0].connectionId as string), true)
+  t.equal((await b.closed).code, 1000)
+  t.same(a.violations, [])
+})
+
+t.test('conn.send from a message handler answers only that connection', async (t) => {
+  const server = await startServer(t, {}, (app) => {
+    app.events.on('whoami', { schema: Type.Object({}) }, (conn) => {
+      conn.send({ type: 'direct', from: null, data: { you: conn.userId, id: conn.id }, ts: new Date().toISOString() })
+    })
+  })
+  const clients = [await connect(server.url({ userId: 'alice' })), await connect(server.url({ userId: 'alice' }))]
+  const [first, second] = clients
+  t.equal((await first.request({ type: 'whoami' })).type, 'ack')
+  // The handler's frame is written before the ack, so it is already in.
+  const [reply] = first.all('direct')
+  t.same(reply.data, { you: 'alice', id: first.frames[0].connectionId })
+  t.equal(onlyConnection(clients, reply.data.id), first)
+  await second.request({ type: 'heartbeat' })
+  t.same(second.all('direct'), [], 'the other tab of the same user got nothing')
+  t.same(first.violations, [])
+})
+
+t.test('permissions.direct as a function', async (t) => {
+  const server = await startServer(t, {
+    permissions: { direct: ({ connection, to }) => to !== 'ceo' || connection.userId === 'assistant' }
+  })
+  const intern = await connect(server.url({ userId: 'intern' }))
+  const assistant = await connect(server.url({ userId: 'assistant' }))
+  const ceo = await connect(server.url({ userId: 'ceo' }))
+  t.match(await intern.request({ type: 'direct', to: 'ceo', data: 'hi boss' }), { type: 'error', code: 'forbidden' })
+  t.equal((await intern.request({ type: 'direct', to: 'assistant', data: 'hi' })).type, 'ack')
+  t.match(await assistant.next('direct'), { from: 'intern', data: 'hi' })
+  t.equal((await assistant.request({ type: 'direct', to: 'ceo', data: 'agenda' })).type, 'ack')
+  await until(() => ceo.all('direct').length === 1, 2000, 'the permitted direct message')
+  t.match(ceo.all('direct'), [{ from: 'assistant', data: 'agenda' }], 'only the permitted message arrived')
+  for (const c of [intern, assistant, ceo]) t.same(c.violations, [])
+})

@@ -1,0 +1,216 @@
+import { Type } from '@sinclair/typebox'
+import t from 'tap'
+import type { PresenceChange } from '../lib/index'
+import { connect, delay, startServer, until } from './helpers'
+
+type Recorded = Array<[string, ...unknown[]]>
+
+t.test('connect, subscribe, unsubscribe, state_change and disconnect fire with their arguments', async (t) => {
+  const seen: Recorded = []
+  const server = await startServer(t, {}, (app) => {
+    app.events.on('connect', (conn) => { seen.push(['connect', conn.userId, conn.id]) })
+    app.events.on('subscribe', (conn, channel, meta) => { seen.push(['subscribe', conn.userId, channel, meta]) })
+    app.events.on('unsubscribe', (conn, channel) => { seen.push(['unsubscribe', conn.userId, channel]) })
+    app.events.on('state_change', (conn, from, to) => { seen.push(['state_change', conn.userId, from, to]) })
+    app.events.on('disconnect', (conn, info) => { seen.push(['disconnect', conn.userId, info.code, info.reason]) })
+  })
+  const a = await connect(server.url({ userId: 'alice' }))
+  const id = a.frames[0].connectionId
+  await until(() => seen.length === 1, 2000, 'connect')
+  t.same(seen, [['connect', 'alice', id]], 'connect receives the connection')
+
+  await a.request({ type: 'subscribe', channel: 'room', meta: { seat: 3 } })
+  await a.request({ type: 'unsubscribe', channel: 'room' })
+  t.same(seen.slice(1), [['subscribe', 'alice', 'room', { seat: 3 }], ['unsubscribe', 'alice', 'room']])
+
+  await a.request({ type: 'subscribe', channel: 'left-open' })
+  a.ws.close(4001, 'going home')
+  await until(() => seen.some((e) => e[0] === 'disconnect'), 2000, 'disconnect')
+  t.same(seen.slice(3), [
+    ['subscribe', 'alice', 'left-open', {}],
+    ['state_change', 'alice', 'connected', 'disconnected'],
+    ['unsubscribe', 'alice', 'left-open'],
+    ['disconnect', 'alice', 4001, 'going home']
+  ], 'close: state change, then cleanup of subscriptions, then disconnect with code and reason')
+
+  // A client `disconnect` message closes normally.
+  const b = await connect(server.url({ userId: 'bob' }))
+  t.equal((await b.request({ type: 'disconnect' })).type, 'ack')
+  t.equal((await b.closed).code, 1000)
+  await until(() => seen.some((e) => e[0] === 'disconnect' && e[1] === 'bob'), 2000, 'bob\'s disconnect')
+  t.same(seen.find((e) => e[0] === 'disconnect' && e[1] === 'bob'), ['disconnect', 'bob', 1000, 'client disconnect'])
+  t.same(a.violations, [])
+  t.same(b.violations, [])
+})
+
+t.test('presence_change: join once per user, leave on the last close, update on `presence`', async (t) => {
+  const changes: PresenceChange[] = []
+  const server = await startServer(t, {}, (app) => {
+    app.events.on('presence_change', (change) => { changes.push(change) })
+  })
+  const events = () => changes.map((c) => [c.event, c.userId])
+  const tab1 = await connect(server.url({ userId: 'alice' }))
+  await until(() => changes.length === 1, 2000, 'join')
+  t.match(changes[0], { event: 'join', userId: 'alice', connectionId: tab1.frames[0].connectionId, presence: { status: 'online' } })
+
+  const tab2 = await connect(server.url({ userId: 'alice' }))
+  await tab2.request({ type: 'heartbeat' })
+  t.same(events(), [['join', 'alice']], 'no second join for a second tab')
+
+  t.equal((await tab2.request({ type: 'presence', status: 'away', meta: { note: 'lunch' } })).type, 'ack')
+  t.same(events(), [['join', 'alice'], ['update', 'alice']])
+  t.match(changes[1], { connectionId: tab2.frames[0].connectionId, presence: { status: 'away', meta: { note: 'lunch' } } })
+
+  await tab1.close()
+  await tab2.request({ type: 'heartbeat' })
+  await until(() => server.app.connections.byUser('alice').length === 1, 2000, 'tab1 released')
+  t.same(events(), [['join', 'alice'], ['update', 'alice']], 'no leave while another tab is open')
+  await tab2.close()
+  await until(() => changes.length === 3, 2000, 'leave')
+  t.match(changes[2], { event: 'leave', userId: 'alice', connectionId: tab2.frames[0].connectionId })
+  t.same(tab1.violations, [])
+  t.same(tab2.violations, [])
+})
+
+t.test('a throwing lifecycle handler reaches `error`; the connection stays open', async (t) => {
+  const errors: Array<[string, unknown]> = []
+  const server = await startServer(t, {}, (app) => {
+    app.events.on('connect', () => { throw new Error('connect handler broke') })
+    app.events.on('subscribe', async () => { throw new Error('subscribe handler broke') })
+    app.events.on('error', (error, conn) => { errors.push([error.message, conn]) })
+  })
+  const a = await connect(server.url({ userId: 'alice' }))
+  await until(() => errors.length === 1, 2000, 'the connect error')
+  t.equal(errors[0][0], 'connect handler broke')
+  t.equal((await a.request({ type: 'subscribe', channel: 'room' })).type, 'ack', 'the subscription still succeeds')
+  await until(() => errors.length === 2, 2000, 'the subscribe error')
+  t.equal(errors[1][0], 'subscribe handler broke')
+  t.equal((await a.request({ type: 'heartbeat' })).type, 'ack', 'the connection is still open')
+  t.equal(server.app.connections.byUser('alice').length, 1)
+  t.equal(await server.app.channels.broadcastTo('room', 'still here'), 1)
+  t.same(a.violations, [])
+})
+
+t.test('a throwing message handler: the client gets internal_error, `error` gets the connection', async (t) => {
+  const errors: Array<[string, string | undefined]> = []
+  const server = await startServer(t, {}, (app) => {
+    app.events.on('explode', { schema: Type.Object({}) }, () => { throw new Error('handler broke') })
+    app.events.on('error', (error, conn) => { errors.push([error.message, conn?.userId]) })
+  })
+  const a = await connect(server.url({ userId: 'alice' }))
+  t.match(await a.request({ type: 'explode' }), { type: 'error', code: 'internal_error', message: 'internal server error' },
+    'the internal message is not leaked to the client')
+  t.same(errors, [['handler broke', 'alice']])
+  t.equal((await a.request({ type: 'heartbeat' })).type, 'ack', 'still open')
+  t.same(a.violations, [])
+})
+
+t.test('a throwing `error` handler does not feed itself', async (t) => {
+  let calls = 0
+  const server = await startServer(t, {}, (app) => {
+    app.events.on('connect', () => { throw new Error('first failure') })
+    app.events.on('error', () => {
+      calls++
+      throw new Error('the error handler fails too')
+    })
+  })
+  const a = await connect(server.url({ userId: 'alice' }))
+  await until(() => calls >= 1, 2000, 'the error handler')
+  await delay(50)
+  t.equal(calls, 1, 'called once for the first failure, not again for its own')
+  t.equal((await a.request({ type: 'heartbeat' })).type, 'ack')
+  t.same(a.violations, [])
+})
+
+t.test('events.on(type, { schema }, handler): declaration errors', async (t) => {
+  const server = await startServer(t)
+  const { events } = server.app
+  const schema = Type.Object({ text: Type.String() })
+  const noop = () => {}
+  t.throws(() => events.on('publish', { schema }, noop), { code: 'HAUYNA_RESERVED_TYPE' }, 'built-in types are reserved')
+  t.throws(() => events.on('heartbeat', { schema }, noop), { code: 'HAUYNA_RESERVED_TYPE' })
+  events.on('chat', { schema }, noop)
+  t.throws(() => events.on('chat', { schema }, noop), { code: 'HAUYNA_DUPLICATE_TYPE' })
+  t.throws(() => events.on('scalar', { schema: Type.String() as never }, noop), { code: 'HAUYNA_INVALID_SCHEMA' })
+  t.throws(() => events.on('nothing', { schema: null as never }, noop), { code: 'HAUYNA_INVALID_SCHEMA' })
+  t.throws(() => events.on('no-handler', { schema }, undefined as never), { code: 'HAUYNA_INVALID_SCHEMA' })
+})
+
+t.test('app message types: typed handler, additionalProperties: false still takes type and ref', async (t) => {
+  const received: Array<{ text: string, type: string }> = []
+  const server = await startServer(t, {}, (app) => {
+    app.events.on('chat', { schema: Type.Object({ text: Type.String({ maxLength: 20 }) }, { additionalProperties: false }) },
+      async (conn, msg) => {
+        received.push({ text: msg.text, type: msg.type })
+        await app.channels.broadcastTo('room', { text: msg.text }, { from: conn.userId })
+      })
+  })
+  const a = await connect(server.url({ userId: 'alice' }))
+  await a.request({ type: 'subscribe', channel: 'room' })
+  t.equal((await a.request({ type: 'chat', text: 'hello' })).type, 'ack', '`type` and `ref` pass a closed schema')
+  a.send({ type: 'chat', text: 'no ref' })
+  await until(() => received.length === 2, 2000, 'the ref-less message')
+  t.same(received, [{ text: 'hello', type: 'chat' }, { text: 'no ref', type: 'chat' }])
+  t.match(a.all('message'), [{ channel: 'room', from: 'alice', data: { text: 'hello' } }, { data: { text: 'no ref' } }])
+
+  const extra = await a.request({ type: 'chat', text: 'hi', extra: true })
+  t.match(extra, { type: 'error', code: 'invalid_message' }, 'other unknown properties are still rejected')
+  t.ok(Array.isArray(extra.details) && extra.details.length > 0, 'with details')
+  t.match(await a.request({ type: 'chat', text: 'x'.repeat(21) }), { type: 'error', code: 'invalid_message' })
+  t.match(await a.request({ type: 'chat' }), { type: 'error', code: 'invalid_message' })
+  t.match(await a.request({ type: 'undeclared' }), { type: 'error', code: 'unknown_type' })
+  t.equal(received.length, 2, 'invalid messages never reach the handler')
+  t.same(a.violations, [])
+})
+
+t.test('emit runs custom handlers in order, waits for async ones; off removes', async (t) => {
+  const server = await startServer(t)
+  const { events } = server.app
+  const order: string[] = []
+  const first = (n: unknown) => { order.push(`first:${String(n)}`) }
+  const second = async (n: unknown) => {
+    await delay(20)
+    order.push(`second:${String(n)}`)
+  }
+  const third = (n: unknown) => { order.push(`third:${String(n)}`) }
+  events.on('audit', first)
+  events.on('audit', second)
+  events.on('audit', third)
+  t.equal(events.listenerCount('audit'), 3)
+
+  await events.emit('audit', 1)
+  t.same(order, ['first:1', 'second:1', 'third:1'], 'in registration order, the async one awaited before the next')
+
+  events.off('audit', second)
+  await events.emit('audit', 2)
+  t.same(order.slice(3), ['first:2', 'third:2'])
+  events.off('audit', first)
+  events.off('audit', third)
+  t.equal(events.listenerCount('audit'), 0)
+  await events.emit('audit', 3)
+  t.equal(order.length, 5, 'nothing runs after every handler is off')
+  await events.emit('never-registered')
+
+  // A throwing custom handler does not stop the others nor reject emit.
+  const errors: string[] = []
+  events.on('error', (error) => { errors.push(error.message) })
+  events.on('job', () => { throw new Error('job failed') })
+  events.on('job', () => { order.push('after-failure') })
+  await events.emit('job')
+  t.equal(order.at(-1), 'after-failure')
+  t.same(errors, ['job failed'])
+})
+
+t.test('off removes an app message type handler', async (t) => {
+  const handler = () => {}
+  const server = await startServer(t, {}, (app) => {
+    app.events.on('ping_app', { schema: Type.Object({}) }, handler)
+  })
+  const a = await connect(server.url({ userId: 'alice' }))
+  t.equal((await a.request({ type: 'ping_app' })).type, 'ack')
+  server.app.events.off('ping_app', handler)
+  t.match(await a.request({ type: 'ping_app' }), { type: 'error', code: 'unknown_type' })
+  server.app.events.on('ping_app', { schema: Type.Object({}) }, handler)
+  t.equal((await a.request({ type: 'ping_app' })).type, 'ack', 'the type can be declared again after off')
+  t.same(a.violations, [])
+})
