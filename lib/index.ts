@@ -59,7 +59,7 @@ namespace hauyna {
   export type GroupsService = import('./services/groups').GroupsService
   export type GroupMember = import('./services/groups').GroupMember
   export type UserGroup = import('./services/groups').UserGroup
-  export type SendOptions = import('./services/groups').SendOptions
+  export type SendOptions = import('./services/send-options').SendOptions
   export type PresenceService = import('./services/presence').PresenceService
   export type UserPresence = import('./services/presence').UserPresence
   export type PresenceChange = import('./services/presence').PresenceChange

@@ -82,6 +82,30 @@ t.test('close(id, code, reason) closes that connection with the code', async (t)
   t.same(a.violations, [])
 })
 
+t.test('close codes an endpoint may not send are refused with HAUYNA_INVALID_CLOSE_CODE', async (t) => {
+  const server = await startServer(t)
+  const a = await connect(server.url({ userId: 'alice' }))
+  const conn = server.app.connections.byUser('alice')[0]
+  for (const code of [999, 1004, 1005, 1006, 1015, 2999, 5000]) {
+    await t.rejects(server.app.connections.close(conn.id, code), { code: 'HAUYNA_INVALID_CLOSE_CODE' }, String(code))
+  }
+  t.equal((await a.request({ type: 'heartbeat' })).type, 'ack', 'the connection is still open')
+  t.ok(await server.app.connections.close(conn.id, 4321, 'custom'))
+  t.same(await a.closed, { code: 4321, reason: 'custom' })
+})
+
+t.test('a server-side `from` is held to the user id rules', async (t) => {
+  const server = await startServer(t)
+  await connect(server.url({ userId: 'alice' }))
+  for (const from of ['', 'x'.repeat(201), 'bad\u0000id']) {
+    await t.rejects(server.app.connections.sendTo('alice', 1, { from }), { code: 'HAUYNA_INVALID_NAME' })
+    await t.rejects(server.app.channels.broadcastTo('room', 1, { from }), { code: 'HAUYNA_INVALID_NAME' })
+    await t.rejects(server.app.groups.sendTo('g', 1, { from }), { code: 'HAUYNA_INVALID_NAME' })
+    await t.rejects(server.app.connections.broadcast(1, { from }), { code: 'HAUYNA_INVALID_NAME' })
+  }
+  t.equal(await server.app.connections.sendTo('alice', 1, { from: 'system' }), 1)
+})
+
 t.test('conn.send from a message handler answers only that connection', async (t) => {
   const server = await startServer(t, {}, (app) => {
     app.events.on('whoami', { schema: Type.Object({}) }, (conn) => {

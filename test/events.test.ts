@@ -82,6 +82,7 @@ t.test('a throwing lifecycle handler reaches `error`; the connection stays open'
   const a = await connect(server.url({ userId: 'alice' }))
   await until(() => errors.length === 1, 2000, 'the connect error')
   t.equal(errors[0][0], 'connect handler broke')
+  t.equal((errors[0][1] as { userId?: string } | undefined)?.userId, 'alice', 'the error names the connection it was about')
   t.equal((await a.request({ type: 'subscribe', channel: 'room' })).type, 'ack', 'the subscription still succeeds')
   await until(() => errors.length === 2, 2000, 'the subscribe error')
   t.equal(errors[1][0], 'subscribe handler broke')
@@ -120,6 +121,13 @@ t.test('a throwing `error` handler does not feed itself', async (t) => {
   t.equal(calls, 1, 'called once for the first failure, not again for its own')
   t.equal((await a.request({ type: 'heartbeat' })).type, 'ack')
   t.same(a.violations, [])
+})
+
+t.test('lifecycle event names cannot be declared as message types', async (t) => {
+  const server = await startServer(t)
+  for (const name of ['connect', 'disconnect', 'error', 'presence_change']) {
+    t.throws(() => server.app.events.on(name, { schema: Type.Object({}) }, () => {}), { code: 'HAUYNA_RESERVED_TYPE' }, name)
+  }
 })
 
 t.test('events.on(type, { schema }, handler): declaration errors', async (t) => {

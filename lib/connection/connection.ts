@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws'
 import { errors } from '../errors'
-import { CloseCode } from '../protocol/codes'
+import { CloseCode, isValidCloseCode } from '../protocol/codes'
 import { OutgoingFrame } from '../transport/outgoing-frame'
 import { writeFrame } from '../transport/socket-writer'
 import type { Runtime } from '../core/runtime'
@@ -82,6 +82,7 @@ export class Connection {
   }
 
   close (code: number = CloseCode.Normal, reason = ''): void {
+    if (!isValidCloseCode(code)) throw new errors.InvalidCloseCode(code)
     if (this.closing) return
     this.closing = true
     this.socket.close(code, reason)

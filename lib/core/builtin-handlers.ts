@@ -1,6 +1,7 @@
 import { type Static, type TObject } from '@sinclair/typebox'
 import type { Connection } from '../connection/connection'
 import { errors } from '../errors'
+import { frames } from '../protocol/frames'
 import { clientSchemas } from '../protocol/schemas'
 import { compileValidator, type Validator } from '../protocol/validator'
 import { allows, type PermissionRule, type RuleContext } from '../services/policies'
@@ -43,28 +44,26 @@ const handlers: { [K in keyof Schemas]: Handler<Schemas[K]> } = {
     await check(rule, { connection: conn, channel, data }, subscribed, () => rule === 'subscribers'
       ? new errors.NotSubscribed(channel)
       : new errors.Forbidden(`not allowed to publish to channel "${channel}"`))
-    await runtime.publish(channelTopic(channel),
-      { type: 'message', channel, from: conn.userId, data, ts: new Date().toISOString() }, conn.id)
+    await runtime.publish(channelTopic(channel), frames.message(channel, conn.userId, data), conn.id)
   },
 
   async direct (conn, { to, data }, runtime) {
     await check(runtime.options.permissions.direct, { connection: conn, to, data }, true,
       () => new errors.Forbidden(`not allowed to send direct messages to "${to}"`))
-    await runtime.publish(userTopic(to), { type: 'direct', from: conn.userId, data, ts: new Date().toISOString() })
+    await runtime.publish(userTopic(to), frames.direct(conn.userId, data))
   },
 
   async group (conn, { group, data }, runtime) {
     await check(runtime.options.permissions.group, { connection: conn, group, data },
       runtime.groups.hasSync(conn.userId, group),
       () => new errors.Forbidden(`not allowed to send to group "${group}"`))
-    await runtime.publish(groupTopic(group),
-      { type: 'group', group, from: conn.userId, data, ts: new Date().toISOString() })
+    await runtime.publish(groupTopic(group), frames.group(group, conn.userId, data))
   },
 
   async broadcast (conn, { data }, runtime) {
     await check(runtime.options.permissions.broadcast, { connection: conn, data }, true,
       () => new errors.Forbidden('not allowed to broadcast'))
-    await runtime.publish(ALL_TOPIC, { type: 'broadcast', from: conn.userId, data, ts: new Date().toISOString() })
+    await runtime.publish(ALL_TOPIC, frames.broadcast(conn.userId, data))
   },
 
   async presence (conn, { status, meta }, runtime) {

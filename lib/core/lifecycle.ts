@@ -31,6 +31,7 @@ function onError (this: WebSocket, error: Error): void {
   const conn = connectionOf(this)
   conn.runtime.reportError(error, conn, 'socket error')
   if (conn.state !== ConnectionState.Error && conn.state !== ConnectionState.Disconnected) conn.transition(ConnectionState.Error)
+  this.terminate()
 }
 
 function refuse (socket: WebSocket, code: ErrorCode, message: string, closeCode: number): void {
@@ -56,6 +57,9 @@ export function openConnection (runtime: Runtime, socket: WebSocket, identity: I
   }
   const conn = new Connection(socket, identity, randomUUID(), runtime)
   ;(socket as TaggedSocket)[kConnection] = conn
+  // @fastify/websocket's own per-socket error listener is a closure over the upgrade
+  // request and reply, keeping them alive as long as the socket; ours replaces it.
+  socket.removeAllListeners('error')
   socket.on('message', onMessage)
   socket.on('pong', onPong)
   socket.on('close', onClose)

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import type { Adapter, AdapterNode, Envelope } from '../adapters/adapter'
-import type { Connection } from '../connection/connection'
+import { Connection } from '../connection/connection'
 import type { ConnectionState } from '../connection/state'
 import { errors } from '../errors'
 import type { ResolvedOptions } from '../options'
@@ -10,7 +10,7 @@ import type { Ref } from '../protocol/schemas'
 import type { ValidationDetail } from '../protocol/validator'
 import { ChannelsService, type ConnectionRef } from '../services/channels'
 import { ConnectionsService } from '../services/connections'
-import { EventsService } from '../services/events'
+import { EventsService, lifecycleEvents } from '../services/events'
 import { GroupsService } from '../services/groups'
 import { PresenceService } from '../services/presence'
 import { builtinTypes } from './builtin-handlers'
@@ -53,11 +53,8 @@ export class Runtime implements AdapterNode {
   constructor (readonly options: ResolvedOptions, readonly log: FastifyBaseLogger) {
     this.nodeId = options.nodeId ?? randomUUID()
     this.adapter = options.adapter
-    // A failing `error` handler is only logged: emitting `error` for it would feed itself.
-    this.events = new EventsService(new Set(Object.keys(builtinTypes)), (error, event) => {
-      if (event === 'error') this.log.error({ err: error }, '"error" handler failed')
-      else this.reportError(error, undefined, `"${event}" handler failed`)
-    })
+    this.events = new EventsService(new Set([...Object.keys(builtinTypes), ...lifecycleEvents]),
+      (error, event, args) => this.onHandlerError(error, event, args))
     this.channels = new ChannelsService(this)
     this.groups = new GroupsService(this)
     this.connections = new ConnectionsService(this)
@@ -133,6 +130,16 @@ export class Runtime implements AdapterNode {
     const err = error instanceof Error ? error : new Error(String(error))
     this.log.error({ err, connectionId: conn?.id, userId: conn?.userId }, message)
     if (this.events.listenerCount('error') > 0) void this.events.emit('error', err, conn)
+  }
+
+  /** A failing `error` handler is only logged: emitting `error` for it would feed itself. */
+  private onHandlerError (error: unknown, event: string, args: unknown[]): void {
+    if (event === 'error') {
+      this.log.error({ err: error }, '"error" handler failed')
+      return
+    }
+    const conn = args.find((arg): arg is Connection => arg instanceof Connection)
+    this.reportError(error, conn, `"${event}" handler failed`)
   }
 
   onSlowConsumer (conn: Connection): void {

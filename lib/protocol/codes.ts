@@ -23,3 +23,9 @@ export const CloseCode = {
   HeartbeatTimeout: 4000
 } as const
 export type CloseCode = typeof CloseCode[keyof typeof CloseCode]
+
+/** Close codes an endpoint may send (RFC 6455 §7.4): the registered ones and 3000–4999. */
+export function isValidCloseCode (code: number): boolean {
+  return Number.isInteger(code) && ((code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
+    (code >= 3000 && code <= 4999))
+}

@@ -3,9 +3,10 @@ import type { Runtime } from '../core/runtime'
 import type { Subscription } from '../core/topic-hub'
 import { channelTopic } from '../core/topics'
 import { errors } from '../errors'
+import { frames } from '../protocol/frames'
 import { checkMeta, checkName } from '../protocol/names'
 import { type ChannelPolicy, ChannelPolicies } from './policies'
-import type { SendOptions } from './groups'
+import { type SendOptions, senderOf } from './send-options'
 
 export interface SubscribeOptions {
   meta?: Record<string, unknown>
@@ -54,9 +55,7 @@ export class ChannelsService {
   /** Publishes to every subscriber of `channel`; resolves to the deliveries made. */
   async broadcastTo (channel: string, data: unknown, options: SendOptions = {}): Promise<number> {
     checkName('channel', channel)
-    return this.runtime.publish(channelTopic(channel), {
-      type: 'message', channel, from: options.from ?? null, data, ts: new Date().toISOString()
-    })
+    return this.runtime.publish(channelTopic(channel), frames.message(channel, senderOf(options), data))
   }
 
   async subscribers (channel: string): Promise<Subscriber[]> {

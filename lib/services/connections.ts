@@ -3,8 +3,9 @@ import type { ConnectionState } from '../connection/state'
 import type { Runtime } from '../core/runtime'
 import { ALL_TOPIC, userTopic } from '../core/topics'
 import { CloseCode } from '../protocol/codes'
+import { frames } from '../protocol/frames'
 import { checkName } from '../protocol/names'
-import type { SendOptions } from './groups'
+import { type SendOptions, senderOf } from './send-options'
 
 /** The live registry of this node's connections, direct messages and broadcasts. */
 export class ConnectionsService {
@@ -21,16 +22,12 @@ export class ConnectionsService {
   /** Every connection of `userId` receives a `direct` frame; resolves to the deliveries made. */
   async sendTo (userId: string, data: unknown, options: SendOptions = {}): Promise<number> {
     checkName('user', userId)
-    return this.runtime.publish(userTopic(userId), {
-      type: 'direct', from: options.from ?? null, data, ts: new Date().toISOString()
-    })
+    return this.runtime.publish(userTopic(userId), frames.direct(senderOf(options), data))
   }
 
   /** Every connection receives a `broadcast` frame; resolves to the deliveries made. */
-  broadcast (data: unknown, options: SendOptions = {}): Promise<number> {
-    return this.runtime.publish(ALL_TOPIC, {
-      type: 'broadcast', from: options.from ?? null, data, ts: new Date().toISOString()
-    })
+  async broadcast (data: unknown, options: SendOptions = {}): Promise<number> {
+    return this.runtime.publish(ALL_TOPIC, frames.broadcast(senderOf(options), data))
   }
 
   async count (): Promise<number> {

@@ -18,6 +18,11 @@ export interface LifecycleEvents {
 }
 export type LifecycleEvent = keyof LifecycleEvents
 
+/** Lifecycle event names: not available as app message types. */
+export const lifecycleEvents = [
+  'connect', 'disconnect', 'subscribe', 'unsubscribe', 'presence_change', 'state_change', 'error'
+] as const satisfies readonly LifecycleEvent[]
+
 /** A declared app message as its handler receives it. */
 export type AppMessage<S extends TObject> = Static<S> & { type: string, ref?: Ref }
 export type MessageHandler<S extends TObject = TObject> =
@@ -44,7 +49,7 @@ export class EventsService {
 
   constructor (
     private readonly reserved: ReadonlySet<string>,
-    private readonly onHandlerError: (error: unknown, event: string) => void
+    private readonly onHandlerError: (error: unknown, event: string, args: unknown[]) => void
   ) {}
 
   on<E extends LifecycleEvent> (event: E, handler: (...args: LifecycleEvents[E]) => unknown): this
@@ -89,7 +94,7 @@ export class EventsService {
       try {
         await (handler as (...a: unknown[]) => unknown)(...args)
       } catch (error) {
-        this.onHandlerError(error, event)
+        this.onHandlerError(error, event, args)
       }
     }
   }

@@ -1,7 +1,9 @@
 import type { Connection } from '../connection/connection'
 import type { Runtime } from '../core/runtime'
 import { groupTopic } from '../core/topics'
+import { frames } from '../protocol/frames'
 import { checkName } from '../protocol/names'
+import { type SendOptions, senderOf } from './send-options'
 
 export interface GroupMember {
   userId: string
@@ -17,11 +19,6 @@ interface Membership {
   role: string | undefined
   /** Added through the API: kept while the user is offline, until `remove`. */
   sticky: boolean
-}
-
-export interface SendOptions {
-  /** The user id shown as `from`; `null` (default) means the server. */
-  from?: string | null
 }
 
 /**
@@ -79,9 +76,7 @@ export class GroupsService {
   /** Sends `data` to every connection of every member; resolves to the deliveries made. */
   async sendTo (group: string, data: unknown, options: SendOptions = {}): Promise<number> {
     checkName('group', group)
-    return this.runtime.publish(groupTopic(group), {
-      type: 'group', group, from: options.from ?? null, data, ts: new Date().toISOString()
-    })
+    return this.runtime.publish(groupTopic(group), frames.group(group, senderOf(options), data))
   }
 
   /** Identity groups of a connecting user, then topics for all of the user's memberships. */
