@@ -1,0 +1,89 @@
+'use strict'
+// A minimal RFC 6455 client over `net`: one upgrade request, masked text frames out, and a
+// frame reader that counts messages without decoding them unless asked. A full client
+// library on one core saturates before the server does; this one does not.
+const net = require('node:net')
+const crypto = require('node:crypto')
+
+const MASK = Buffer.from([0x11, 0x22, 0x33, 0x44])
+
+function encodeText (text) {
+  const payload = Buffer.from(text)
+  const len = payload.length
+  const headerLength = len < 126 ? 2 : len < 65536 ? 4 : 10
+  const frame = Buffer.allocUnsafe(headerLength + 4 + len)
+  frame[0] = 0x81
+  if (len < 126) frame[1] = 0x80 | len
+  else if (len < 65536) { frame[1] = 0x80 | 126; frame.writeUInt16BE(len, 2) } else { frame[1] = 0x80 | 127; frame.writeBigUInt64BE(BigInt(len), 2) }
+  MASK.copy(frame, headerLength)
+  for (let i = 0; i < len; i++) frame[headerLength + 4 + i] = payload[i] ^ MASK[i & 3]
+  return frame
+}
+
+class LeanClient {
+  constructor (port, path, { onMessage, decode = false, localAddress } = {}) {
+    this.onMessage = onMessage
+    this.decode = decode
+    this.received = 0
+    this.buffer = Buffer.alloc(0)
+    this.upgraded = false
+    this.socket = net.connect({ port, host: '127.0.0.1', localAddress })
+    this.socket.setNoDelay(true)
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve
+      this.socket.once('error', reject)
+    })
+    this.socket.on('connect', () => {
+      const key = crypto.randomBytes(16).toString('base64')
+      this.socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`)
+    })
+    this.socket.on('data', (chunk) => this.read(chunk))
+    this.socket.on('error', () => {})
+  }
+
+  read (chunk) {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk])
+    if (!this.upgraded) {
+      const end = this.buffer.indexOf('\r\n\r\n')
+      if (end === -1) return
+      this.upgraded = true
+      this.buffer = this.buffer.subarray(end + 4)
+      this.resolveReady()
+    }
+    let offset = 0
+    const buf = this.buffer
+    while (buf.length - offset >= 2) {
+      const opcode = buf[offset] & 0x0f
+      let len = buf[offset + 1] & 0x7f
+      let header = 2
+      if (len === 126) { if (buf.length - offset < 4) break; len = buf.readUInt16BE(offset + 2); header = 4 } else if (len === 127) { if (buf.length - offset < 10) break; len = Number(buf.readBigUInt64BE(offset + 2)); header = 10 }
+      if (buf.length - offset < header + len) break
+      if (opcode === 0x1) {
+        this.received++
+        if (this.onMessage) this.onMessage(this.decode ? JSON.parse(buf.toString('utf8', offset + header, offset + header + len)) : null)
+      } else if (opcode === 0x9) {
+        this.pong(buf.subarray(offset + header, offset + header + len))
+      }
+      offset += header + len
+    }
+    this.buffer = offset === buf.length ? Buffer.alloc(0) : buf.subarray(offset)
+  }
+
+  pong (payload) {
+    const frame = Buffer.alloc(6 + payload.length)
+    frame[0] = 0x8a; frame[1] = 0x80 | payload.length; MASK.copy(frame, 2)
+    for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i] ^ MASK[i & 3]
+    this.socket.write(frame)
+  }
+
+  send (message) {
+    this.socket.write(encodeText(JSON.stringify(message)))
+  }
+
+  destroy () {
+    this.socket.destroy()
+  }
+}
+
+module.exports = { LeanClient, encodeText }
