@@ -31,7 +31,7 @@ export interface HauynaOptions {
   closeTimeout?: number
   channels?: { default?: 'allow' | 'deny', policies?: Record<string, ChannelPolicy> }
   permissions?: { group?: PermissionRule, broadcast?: PermissionRule, direct?: PermissionRule }
-  presence?: { autoTrack?: boolean, defaultStatus?: string }
+  presence?: { autoTrack?: boolean, autoUntrack?: boolean, defaultStatus?: string, leaveGrace?: number }
   stats?: { path?: string } | false
   health?: { path?: string } | false
   websocket?: WebsocketPluginOptions['options']
@@ -55,7 +55,7 @@ export interface ResolvedOptions {
   closeTimeout: number
   channels: { default: 'allow' | 'deny', policies: Record<string, ChannelPolicy> }
   permissions: { group: PermissionRule, broadcast: PermissionRule, direct: PermissionRule }
-  presence: { autoTrack: boolean, defaultStatus: string }
+  presence: { autoTrack: boolean, autoUntrack: boolean, defaultStatus: string, leaveGrace: number }
   stats: { path: string } | false
   health: { path: string } | false
   websocket: WebsocketPluginOptions['options']
@@ -133,6 +133,7 @@ function resolveChannels (value: HauynaOptions['channels']): ResolvedOptions['ch
     const p = object<ChannelPolicy>(where, policy)
     rule(`${where}.subscribe`, p.subscribe, true, [])
     rule(`${where}.publish`, p.publish, true, ['subscribers'])
+    boolean(`${where}.presence`, p.presence, false)
   }
   return { default: fallback, policies: policies as Record<string, ChannelPolicy> }
 }
@@ -187,6 +188,8 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
     },
     presence: {
       autoTrack: boolean('presence.autoTrack', presence.autoTrack, true),
+      autoUntrack: boolean('presence.autoUntrack', presence.autoUntrack, true),
+      leaveGrace: integer('presence.leaveGrace', presence.leaveGrace, 0, 0),
       defaultStatus: text('presence.defaultStatus', presence.defaultStatus, 'online')
     },
     stats: resolveEndpoint('stats', options.stats, '/ws/stats'),

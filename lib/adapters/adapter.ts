@@ -10,6 +10,8 @@ export interface Envelope {
   payload: string
   /** Connection id of the publisher, for `echo: false` subscriptions. */
   origin?: string
+  /** Connection id that must not receive this message at all. */
+  skip?: string
 }
 
 /** What the adapter calls on this node. */

@@ -30,7 +30,7 @@ const handlers: { [K in keyof Schemas]: Handler<Schemas[K]> } = {
     await check(rule, { connection: conn, channel }, conn.subscriptions.has(channel),
       () => new errors.Forbidden(`not allowed to subscribe to channel "${channel}"`))
     await runtime.channels.join(conn, channel, { meta, echo })
-    conn.send({ type: 'subscribed', channel, ref })
+    conn.send(runtime.channels.subscribedReply(channel, ref))
   },
 
   async unsubscribe (conn, { channel, ref }, runtime) {

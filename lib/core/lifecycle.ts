@@ -89,6 +89,12 @@ async function setUp (runtime: Runtime, conn: Connection, identity: Identity): P
   conn.ready()
 }
 
+/** A quick reconnect (page reload) within the grace period keeps the user present throughout. */
+async function untrackAfterGrace (runtime: Runtime, conn: Connection, grace: number): Promise<void> {
+  if (grace === 0) await runtime.presence.untrack(conn)
+  else runtime.defer(grace, async () => { await runtime.presence.untrack(conn) })
+}
+
 /** Releases everything a connection held: subscriptions, group topics, presence, registry. */
 export async function closeConnection (runtime: Runtime, conn: Connection, code: number, reason: string): Promise<void> {
   await conn.setup
@@ -96,12 +102,13 @@ export async function closeConnection (runtime: Runtime, conn: Connection, code:
     conn.transition(ConnectionState.Disconnected)
   }
   const last = runtime.unregister(conn)
+  const { leaveGrace, autoUntrack } = runtime.options.presence
   try {
-    await runtime.channels.detach(conn)
+    await runtime.channels.detach(conn, leaveGrace)
     await runtime.groups.detach(conn, last)
     await runtime.leave(conn, userTopic(conn.userId))
     await runtime.leave(conn, ALL_TOPIC)
-    await runtime.presence.untrack(conn)
+    if (autoUntrack) await untrackAfterGrace(runtime, conn, leaveGrace)
     await runtime.events.emit('disconnect', conn, { code, reason })
   } catch (error) {
     runtime.reportError(error, conn, 'connection cleanup failed')

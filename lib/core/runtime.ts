@@ -8,6 +8,7 @@ import type { ResolvedOptions } from '../options'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import type { Ref } from '../protocol/schemas'
 import type { ValidationDetail } from '../protocol/validator'
+import { ChannelPresence } from '../services/channel-presence'
 import { ChannelsService, type ConnectionRef } from '../services/channels'
 import { ConnectionsService } from '../services/connections'
 import { EventsService, lifecycleEvents } from '../services/events'
@@ -44,11 +45,13 @@ export class Runtime implements AdapterNode {
   readonly connectionsByUser = new Map<string, Set<Connection>>()
   readonly events: EventsService
   readonly channels: ChannelsService
+  readonly channelPresence: ChannelPresence
   readonly groups: GroupsService
   readonly presence: PresenceService
   readonly connections: ConnectionsService
   readonly dispatcher: Dispatcher
   draining = false
+  private readonly deferred = new Map<NodeJS.Timeout, () => Promise<void>>()
 
   constructor (readonly options: ResolvedOptions, readonly log: FastifyBaseLogger) {
     this.nodeId = options.nodeId ?? randomUUID()
@@ -56,6 +59,7 @@ export class Runtime implements AdapterNode {
     this.events = new EventsService(new Set([...Object.keys(builtinTypes), ...lifecycleEvents]),
       (error, event, args) => this.onHandlerError(error, event, args))
     this.channels = new ChannelsService(this)
+    this.channelPresence = new ChannelPresence(this)
     this.groups = new GroupsService(this)
     this.connections = new ConnectionsService(this)
     this.presence = new PresenceService({
@@ -63,6 +67,7 @@ export class Runtime implements AdapterNode {
       events: this.events,
       maxMetaBytes: options.maxMetaBytes,
       defaultStatus: options.presence.defaultStatus,
+      onUpdate: (userId) => this.channelPresence.updated(userId),
       channelUsers: async (channel) => this.usersOf(channelTopic(channel)),
       groupUsers: async (group) => new Set((await this.groups.members(group)).map((m) => m.userId))
     })
@@ -78,8 +83,8 @@ export class Runtime implements AdapterNode {
   }
 
   /** Encodes once and publishes through the adapter. */
-  publish (topic: string, message: object, origin?: string): Promise<number> {
-    return this.adapter.publish(topic, { payload: JSON.stringify(message), origin })
+  publish (topic: string, message: object, origin?: string, skip?: string): Promise<number> {
+    return this.adapter.publish(topic, { payload: JSON.stringify(message), origin, skip })
   }
 
   async join (conn: Connection, topic: string, subscription: Subscription | null): Promise<void> {
@@ -88,6 +93,25 @@ export class Runtime implements AdapterNode {
 
   async leave (conn: Connection, topic: string): Promise<void> {
     if (this.hub.remove(topic, conn)) await this.adapter.unsubscribe(topic)
+  }
+
+  /** Runs `task` after `ms` unless shutdown runs it first; failures reach the error sink. */
+  defer (ms: number, task: () => Promise<void>): void {
+    const timer = setTimeout(() => {
+      this.deferred.delete(timer)
+      task().catch((error) => this.reportError(error, undefined, 'deferred task failed'))
+    }, ms)
+    timer.unref()
+    this.deferred.set(timer, task)
+  }
+
+  /** Shutdown: run what was deferred now, so nothing is left pending. */
+  async flushDeferred (): Promise<void> {
+    for (const [timer, task] of this.deferred) {
+      clearTimeout(timer)
+      this.deferred.delete(timer)
+      await task().catch((error) => this.reportError(error, undefined, 'deferred task failed'))
+    }
   }
 
   connection (target: ConnectionRef): Connection {

@@ -19,4 +19,5 @@ export async function drain (runtime: Runtime): Promise<void> {
   await waitForEmpty(runtime, runtime.options.closeTimeout)
   for (const conn of runtime.connectionsById.values()) conn.socket.terminate()
   await waitForEmpty(runtime, runtime.options.closeTimeout)
+  await runtime.flushDeferred()
 }

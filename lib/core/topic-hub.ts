@@ -56,10 +56,11 @@ export class TopicHub {
     const subscribers = this.topics.get(topic)
     if (subscribers === undefined) return 0
     const frame = new OutgoingFrame(envelope.payload)
-    const origin = envelope.origin
+    const { origin, skip } = envelope
     let count = 0
     for (const [conn, subscription] of subscribers) {
       if (origin !== undefined && subscription !== null && !subscription.echo && conn.id === origin) continue
+      if (skip !== undefined && conn.id === skip) continue
       if (conn.deliver(frame)) count++
     }
     return count

@@ -71,7 +71,9 @@ export const serverSchemas = {
   presence_diff: serverMessage('presence_diff', {
     channel: Type.Optional(Name),
     joins: Type.Record(Type.String(), PresenceSummary),
-    leaves: Type.Record(Type.String(), PresenceSummary)
+    leaves: Type.Record(Type.String(), PresenceSummary),
+    /** Extension of PROTOCOL.md v1: status/meta changes of users who stay present. */
+    updates: Type.Optional(Type.Record(Type.String(), PresenceSummary))
   }),
   ack: serverMessage('ack', { ref: Ref }),
   heartbeat_ack: serverMessage('heartbeat_ack', {

@@ -5,6 +5,7 @@ import { channelTopic } from '../core/topics'
 import { errors } from '../errors'
 import { frames } from '../protocol/frames'
 import { checkMeta, checkName } from '../protocol/names'
+import type { Ref } from '../protocol/schemas'
 import { type ChannelPolicy, ChannelPolicies } from './policies'
 import { type SendOptions, senderOf } from './send-options'
 
@@ -42,7 +43,12 @@ export class ChannelsService {
   async subscribe (target: ConnectionRef, channel: string, options: SubscribeOptions = {}): Promise<void> {
     const conn = this.runtime.connection(target)
     await this.join(conn, channel, options)
-    conn.send({ type: 'subscribed', channel })
+    conn.send(this.subscribedReply(channel))
+  }
+
+  /** The `subscribed` frame, with the channel's presence when its policy turns presence on. */
+  subscribedReply (channel: string, ref?: Ref): object {
+    return { type: 'subscribed', channel, ref, presence: this.runtime.channelPresence.snapshot(channel) }
   }
 
   async unsubscribe (target: ConnectionRef, channel: string): Promise<boolean> {
@@ -92,20 +98,26 @@ export class ChannelsService {
       throw new errors.Forbidden(`subscription limit of ${limit} channels per connection reached`)
     }
     const subscription: Subscription = { meta, echo: options.echo ?? true, since: Date.now() }
+    const resubscribe = conn.subscriptions.has(channel)
     conn.subscriptions.set(channel, subscription)
     await this.runtime.join(conn, channelTopic(channel), subscription)
+    if (!resubscribe) await this.runtime.channelPresence.joined(conn, channel)
     await this.runtime.events.emit('subscribe', conn, channel, meta)
   }
 
-  async leave (conn: Connection, channel: string): Promise<boolean> {
+  /** `presenceDelay` postpones the channel's presence leave (the leave grace period). */
+  async leave (conn: Connection, channel: string, presenceDelay = 0): Promise<boolean> {
     if (!conn.subscriptions.delete(channel)) return false
     await this.runtime.leave(conn, channelTopic(channel))
+    const presence = this.runtime.channelPresence
+    if (presenceDelay > 0) this.runtime.defer(presenceDelay, () => presence.left(conn.userId, channel))
+    else await presence.left(conn.userId, channel)
     await this.runtime.events.emit('unsubscribe', conn, channel)
     return true
   }
 
   /** A connection closed: drop all of its subscriptions. */
-  async detach (conn: Connection): Promise<void> {
-    for (const channel of [...conn.subscriptions.keys()]) await this.leave(conn, channel)
+  async detach (conn: Connection, presenceDelay: number): Promise<void> {
+    for (const channel of [...conn.subscriptions.keys()]) await this.leave(conn, channel, presenceDelay)
   }
 }

@@ -22,7 +22,7 @@ export type PermissionRule =
 export interface ChannelPolicy {
   subscribe?: PermissionRule
   publish?: PermissionRule
-  /** Whether subscribers see the channel's presence (issue: presence diffs). */
+  /** Subscribers get the channel's presence in `subscribed` and `presence_diff` frames. */
   presence?: boolean
 }
 

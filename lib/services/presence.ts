@@ -39,6 +39,8 @@ export interface PresenceDeps {
   events: EventsService
   maxMetaBytes: number
   defaultStatus: string
+  /** A present user's status or meta changed (channel presence diffs listen here). */
+  onUpdate (userId: string): Promise<void>
   channelUsers (channel: string): Promise<Set<string>>
   groupUsers (group: string): Promise<Set<string>>
 }
@@ -104,6 +106,7 @@ export class PresenceService {
       await this.deps.store.set(userId, next)
     }
     await this.changed('update', userId, chosen[0].connectionId, await this.deps.store.get(userId))
+    await this.deps.onUpdate(userId)
     return true
   }
 

@@ -1,0 +1,102 @@
+import type { Connection } from '../connection/connection'
+import type { Runtime } from '../core/runtime'
+import { channelTopic } from '../core/topics'
+import type { PresenceSummary } from '../protocol/schemas'
+
+interface Member {
+  /** This user's connections subscribed to the channel. */
+  connections: number
+  /** Last known status and meta, so a leave can say who left. */
+  status: string
+  meta: Record<string, unknown>
+}
+
+type Diff = Record<string, PresenceSummary>
+
+/**
+ * Presence per channel, for channels whose policy turns it on: the users subscribed, a
+ * snapshot for the `subscribed` reply, and `presence_diff` frames on user-level joins,
+ * leaves and updates. A second tab of a present user changes nothing on the wire.
+ */
+export class ChannelPresence {
+  private readonly channels = new Map<string, Map<string, Member>>()
+  private readonly userChannels = new Map<string, Set<string>>()
+
+  constructor (private readonly runtime: Runtime) {}
+
+  enabled (channel: string): boolean {
+    return this.runtime.channels.policies.for(channel).presence
+  }
+
+  async joined (conn: Connection, channel: string): Promise<void> {
+    if (!this.enabled(channel)) return
+    let members = this.channels.get(channel)
+    if (members === undefined) this.channels.set(channel, members = new Map())
+    const member = members.get(conn.userId)
+    if (member !== undefined) {
+      member.connections++
+      return
+    }
+    const fresh = { connections: 1, ...await this.current(conn.userId) }
+    members.set(conn.userId, fresh)
+    let joined = this.userChannels.get(conn.userId)
+    if (joined === undefined) this.userChannels.set(conn.userId, joined = new Set())
+    joined.add(channel)
+    // The joiner sees itself in its `subscribed` snapshot, not again as a diff.
+    await this.publish(channel, { joins: { [conn.userId]: summary(fresh) } }, conn.id)
+  }
+
+  async left (userId: string, channel: string): Promise<void> {
+    const members = this.channels.get(channel)
+    const member = members?.get(userId)
+    if (members === undefined || member === undefined) return
+    if (--member.connections > 0) return
+    members.delete(userId)
+    if (members.size === 0) this.channels.delete(channel)
+    const joined = this.userChannels.get(userId)
+    joined?.delete(channel)
+    if (joined?.size === 0) this.userChannels.delete(userId)
+    await this.publish(channel, { leaves: { [userId]: { ...summary(member), connections: 1 } } })
+  }
+
+  /** A user's status or meta changed: every presence channel they are in hears an update. */
+  async updated (userId: string): Promise<void> {
+    const joined = this.userChannels.get(userId)
+    if (joined === undefined) return
+    const state = await this.current(userId)
+    for (const channel of [...joined]) {
+      const member = this.channels.get(channel)?.get(userId)
+      if (member === undefined) continue
+      member.status = state.status
+      member.meta = state.meta
+      await this.publish(channel, { updates: { [userId]: summary(member) } })
+    }
+  }
+
+  snapshot (channel: string): Diff | undefined {
+    if (!this.enabled(channel)) return undefined
+    const out: Diff = {}
+    for (const [userId, member] of this.channels.get(channel) ?? []) out[userId] = summary(member)
+    return out
+  }
+
+  get size (): number {
+    return this.channels.size
+  }
+
+  private async current (userId: string): Promise<{ status: string, meta: Record<string, unknown> }> {
+    const presence = await this.runtime.presence.get(userId)
+    return presence === null
+      ? { status: this.runtime.options.presence.defaultStatus, meta: {} }
+      : { status: presence.status, meta: presence.meta }
+  }
+
+  private async publish (channel: string, diff: { joins?: Diff, leaves?: Diff, updates?: Diff }, skip?: string): Promise<void> {
+    const frame = { type: 'presence_diff', channel, joins: diff.joins ?? {}, leaves: diff.leaves ?? {}, updates: diff.updates }
+    await this.runtime.publish(channelTopic(channel), frame, undefined, skip)
+  }
+}
+
+function summary (member: Member): PresenceSummary {
+  return { status: member.status, meta: member.meta, connections: member.connections }
+}

@@ -1,0 +1,154 @@
+import t from 'tap'
+import type { PresenceChange } from '../lib/index'
+import { connect, delay, startServer, until } from './helpers'
+
+const presenceChannels = { channels: { policies: { 'room:*': { presence: true } } } }
+
+function recorder (app: { events: { on: (e: 'presence_change', h: (c: PresenceChange) => void) => unknown } }): PresenceChange[] {
+  const changes: PresenceChange[] = []
+  app.events.on('presence_change', (change) => { changes.push(change) })
+  return changes
+}
+
+t.test('two tabs are one presence: the first joins, the last leaves', async (t) => {
+  let changes: PresenceChange[] = []
+  const server = await startServer(t, {}, (app) => { changes = recorder(app) })
+  const tab1 = await connect(server.url({ userId: 'alice' }))
+  const tab2 = await connect(server.url({ userId: 'alice' }))
+  await until(async () => (await server.app.presence.get('alice'))?.connections.length === 2, 2000, 'two entries')
+  t.same(changes.map((c) => c.event), ['join'], 'the second tab is no second join')
+  const alice = await server.app.presence.get('alice')
+  t.equal(alice?.status, 'online', 'status defaults to online')
+  t.same(alice?.connections.map((e) => e.connectionId).sort(), server.app.connections.byUser('alice').map((c) => c.id).sort())
+  await tab1.close()
+  await until(async () => (await server.app.presence.get('alice'))?.connections.length === 1, 2000, 'one entry left')
+  t.same(changes.map((c) => c.event), ['join'], 'closing one tab is no leave')
+  t.ok(await server.app.presence.isPresent('alice'))
+  await tab2.close()
+  await until(() => changes.length === 2, 2000, 'the leave')
+  t.match(changes[1], { event: 'leave', userId: 'alice' })
+  t.notOk(await server.app.presence.isPresent('alice'))
+  t.equal(await server.app.presence.count(), 0)
+})
+
+t.test('a reload within leaveGrace emits neither leave nor join', async (t) => {
+  let changes: PresenceChange[] = []
+  const server = await startServer(t, { presence: { leaveGrace: 300 }, ...presenceChannels }, (app) => { changes = recorder(app) })
+  const watcher = await connect(server.url({ userId: 'watcher' }))
+  await watcher.request({ type: 'subscribe', channel: 'room:1' })
+  const first = await connect(server.url({ userId: 'alice' }))
+  await first.request({ type: 'subscribe', channel: 'room:1' })
+  await watcher.next((f) => f.type === 'presence_diff' && 'alice' in f.joins)
+  await first.close()
+  const second = await connect(server.url({ userId: 'alice' }))
+  await second.request({ type: 'subscribe', channel: 'room:1' })
+  await delay(450)
+  t.same(changes.filter((c) => c.userId === 'alice').map((c) => c.event), ['join'], 'one join, no leave, no second join')
+  t.same(watcher.all('presence_diff').filter((f) => 'alice' in f.joins || 'alice' in f.leaves).length, 1,
+    'the channel saw only the first join')
+  t.equal((await server.app.presence.get('alice'))?.connections.length, 1, 'the old entry is gone after the grace period')
+  await second.close()
+  await until(() => changes.some((c) => c.event === 'leave'), 2000, 'the leave after grace')
+  await watcher.next((f) => f.type === 'presence_diff' && 'alice' in f.leaves)
+  t.same(watcher.violations, [])
+})
+
+t.test('a status change is one update, never leave + join', async (t) => {
+  let changes: PresenceChange[] = []
+  const server = await startServer(t, presenceChannels, (app) => { changes = recorder(app) })
+  const alice = await connect(server.url({ userId: 'alice' }))
+  await until(() => changes.length === 1, 2000, 'join')
+  t.equal((await alice.request({ type: 'presence', status: 'away', meta: { device: 'phone' } })).type, 'ack')
+  await until(() => changes.length === 2, 2000, 'update')
+  t.match(changes[1], { event: 'update', userId: 'alice', presence: { status: 'away', meta: { device: 'phone' } } })
+  await server.app.presence.update('alice', { meta: { mood: 'ok' } })
+  t.same((await server.app.presence.get('alice'))?.meta, { device: 'phone', mood: 'ok' }, 'merge keeps other keys')
+  await server.app.presence.update('alice', { meta: { only: 1 } }, { mode: 'replace' })
+  t.same((await server.app.presence.get('alice'))?.meta, { only: 1 }, 'replace swaps the whole meta')
+  t.same(changes.map((c) => c.event), ['join', 'update', 'update', 'update'])
+  t.notOk(await server.app.presence.update('nobody', { status: 'away' }), 'updating an absent user is false')
+})
+
+t.test('presence channels: snapshot in subscribed, diffs to subscribers, none elsewhere', async (t) => {
+  const server = await startServer(t, presenceChannels)
+  const bob = await connect(server.url({ userId: 'bob' }))
+  await bob.request({ type: 'subscribe', channel: 'room:a' })
+  await bob.request({ type: 'subscribe', channel: 'plain' })
+  const alice = await connect(server.url({ userId: 'alice' }))
+  alice.send({ type: 'subscribe', channel: 'room:a', ref: 's1' })
+  const subscribed = await alice.next('subscribed')
+  t.same(Object.keys(subscribed.presence).sort(), ['alice', 'bob'], 'the snapshot includes everyone, the joiner too')
+  t.match(subscribed.presence.bob, { status: 'online', connections: 1 })
+  const join = await bob.next('presence_diff')
+  t.match(join, { channel: 'room:a', joins: { alice: { status: 'online', connections: 1 } }, leaves: {} })
+  alice.send({ type: 'subscribe', channel: 'plain', ref: 's2' })
+  const plain = await alice.next((f) => f.type === 'subscribed' && f.channel === 'plain')
+  t.equal(plain.presence, undefined, 'a channel without presence has no snapshot')
+
+  const tab2 = await connect(server.url({ userId: 'alice' }))
+  await tab2.request({ type: 'subscribe', channel: 'room:a' })
+  await alice.request({ type: 'presence', status: 'busy' })
+  const update = await bob.next((f) => f.type === 'presence_diff' && f.updates !== undefined)
+  t.match(update, { channel: 'room:a', joins: {}, leaves: {}, updates: { alice: { status: 'busy', connections: 2 } } })
+  await tab2.close()
+  await alice.close()
+  const leave = await bob.next((f) => f.type === 'presence_diff' && Object.keys(f.leaves).length > 0)
+  t.match(leave, { channel: 'room:a', leaves: { alice: { status: 'busy' } } })
+  await bob.request({ type: 'heartbeat' })
+  const diffs = bob.all('presence_diff')
+  t.equal(diffs.length, 3, 'exactly one join, one update, one leave: the second tab changed nothing on the wire')
+  t.ok(diffs.every((f) => f.channel === 'room:a'), 'no diff for the channel without presence')
+  t.equal(alice.all('presence_diff').filter((f) => 'alice' in f.joins).length, 0, 'nobody receives their own join twice')
+  t.same(bob.violations, [])
+  t.same(alice.violations, [])
+})
+
+t.test('list filters: channel, group, status, meta', async (t) => {
+  const server = await startServer(t, {
+    authenticate: async (request) => {
+      const id = String(request.headers['x-user'])
+      return { id, groups: id === 'carol' ? ['admins'] : [] }
+    }
+  })
+  const open = (id: string) => connect(server.url(), { headers: { 'x-user': id } })
+  const [alice, bob] = [await open('alice'), await open('bob')]
+  await open('carol')
+  await alice.request({ type: 'subscribe', channel: 'lobby' })
+  await bob.request({ type: 'presence', status: 'away', meta: { role: 'admin' } })
+  const ids = async (filter: Parameters<typeof server.app.presence.list>[0]) =>
+    (await server.app.presence.list(filter)).map((p) => p.userId).sort()
+  t.same(await ids({}), ['alice', 'bob', 'carol'])
+  t.same(await ids({ channel: 'lobby' }), ['alice'])
+  t.same(await ids({ group: 'admins' }), ['carol'])
+  t.same(await ids({ status: 'away' }), ['bob'])
+  t.same(await ids({ where: { role: 'admin' } }), ['bob'])
+  t.same(await ids({ status: 'online', where: { role: 'admin' } }), [])
+})
+
+t.test('meta validation: size, prototype keys, shape', async (t) => {
+  const server = await startServer(t, { maxMetaBytes: 64 })
+  const alice = await connect(server.url({ userId: 'alice' }))
+  t.match(await alice.request({ type: 'presence', meta: { blob: 'x'.repeat(100) } }), { type: 'error', code: 'too_large' })
+  alice.send('{"type":"presence","meta":{"__proto__":{"polluted":true}},"ref":"p1"}')
+  t.match(await alice.next((f) => f.ref === 'p1'), { type: 'error', code: 'invalid_message' })
+  t.match(await alice.request({ type: 'presence', meta: [1, 2] }), { type: 'error', code: 'invalid_message' })
+  t.match(await alice.request({ type: 'presence', status: '' }), { type: 'error', code: 'invalid_message' })
+  const conn = server.app.connections.byUser('alice')[0]
+  await t.rejects(server.app.presence.update(conn, { meta: { constructor: 1 } }), { code: 'HAUYNA_INVALID_META' })
+  t.same((await server.app.presence.get('alice'))?.meta, {}, 'nothing was stored')
+  t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype pollution')
+})
+
+t.test('autoTrack and autoUntrack can be turned off', async (t) => {
+  const server = await startServer(t, { presence: { autoTrack: false, autoUntrack: false } })
+  const alice = await connect(server.url({ userId: 'alice' }))
+  t.notOk(await server.app.presence.isPresent('alice'), 'not tracked on connect')
+  const conn = server.app.connections.byUser('alice')[0]
+  await server.app.presence.track(conn, { status: 'busy' })
+  t.equal((await server.app.presence.get('alice'))?.status, 'busy')
+  await alice.close()
+  await until(() => server.app.connections.byUser('alice').length === 0, 2000, 'closed')
+  t.ok(await server.app.presence.isPresent('alice'), 'still present: the app untracks')
+  t.ok(await server.app.presence.untrack(conn))
+  t.notOk(await server.app.presence.isPresent('alice'))
+})
