@@ -54,8 +54,9 @@ namespace hauyna {
   export type EventsService = import('./services/events').EventsService
   export type LifecycleEvents = import('./services/events').LifecycleEvents
   export type LifecycleEvent = import('./services/events').LifecycleEvent
-  export type AppMessage<S extends import('@sinclair/typebox').TObject> = import('./services/events').AppMessage<S>
-  export type MessageHandler<S extends import('@sinclair/typebox').TObject> = import('./services/events').MessageHandler<S>
+  export type ObjectSchema = import('./services/events').ObjectSchema
+  export type AppMessage<S extends ObjectSchema> = import('./services/events').AppMessage<S>
+  export type MessageHandler<S extends ObjectSchema = ObjectSchema> = import('./services/events').MessageHandler<S>
   export type GroupsService = import('./services/groups').GroupsService
   export type GroupMember = import('./services/groups').GroupMember
   export type UserGroup = import('./services/groups').UserGroup

@@ -1,4 +1,4 @@
-import { type Static, type TObject, Type } from '@sinclair/typebox'
+import { type TSchema, Type } from '@sinclair/typebox'
 import type { Connection } from '../connection/connection'
 import type { ConnectionState } from '../connection/state'
 import { errors } from '../errors'
@@ -24,8 +24,18 @@ export const lifecycleEvents = [
 ] as const satisfies readonly LifecycleEvent[]
 
 /** A declared app message as its handler receives it. */
-export type AppMessage<S extends TObject> = Static<S> & { type: string, ref?: Ref }
-export type MessageHandler<S extends TObject = TObject> =
+/**
+ * A TypeBox object schema, matched by shape: TypeBox ships separate CommonJS and ESM
+ * typings whose symbols differ, and an ESM app's `Type.Object` must still fit.
+ */
+export interface ObjectSchema {
+  type: 'object'
+  properties: Record<string, unknown>
+  static: unknown
+  additionalProperties?: unknown
+}
+export type AppMessage<S extends ObjectSchema> = S['static'] & { type: string, ref?: Ref }
+export type MessageHandler<S extends ObjectSchema = ObjectSchema> =
   (connection: Connection, message: AppMessage<S>) => unknown
 
 export interface MessageType {
@@ -53,9 +63,9 @@ export class EventsService {
   ) {}
 
   on<E extends LifecycleEvent> (event: E, handler: (...args: LifecycleEvents[E]) => unknown): this
-  on<S extends TObject> (type: string, options: { schema: S }, handler: MessageHandler<S>): this
+  on<S extends ObjectSchema> (type: string, options: { schema: S }, handler: MessageHandler<S>): this
   on (event: string, handler: (...args: any[]) => unknown): this
-  on (event: string, second: Handler | { schema: TObject }, third?: MessageHandler): this {
+  on (event: string, second: Handler | { schema: ObjectSchema }, third?: MessageHandler): this {
     if (typeof second === 'function') {
       const list = this.handlers.get(event)
       if (list === undefined) this.handlers.set(event, [second])
@@ -99,16 +109,17 @@ export class EventsService {
     }
   }
 
-  private declare (type: string, schema: TObject, handler: MessageHandler | undefined): void {
+  private declare (type: string, schema: ObjectSchema, handler: MessageHandler | undefined): void {
     if (this.reserved.has(type)) throw new errors.ReservedType(type)
     if (this.messageTypes.has(type)) throw new errors.DuplicateType(type)
     if (typeof handler !== 'function') throw new errors.InvalidSchema(type, 'a handler function is required')
     if (schema?.type !== 'object' || typeof schema.properties !== 'object') {
       throw new errors.InvalidSchema(type, 'the schema must be a TypeBox object schema (Type.Object)')
     }
+    const properties = schema.properties as Record<string, TSchema>
     const full = Type.Object(
-      { ...schema.properties, type: Type.Literal(type), ref: Type.Optional(Ref) },
-      { additionalProperties: schema.additionalProperties }
+      { ...properties, type: Type.Literal(type), ref: Type.Optional(Ref) },
+      { additionalProperties: schema.additionalProperties as boolean | undefined }
     )
     this.messageTypes.set(type, { validator: compileValidator(full), handler })
   }
