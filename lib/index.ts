@@ -28,6 +28,7 @@ namespace hauyna {
   export type HauynaOptions = import('./options').HauynaOptions
   export type HeartbeatOptions = import('./options').HeartbeatOptions
   export type HauynaInfo = import('./plugin').HauynaInfo
+  export type Codec = import('./protocol/codec').Codec
   export type ErrorCode = import('./protocol/codes').ErrorCode
   export type CloseCode = import('./protocol/codes').CloseCode
   export type ClientMessageType = import('./protocol/schemas').ClientMessageType

@@ -6,6 +6,7 @@ import type { Identity } from './connection/connection'
 import type { RateLimitOptions } from './connection/rate-limiter'
 import type { ChannelPolicy, PermissionRule } from './services/policies'
 import { errors } from './errors'
+import type { Codec } from './protocol/codec'
 
 export interface HeartbeatOptions {
   /** Milliseconds between protocol pings. */
@@ -36,6 +37,7 @@ export interface HauynaOptions {
   health?: { path?: string } | false
   websocket?: WebsocketPluginOptions['options']
   nodeId?: string
+  codec?: Codec
 }
 
 export interface ResolvedOptions {
@@ -60,13 +62,14 @@ export interface ResolvedOptions {
   health: { path: string } | false
   websocket: WebsocketPluginOptions['options']
   nodeId: string | undefined
+  codec: Codec | undefined
 }
 
 const known = new Set([
   'path', 'adapter', 'authenticate', 'allowAnonymous', 'heartbeat', 'idleTimeout', 'maxPayload',
   'maxMetaBytes', 'rateLimit', 'maxConnectionsPerUser', 'maxSubscriptionsPerConnection',
   'maxBufferedBytes', 'maxQueuedMessages', 'closeTimeout', 'channels', 'permissions', 'presence',
-  'stats', 'health', 'websocket', 'nodeId'
+  'stats', 'health', 'websocket', 'nodeId', 'codec'
 ])
 
 function fail (name: string, reason: string): never {
@@ -151,6 +154,15 @@ function resolveEndpoint (name: string, value: { path?: string } | false | undef
   return { path: routePath(`${name}.path`, object<{ path: string }>(name, value).path, fallback) }
 }
 
+function resolveCodec (value: unknown): Codec | undefined {
+  if (value === undefined) return undefined
+  const codec = object<Codec>('codec', value)
+  for (const key of ['decode', 'encode'] as const) {
+    if (codec[key] !== undefined && typeof codec[key] !== 'function') fail(`codec.${key}`, 'must be a function')
+  }
+  return codec as Codec
+}
+
 /** Validates the registration options and fills in every default. */
 export function resolveOptions (options: HauynaOptions): ResolvedOptions {
   for (const key of Object.keys(options)) {
@@ -195,6 +207,7 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
     stats: resolveEndpoint('stats', options.stats, '/ws/stats'),
     health: resolveEndpoint('health', options.health, '/health'),
     websocket: object<NonNullable<HauynaOptions['websocket']>>('websocket', options.websocket),
-    nodeId: options.nodeId === undefined ? undefined : text('nodeId', options.nodeId, '')
+    nodeId: options.nodeId === undefined ? undefined : text('nodeId', options.nodeId, ''),
+    codec: resolveCodec(options.codec)
   }
 }

@@ -505,3 +505,13 @@ t.test('app message types', async (t) => {
   })
   t.end()
 })
+
+t.test('a frame without a string type still gets its ref back on the error', async (t) => {
+  const server = await startServer(t)
+  const a = await connect(server.url({ userId: 'alice' }))
+  a.send({ ref: 'no-type' })
+  t.match(await a.next((f) => f.ref === 'no-type'), { type: 'error', code: 'invalid_message', details: [{ path: '/type' }] })
+  a.send({ type: 7, ref: 8 })
+  t.match(await a.next((f) => f.ref === 8), { type: 'error', code: 'invalid_message' })
+  t.same(a.violations, [])
+})

@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws'
 import { errors } from '../errors'
 import { CloseCode, isValidCloseCode } from '../protocol/codes'
+import { encodeMessage } from '../protocol/codec'
 import { OutgoingFrame } from '../transport/outgoing-frame'
 import { writeFrame } from '../transport/socket-writer'
 import type { Runtime } from '../core/runtime'
@@ -66,7 +67,8 @@ export class Connection {
 
   /** Sends any JSON-serializable message to this connection only. */
   send (message: object): boolean {
-    return this.deliver(OutgoingFrame.of(message))
+    const text = encodeMessage(this.runtime.options.codec, message)
+    return text !== undefined && this.deliver(new OutgoingFrame(text))
   }
 
   /** Writes a pre-encoded frame; closes the connection (1008) when it stops reading. */

@@ -49,25 +49,42 @@ export class Dispatcher {
       runtime.sendError(conn, ErrorCode.InvalidMessage, 'binary frames are not supported; send JSON text')
       return undefined
     }
-    let message: Envelope
+    let raw: unknown
     try {
-      message = JSON.parse(data.toString())
+      raw = JSON.parse(data.toString())
     } catch {
       runtime.sendError(conn, ErrorCode.InvalidJson, 'frame is not valid JSON')
       return undefined
     }
-    if (message === null || typeof message !== 'object' || Array.isArray(message) || typeof message.type !== 'string') {
-      runtime.sendError(conn, ErrorCode.InvalidMessage, 'a message is a JSON object with a string "type"', undefined,
-        [{ path: '/type', message: 'Expected string' }])
-      return undefined
-    }
-    const ref = message.ref
+    const ref = (raw as Envelope | null)?.ref
     if (ref !== undefined && !isValidRef(ref)) {
       runtime.sendError(conn, ErrorCode.InvalidMessage, '"ref" must be a string of at most 64 characters or a number',
         undefined, [{ path: '/ref', message: 'Expected string (max 64) or number' }])
       return undefined
     }
+    const message = this.decode(conn, raw, ref)
+    if (message === undefined) return undefined
     return this.route(conn, message, ref)
+  }
+
+  /** The codec's translation, then the envelope check; failures answer with the frame's ref. */
+  private decode (conn: Connection, raw: unknown, ref: Ref | undefined): Envelope | undefined {
+    let message = raw as Envelope
+    const decode = this.runtime.options.codec?.decode
+    if (decode !== undefined) {
+      try {
+        message = decode(raw) as Envelope
+      } catch (error) {
+        this.runtime.sendError(conn, ErrorCode.InvalidMessage, (error as Error).message, ref)
+        return undefined
+      }
+    }
+    if (message === null || typeof message !== 'object' || Array.isArray(message) || typeof message.type !== 'string') {
+      this.runtime.sendError(conn, ErrorCode.InvalidMessage, 'a message is a JSON object with a string "type"', ref,
+        [{ path: '/type', message: 'Expected string' }])
+      return undefined
+    }
+    return message
   }
 
   private route (conn: Connection, message: Envelope, ref: Ref | undefined): Promise<void> | undefined {

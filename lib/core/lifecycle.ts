@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { RawData, WebSocket } from 'ws'
 import { Connection, type Identity } from '../connection/connection'
 import { ConnectionState } from '../connection/state'
+import { encodeMessage } from '../protocol/codec'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import type { Runtime } from './runtime'
 import { ALL_TOPIC, userTopic } from './topics'
@@ -34,8 +35,9 @@ function onError (this: WebSocket, error: Error): void {
   this.terminate()
 }
 
-function refuse (socket: WebSocket, code: ErrorCode, message: string, closeCode: number): void {
-  socket.send(JSON.stringify({ type: 'error', code, message }))
+function refuse (runtime: Runtime, socket: WebSocket, code: ErrorCode, message: string, closeCode: number): void {
+  const text = encodeMessage(runtime.options.codec, { type: 'error', code, message })
+  if (text !== undefined) socket.send(text)
   socket.close(closeCode, message)
 }
 
@@ -46,13 +48,13 @@ export function openConnection (runtime: Runtime, socket: WebSocket, identity: I
     return undefined
   }
   if (identity === null) {
-    refuse(socket, ErrorCode.MissingUserId, 'a user id is required (authenticate, or ?userId=)', CloseCode.ProtocolError)
+    refuse(runtime, socket, ErrorCode.MissingUserId, 'a user id is required (authenticate, or ?userId=)', CloseCode.ProtocolError)
     return undefined
   }
   const max = runtime.options.maxConnectionsPerUser
   if ((runtime.connectionsByUser.get(identity.id)?.size ?? 0) >= max) {
     runtime.log.warn({ userId: identity.id }, 'refusing connection over the per-user limit')
-    refuse(socket, ErrorCode.Forbidden, `too many connections for this user (max ${max})`, CloseCode.PolicyViolation)
+    refuse(runtime, socket, ErrorCode.Forbidden, `too many connections for this user (max ${max})`, CloseCode.PolicyViolation)
     return undefined
   }
   const conn = new Connection(socket, identity, randomUUID(), runtime)

@@ -5,6 +5,7 @@ import { Connection } from '../connection/connection'
 import type { ConnectionState } from '../connection/state'
 import { errors } from '../errors'
 import type { ResolvedOptions } from '../options'
+import { encodeMessage } from '../protocol/codec'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import type { Ref } from '../protocol/schemas'
 import type { ValidationDetail } from '../protocol/validator'
@@ -84,7 +85,8 @@ export class Runtime implements AdapterNode {
 
   /** Encodes once and publishes through the adapter. */
   publish (topic: string, message: object, origin?: string, skip?: string): Promise<number> {
-    return this.adapter.publish(topic, { payload: JSON.stringify(message), origin, skip })
+    const payload = encodeMessage(this.options.codec, message)
+    return payload === undefined ? Promise.resolve(0) : this.adapter.publish(topic, { payload, origin, skip })
   }
 
   async join (conn: Connection, topic: string, subscription: Subscription | null): Promise<void> {

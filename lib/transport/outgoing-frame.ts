@@ -15,10 +15,6 @@ export class OutgoingFrame {
 
   constructor (readonly text: string) {}
 
-  static of (message: object): OutgoingFrame {
-    return new OutgoingFrame(JSON.stringify(message))
-  }
-
   /** The complete, unmasked WebSocket text frame (header and payload in one buffer). */
   get wire (): Buffer {
     if (this.framed === undefined) {

@@ -1,0 +1,4 @@
+import { runExample } from '../run'
+import { buildPresenceServer } from './app'
+
+runExample(() => buildPresenceServer())
