@@ -39,7 +39,7 @@ export class Connection {
   readonly subscriptions = new Map<string, Subscription>()
 
   private readonly bucket: TokenBucket | undefined
-  /** Resolves when connection setup has finished, so cleanup never races it. */
+  /** Resolves when connection setup has finished, so cleanup never races it. @internal */
   setup: Promise<void> = Promise.resolve()
   private inbox: Array<[Buffer, boolean]> | undefined
   /** `true` until setup finishes and while an async handler runs: arrivals wait in the inbox. */
@@ -71,7 +71,7 @@ export class Connection {
     return text !== undefined && this.deliver(new OutgoingFrame(text))
   }
 
-  /** Writes a pre-encoded frame; closes the connection (1008) when it stops reading. */
+  /** Writes a pre-encoded frame; closes the connection (1008) when it stops reading. @internal */
   deliver (frame: OutgoingFrame): boolean {
     if (this.closing || this.socket.readyState !== OPEN) return false
     if (this.socket.bufferedAmount > this.runtime.options.maxBufferedBytes) {
@@ -90,7 +90,7 @@ export class Connection {
     this.socket.close(code, reason)
   }
 
-  /** Closes with a close frame, then drops the socket if the peer does not finish the handshake. */
+  /** Closes with a close frame, then drops the socket if the peer does not finish the handshake. @internal */
   closeAndTerminate (code: number, reason: string): void {
     this.close(code, reason)
     const socket = this.socket
@@ -106,7 +106,7 @@ export class Connection {
     this.runtime.onStateChange(this, from, to)
   }
 
-  /** Every inbound frame: rate limit on arrival, then strictly in order through the dispatcher. */
+  /** Every inbound frame: rate limit on arrival, then strictly in order through the dispatcher. @internal */
   receive (data: Buffer, isBinary: boolean): void {
     const now = this.lastSeen = this.lastActivity = Date.now()
     if (this.state === ConnectionState.Idle) this.transition(ConnectionState.Connected)
@@ -121,7 +121,7 @@ export class Connection {
     this.process(data, isBinary)
   }
 
-  /** Setup finished: handle whatever arrived meanwhile. */
+  /** Setup finished: handle whatever arrived meanwhile. @internal */
   ready (): void {
     this.resume()
   }

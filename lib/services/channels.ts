@@ -46,7 +46,7 @@ export class ChannelsService {
     conn.send(this.subscribedReply(channel))
   }
 
-  /** The `subscribed` frame, with the channel's presence when its policy turns presence on. */
+  /** The `subscribed` frame, with the channel's presence when its policy turns presence on. @internal */
   subscribedReply (channel: string, ref?: Ref): object {
     return { type: 'subscribed', channel, ref, presence: this.runtime.channelPresence.snapshot(channel) }
   }
@@ -89,7 +89,7 @@ export class ChannelsService {
     return out.sort((a, b) => b.subscribers - a.subscribers)
   }
 
-  /** The subscription itself, shared by the client path and the server API. */
+  /** The subscription itself, shared by the client path and the server API. @internal */
   async join (conn: Connection, channel: string, options: SubscribeOptions): Promise<void> {
     checkName('channel', channel)
     const meta = checkMeta('subscription meta', options.meta, this.runtime.options.maxMetaBytes)
@@ -105,7 +105,7 @@ export class ChannelsService {
     await this.runtime.events.emit('subscribe', conn, channel, meta)
   }
 
-  /** `presenceDelay` postpones the channel's presence leave (the leave grace period). */
+  /** `presenceDelay` postpones the channel's presence leave (the leave grace period). @internal */
   async leave (conn: Connection, channel: string, presenceDelay = 0): Promise<boolean> {
     if (!conn.subscriptions.delete(channel)) return false
     await this.runtime.leave(conn, channelTopic(channel))
@@ -116,7 +116,7 @@ export class ChannelsService {
     return true
   }
 
-  /** A connection closed: drop all of its subscriptions. */
+  /** A connection closed: drop all of its subscriptions. @internal */
   async detach (conn: Connection, presenceDelay: number): Promise<void> {
     for (const channel of [...conn.subscriptions.keys()]) await this.leave(conn, channel, presenceDelay)
   }

@@ -53,7 +53,7 @@ const resolved = Promise.resolve()
  * throws reaches the error sink instead of the caller.
  */
 export class EventsService {
-  /** Declared app message types, consulted by the dispatcher. */
+  /** Declared app message types, consulted by the dispatcher. @internal */
   readonly messageTypes = new Map<string, MessageType>()
   private readonly handlers = new Map<string, Handler[]>()
 

@@ -51,7 +51,7 @@ export class GroupsService {
     return this.hasSync(userId, group, role)
   }
 
-  /** Synchronous membership check for the dispatcher's permission rules. */
+  /** Synchronous membership check for the dispatcher's permission rules. @internal */
   hasSync (userId: string, group: string, role?: string): boolean {
     const membership = this.memberships.get(group)?.get(userId)
     return membership !== undefined && (role === undefined || membership.role === role)
@@ -79,7 +79,7 @@ export class GroupsService {
     return this.runtime.publish(groupTopic(group), frames.group(group, senderOf(options), data))
   }
 
-  /** Identity groups of a connecting user, then topics for all of the user's memberships. */
+  /** Identity groups of a connecting user, then topics for all of the user's memberships. @internal */
   async attach (conn: Connection,
     identityGroups: Array<string | { name: string, role?: string }>): Promise<void> {
     for (const g of identityGroups) {
@@ -90,7 +90,7 @@ export class GroupsService {
     for (const group of this.userGroups.get(conn.userId) ?? []) await this.joinTopic(conn, group)
   }
 
-  /** A connection closed: leave topics; the user's last connection drops identity memberships. */
+  /** A connection closed: leave topics; the user's last connection drops identity memberships. @internal */
   async detach (conn: Connection, lastOfUser: boolean): Promise<void> {
     for (const group of conn.groups) await this.leaveTopic(conn, group)
     if (!lastOfUser) return

@@ -1,0 +1,96 @@
+import type { ChannelMessage, SubscribedFrame, SubscribeOptions } from './types'
+
+export type ChannelHandler = (message: ChannelMessage) => void
+
+/** One channel the app wants: its handlers and the options sent with every (re)subscribe. */
+export interface Subscription {
+  readonly channel: string
+  readonly handlers: Set<ChannelHandler>
+  options: SubscribeOptions
+  /** Settles with the first answer; later resubscribes report failures as `error` events. */
+  readonly subscribed: Promise<SubscribedFrame>
+  confirm (frame: SubscribedFrame): void
+  refuse (error: Error): void
+  settled: boolean
+}
+
+function subscription (channel: string, options: SubscribeOptions): Subscription {
+  let confirm!: (frame: SubscribedFrame) => void
+  let refuse!: (error: Error) => void
+  const subscribed = new Promise<SubscribedFrame>((resolve, reject) => { confirm = resolve; refuse = reject })
+  // Nobody has to look at `subscribed`: a refusal is also reported as an `error` event.
+  subscribed.catch(() => {})
+  const sub: Subscription = {
+    channel,
+    handlers: new Set(),
+    options,
+    subscribed,
+    settled: false,
+    confirm: (frame) => { sub.settled = true; confirm(frame) },
+    refuse: (error) => { sub.settled = true; refuse(error) }
+  }
+  return sub
+}
+
+/**
+ * The channels this client wants, independent of any one connection: the server forgets
+ * them when a socket dies, so the client sends them all again after every reconnect.
+ */
+export class Subscriptions {
+  private readonly byChannel = new Map<string, Subscription>()
+
+  constructor (private readonly onHandlerError: (error: unknown, channel: string) => void) {}
+
+  /** Adds a handler; `created` when the channel is new (or its options changed) and must be sent. */
+  add (channel: string, handler: ChannelHandler, options: SubscribeOptions): { sub: Subscription, send: boolean } {
+    const existing = this.byChannel.get(channel)
+    if (existing !== undefined) {
+      existing.handlers.add(handler)
+      const changed = options.meta !== undefined || options.echo !== undefined
+      if (changed) existing.options = { ...existing.options, ...options }
+      return { sub: existing, send: changed }
+    }
+    const sub = subscription(channel, options)
+    sub.handlers.add(handler)
+    this.byChannel.set(channel, sub)
+    return { sub, send: true }
+  }
+
+  /** Removes a handler; `true` when it was the channel's last, so the channel is gone too. */
+  remove (channel: string, handler: ChannelHandler): boolean {
+    const sub = this.byChannel.get(channel)
+    if (sub === undefined || !sub.handlers.delete(handler)) return false
+    if (sub.handlers.size > 0) return false
+    this.byChannel.delete(channel)
+    return true
+  }
+
+  /** Forgets a channel the server refused, so it is not retried on every reconnect. */
+  drop (sub: Subscription): void {
+    if (this.byChannel.get(sub.channel) === sub) this.byChannel.delete(sub.channel)
+  }
+
+  has (sub: Subscription): boolean {
+    return this.byChannel.get(sub.channel) === sub
+  }
+
+  all (): Subscription[] {
+    return [...this.byChannel.values()]
+  }
+
+  channels (): string[] {
+    return [...this.byChannel.keys()]
+  }
+
+  deliver (message: ChannelMessage): void {
+    const sub = this.byChannel.get(message.channel)
+    if (sub === undefined) return
+    for (const handler of [...sub.handlers]) {
+      try {
+        handler(message)
+      } catch (error) {
+        this.onHandlerError(error, message.channel)
+      }
+    }
+  }
+}

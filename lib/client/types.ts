@@ -1,0 +1,163 @@
+import type { Static, TSchema } from '@sinclair/typebox'
+import type { ServerMessage } from '../protocol/schemas'
+import type { HauynaError } from './errors'
+import type { OverflowStrategy } from './outgoing-queue'
+import type { RetryPolicy } from './retry-policy'
+
+// Type-only imports: the shared protocol schemas type the frames without putting TypeBox
+// (or anything else) into the browser bundle.
+
+/** What the app can observe of the connection (PROTOCOL.md has the server side). */
+export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed'
+
+/** Frames as the server sends them, `data` typed by the caller where it knows better. */
+export type ConnectedFrame = ServerMessage<'connected'>
+export type SubscribedFrame = ServerMessage<'subscribed'>
+export type PresenceDiff = ServerMessage<'presence_diff'>
+export type ErrorFrame = ServerMessage<'error'>
+export type ChannelMessage<T = unknown> = Omit<ServerMessage<'message'>, 'data'> & { data: T }
+export type DirectMessage<T = unknown> = Omit<ServerMessage<'direct'>, 'data'> & { data: T }
+export type GroupMessage<T = unknown> = Omit<ServerMessage<'group'>, 'data'> & { data: T }
+export type BroadcastMessage<T = unknown> = Omit<ServerMessage<'broadcast'>, 'data'> & { data: T }
+
+/** A frame the client sends: a `type`, its fields, and the `ref` the client adds. */
+export interface OutgoingMessage {
+  type: string
+  ref?: string
+  [field: string]: unknown
+}
+
+/**
+ * The part of a WebSocket the client uses: the browser's `WebSocket` and the `ws` package
+ * both fit. Handlers take `any` so either implementation's event types are accepted.
+ */
+export interface WebSocketLike {
+  readonly readyState: number
+  /* eslint-disable @typescript-eslint/no-explicit-any */
+  onopen: ((event: any) => void) | null
+  onmessage: ((event: any) => void) | null
+  onclose: ((event: any) => void) | null
+  onerror: ((event: any) => void) | null
+  /* eslint-enable @typescript-eslint/no-explicit-any */
+  send (data: string): void
+  close (code?: number, reason?: string): void
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike
+
+export interface HeartbeatSettings {
+  /** Milliseconds between `heartbeat` frames. */
+  interval: number
+  /** Milliseconds without any frame from the server after which the socket is taken for dead. */
+  timeout: number
+}
+
+export interface ClientOptions {
+  /** The WebSocket implementation; defaults to the global `WebSocket` (browsers, Node ≥ 22). */
+  WebSocket?: WebSocketConstructor
+  /** Reconnection schedule; see `RetryPolicy`. */
+  retry?: Partial<RetryPolicy>
+  /** Messages kept while not open (default 1000); 0 keeps none. */
+  maxQueueSize?: number
+  /** What to give up when the queue is full (default `drop_oldest`). */
+  overflowStrategy?: OverflowStrategy
+  /** Default milliseconds a request waits for its `ack`/`error` (default 10000). */
+  requestTimeout?: number
+  /** Milliseconds an attempt may take to reach the `connected` frame (default 10000). */
+  connectTimeout?: number
+  /** Overrides the heartbeat the server announces in `connected`; `false` sends none. */
+  heartbeat?: Partial<HeartbeatSettings> | false
+  /**
+   * Whether attempts that fail before the client has ever opened are retried (default true).
+   * Browsers hide why an upgrade failed (see README: a 401 looks like an unreachable server);
+   * set `false` to fail at once with `connect_failed` instead of retrying a refusal.
+   */
+  retryBeforeFirstOpen?: boolean
+}
+
+export interface RequestOptions {
+  /** Milliseconds to wait for the server's answer, queue time included. */
+  timeout?: number
+}
+
+export interface SubscribeOptions {
+  /** Per-subscription meta the server keeps (at most 4 KiB serialized by default). */
+  meta?: Record<string, unknown>
+  /** Whether this connection receives its own publishes on the channel (default true). */
+  echo?: boolean
+}
+
+/** Returned by `subscribe`: call it to remove the handler; `subscribed` settles with the first answer. */
+export interface Unsubscribe {
+  (): Promise<void>
+  readonly subscribed: Promise<SubscribedFrame>
+}
+
+export interface DisconnectInfo {
+  code: number
+  reason: string
+  /** HTTP status of a refused upgrade, when known (Node with `ws`; never in browsers). */
+  status?: number
+  willReconnect: boolean
+}
+
+export interface ClientEvents {
+  message: (message: ChannelMessage) => void
+  direct: (message: DirectMessage) => void
+  group: (message: GroupMessage) => void
+  broadcast: (message: BroadcastMessage) => void
+  presence_diff: (diff: PresenceDiff) => void
+  error: (error: HauynaError) => void
+  state: (state: ClientState, previous: ClientState) => void
+  connected: (frame: ConnectedFrame) => void
+  disconnected: (info: DisconnectInfo) => void
+  /** A reconnection attempt is scheduled: `attempt` counts from 1, `delay` in milliseconds. */
+  retry: (info: { attempt: number, delay: number }) => void
+  reconnect_failed: (info: { attempts: number }) => void
+  dropped: (info: { message: OutgoingMessage, reason: 'overflow' }) => void
+}
+
+/** The seed's status fields (003), plus what this client adds. */
+export interface ClientStatus {
+  state: ClientState
+  connected: boolean
+  started: boolean
+  stopping: boolean
+  retryCount: number
+  maxRetriesReached: boolean
+  queueSize: number
+  pendingRequests: number
+  subscriptions: string[]
+  connectionId: string | undefined
+  userId: string | undefined
+}
+
+export interface ClientHealth {
+  /** Open, and some frame arrived within the heartbeat timeout. */
+  healthy: boolean
+  state: ClientState
+  /** `Date.now()` of the last frame received, if any. */
+  lastMessageAt: number | undefined
+  /** Round-trip milliseconds of the last `heartbeat` answered. */
+  rtt: number | undefined
+  /** `Date.now()` when the current connection opened. */
+  openSince: number | undefined
+}
+
+export interface StopOptions {
+  /** Milliseconds to wait for the queue to flush and the close to finish (default 5000). */
+  timeout?: number
+}
+
+export interface StopResult {
+  /** Whether the connection was open to flush the queue and close with 1000. */
+  graceful: boolean
+  /** Queued messages that could not be sent before the timeout (their promises rejected with `stopped`). */
+  unsent: number
+}
+
+/** App message types, named by their TypeBox schemas (shared with the server's `events.on`). */
+export type AppMessages = Record<string, TSchema>
+
+/** An app message's fields without the envelope the client adds. */
+export type AppPayload<S extends TSchema> = Omit<Static<S>, 'type' | 'ref'>
