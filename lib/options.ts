@@ -1,9 +1,10 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import type { WebsocketPluginOptions } from '@fastify/websocket'
 import type { Adapter } from './adapters/adapter'
 import { memoryAdapter } from './adapters/memory'
 import type { Identity } from './connection/connection'
 import type { RateLimitOptions } from './connection/rate-limiter'
+import type { CleanupOptions } from './core/cleanup-queue'
 import type { ChannelPolicy, PermissionRule } from './services/policies'
 import { errors } from './errors'
 import type { Codec } from './protocol/codec'
@@ -13,6 +14,12 @@ export interface HeartbeatOptions {
   interval: number
   /** Milliseconds without a pong or any frame after which the connection is terminated (4000). */
   timeout: number
+}
+
+/** Route hooks that guard an endpoint, as in Fastify's route options (an auth check, say). */
+export interface EndpointHooks {
+  onRequest?: onRequestHookHandler | onRequestHookHandler[]
+  preHandler?: preHandlerHookHandler | preHandlerHookHandler[]
 }
 
 export interface HauynaOptions {
@@ -33,8 +40,11 @@ export interface HauynaOptions {
   channels?: { default?: 'allow' | 'deny', policies?: Record<string, ChannelPolicy> }
   permissions?: { group?: PermissionRule, broadcast?: PermissionRule, direct?: PermissionRule }
   presence?: { autoTrack?: boolean, autoUntrack?: boolean, defaultStatus?: string, leaveGrace?: number }
-  stats?: { path?: string } | false
+  stats?: ({ path?: string } & EndpointHooks) | false
   health?: { path?: string } | false
+  /** Prometheus endpoint through fastify-metrics (reused when the app registered it first). */
+  metrics?: { path?: string } | false
+  cleanup?: Partial<CleanupOptions>
   websocket?: WebsocketPluginOptions['options']
   nodeId?: string
   codec?: Codec
@@ -58,8 +68,10 @@ export interface ResolvedOptions {
   channels: { default: 'allow' | 'deny', policies: Record<string, ChannelPolicy> }
   permissions: { group: PermissionRule, broadcast: PermissionRule, direct: PermissionRule }
   presence: { autoTrack: boolean, autoUntrack: boolean, defaultStatus: string, leaveGrace: number }
-  stats: { path: string } | false
+  stats: ({ path: string } & EndpointHooks) | false
   health: { path: string } | false
+  metrics: { path: string } | false
+  cleanup: CleanupOptions
   websocket: WebsocketPluginOptions['options']
   nodeId: string | undefined
   codec: Codec | undefined
@@ -69,7 +81,7 @@ const known = new Set([
   'path', 'adapter', 'authenticate', 'allowAnonymous', 'heartbeat', 'idleTimeout', 'maxPayload',
   'maxMetaBytes', 'rateLimit', 'maxConnectionsPerUser', 'maxSubscriptionsPerConnection',
   'maxBufferedBytes', 'maxQueuedMessages', 'closeTimeout', 'channels', 'permissions', 'presence',
-  'stats', 'health', 'websocket', 'nodeId', 'codec'
+  'stats', 'health', 'websocket', 'nodeId', 'codec', 'metrics', 'cleanup'
 ])
 
 function fail (name: string, reason: string): never {
@@ -154,6 +166,36 @@ function resolveEndpoint (name: string, value: { path?: string } | false | undef
   return { path: routePath(`${name}.path`, object<{ path: string }>(name, value).path, fallback) }
 }
 
+const statsKeys = new Set(['path', 'onRequest', 'preHandler'])
+
+function routeHooks (name: string, value: unknown): void {
+  if (value === undefined) return
+  const list: unknown[] = Array.isArray(value) ? value : [value]
+  if (!list.every((hook) => typeof hook === 'function')) fail(name, 'must be a function or an array of functions')
+}
+
+// Unknown keys are refused: a misspelt `onRequest` would otherwise leave the stats open.
+function resolveStats (value: HauynaOptions['stats']): ResolvedOptions['stats'] {
+  if (value === false) return false
+  const stats = object<{ path: string } & EndpointHooks>('stats', value)
+  for (const key of Object.keys(stats)) {
+    if (!statsKeys.has(key)) fail(`stats.${key}`, 'is not an option of the stats endpoint (path, onRequest, preHandler)')
+  }
+  routeHooks('stats.onRequest', stats.onRequest)
+  routeHooks('stats.preHandler', stats.preHandler)
+  return { path: routePath('stats.path', stats.path, '/ws/stats'), onRequest: stats.onRequest, preHandler: stats.preHandler }
+}
+
+function resolveCleanup (value: HauynaOptions['cleanup']): CleanupOptions {
+  const cleanup = object<CleanupOptions>('cleanup', value)
+  return {
+    batchSize: integer('cleanup.batchSize', cleanup.batchSize, 50, 1),
+    queueSize: integer('cleanup.queueSize', cleanup.queueSize, 10_000, 0),
+    interval: integer('cleanup.interval', cleanup.interval, 0, 0),
+    maxRetries: integer('cleanup.maxRetries', cleanup.maxRetries, 3, 0)
+  }
+}
+
 function resolveCodec (value: unknown): Codec | undefined {
   if (value === undefined) return undefined
   const codec = object<Codec>('codec', value)
@@ -204,8 +246,10 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
       leaveGrace: integer('presence.leaveGrace', presence.leaveGrace, 0, 0),
       defaultStatus: text('presence.defaultStatus', presence.defaultStatus, 'online')
     },
-    stats: resolveEndpoint('stats', options.stats, '/ws/stats'),
+    stats: resolveStats(options.stats),
     health: resolveEndpoint('health', options.health, '/health'),
+    metrics: resolveEndpoint('metrics', options.metrics, '/metrics'),
+    cleanup: resolveCleanup(options.cleanup),
     websocket: object<NonNullable<HauynaOptions['websocket']>>('websocket', options.websocket),
     nodeId: options.nodeId === undefined ? undefined : text('nodeId', options.nodeId, ''),
     codec: resolveCodec(options.codec)

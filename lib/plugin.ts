@@ -8,6 +8,7 @@ import { drain } from './core/shutdown'
 import { collectStats, type Stats } from './core/stats'
 import { type HauynaOptions, resolveOptions } from './options'
 import { registerHealthRoute } from './routes/health'
+import { registerMetrics } from './routes/metrics'
 import { registerStatsRoute } from './routes/stats'
 import { registerWebSocketRoute } from './routes/websocket'
 
@@ -35,6 +36,8 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
   const runtime = new Runtime(options, fastify.log)
   await runtime.start()
   await registerWebsocket(fastify, runtime)
+  // Before the routes, so fastify-metrics times /ws/stats, /health and the app's later routes.
+  if (options.metrics !== false) await registerMetrics(fastify, runtime, options.metrics.path)
 
   fastify.decorate('channels', runtime.channels)
   fastify.decorate('presence', runtime.presence)
@@ -45,7 +48,7 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
   fastify.decorateRequest('hauynaIdentity', null)
 
   registerWebSocketRoute(fastify, runtime)
-  if (options.stats !== false) registerStatsRoute(fastify, runtime, options.stats.path)
+  if (options.stats !== false) registerStatsRoute(fastify, runtime, options.stats)
   if (options.health !== false) registerHealthRoute(fastify, runtime, options.health.path)
 
   const heartbeat = new HeartbeatMonitor(runtime)

@@ -68,7 +68,9 @@ export class Connection {
   /** Sends any JSON-serializable message to this connection only. */
   send (message: object): boolean {
     const text = encodeMessage(this.runtime.options.codec, message)
-    return text !== undefined && this.deliver(new OutgoingFrame(text))
+    if (text === undefined || !this.deliver(new OutgoingFrame(text))) return false
+    this.runtime.telemetry.sent(message, text)
+    return true
   }
 
   /** Writes a pre-encoded frame; closes the connection (1008) when it stops reading. @internal */

@@ -19,7 +19,7 @@ export interface CleanupMetrics {
   /** Failed steps put back in the queue for another attempt. */
   retries: number
   /** Jobs run at once because the queue was full. */
-  inline: number
+  overflow: number
   /** Jobs waiting now. */
   queueSize: number
   /**
@@ -40,45 +40,53 @@ interface Entry<J> {
 }
 
 /**
- * Runs multi-step cleanup jobs in bounded batches, yielding the event loop between batches,
- * so that a mass disconnect is spread over many short turns instead of one long one.
- * Jobs of a batch run concurrently (a network adapter overlaps its round trips); a failing
- * step goes back to the queue and is retried in a later batch, which gives it some time.
+ * Runs multi-step cleanup jobs in bounded batches, one batch per turn of the event loop, so
+ * that a mass disconnect is spread over many short turns instead of one long one. While the
+ * queue is empty, up to `batchSize` jobs per turn start at once: a lone disconnect is cleaned
+ * up as promptly as without a queue, and only a burst waits. A batch's jobs run concurrently,
+ * and the next batch does not wait for a slow one (a network adapter's round trip, an app's
+ * async `disconnect` handler): only the synchronous work is batched. A failing step goes back
+ * to the queue and is retried in a later batch, which gives it time.
  */
 export class CleanupQueue<J> {
   private readonly pending: Array<Entry<J>> = []
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined
-  private batchRunning = false
-  /** Jobs running now, in a batch or inline. */
+  /** Jobs started and not yet finished, in batches or inline. */
   private active = 0
   /** Shutdown: batches follow each other without waiting `interval`. */
   private flushing = false
+  /** Jobs that may still start at once in this turn of the event loop. */
+  private budget: number
+  private budgetReset: NodeJS.Immediate | undefined
   private idleWaiters: Array<() => void> = []
   private processed = 0
   private errors = 0
   private retries = 0
-  private inline = 0
+  private overflow = 0
   private totalMs = 0
 
   constructor (
     private readonly options: CleanupOptions,
     private readonly steps: ReadonlyArray<CleanupStep<J>>,
     private readonly onFailure: (error: unknown, job: J, step: string) => void
-  ) {}
+  ) {
+    this.budget = options.batchSize
+  }
 
   enqueue (job: J): void {
     const entry: Entry<J> = { job, step: 0, attempts: 0 }
+    if (this.pending.length === 0 && this.budget > 0) {
+      this.spendBudget()
+      void this.runAll([entry])
+      return
+    }
     if (this.pending.length >= this.options.queueSize) {
-      this.inline++
-      void this.runInline(entry)
+      this.overflow++
+      void this.runAll([entry])
       return
     }
     this.pending.push(entry)
     this.schedule(0)
-  }
-
-  get size (): number {
-    return this.pending.length
   }
 
   metrics (): CleanupMetrics {
@@ -86,7 +94,7 @@ export class CleanupQueue<J> {
       processed: this.processed,
       errors: this.errors,
       retries: this.retries,
-      inline: this.inline,
+      overflow: this.overflow,
       queueSize: this.pending.length,
       avgProcessTimeMs: this.processed === 0 ? 0 : this.totalMs / this.processed
     }
@@ -96,25 +104,35 @@ export class CleanupQueue<J> {
   drain (): Promise<void> {
     if (this.isIdle()) return Promise.resolve()
     this.flushing = true
-    if (this.timer !== undefined && !this.batchRunning) {
+    if (this.timer !== undefined) {
       this.cancelTimer()
       this.schedule(0)
     }
     return new Promise((resolve) => this.idleWaiters.push(resolve))
   }
 
+  // The budget comes back on the next turn: the check phase follows the poll phase whose
+  // close events spent it.
+  private spendBudget (): void {
+    this.budget--
+    this.budgetReset ??= setImmediate(() => {
+      this.budgetReset = undefined
+      this.budget = this.options.batchSize
+    })
+  }
+
   private isIdle (): boolean {
-    return this.pending.length === 0 && this.active === 0 && !this.batchRunning
+    return this.pending.length === 0 && this.active === 0
   }
 
   private schedule (delay: number): void {
-    if (this.timer !== undefined || this.batchRunning || this.pending.length === 0) return
+    if (this.timer !== undefined || this.pending.length === 0) return
     if (delay === 0 || this.flushing) {
-      this.timer = setImmediate(() => { void this.runBatch() })
+      this.timer = setImmediate(() => this.nextBatch())
       return
     }
-    this.timer = setTimeout(() => { void this.runBatch() }, delay)
-    // A pending batch must not hold the process open; shutdown drains the queue explicitly.
+    this.timer = setTimeout(() => this.nextBatch(), delay)
+    // A waiting batch must not hold the process open; shutdown drains the queue explicitly.
     this.timer.unref()
   }
 
@@ -124,24 +142,18 @@ export class CleanupQueue<J> {
     this.timer = undefined
   }
 
-  private async runBatch (): Promise<void> {
+  private nextBatch (): void {
     this.timer = undefined
-    this.batchRunning = true
-    const batch = this.pending.splice(0, this.options.batchSize)
-    const started = performance.now()
-    const finished = await Promise.all(batch.map((entry) => this.run(entry)))
-    this.totalMs += performance.now() - started
-    this.processed += finished.filter(Boolean).length
-    this.batchRunning = false
+    void this.runAll(this.pending.splice(0, this.options.batchSize))
     this.schedule(this.options.interval)
-    this.settle()
   }
 
-  private async runInline (entry: Entry<J>): Promise<void> {
+  /** Wall time from start to the last job's end is shared among the jobs that finished. */
+  private async runAll (entries: Array<Entry<J>>): Promise<void> {
     const started = performance.now()
-    const finished = await this.run(entry)
+    const finished = await Promise.all(entries.map((entry) => this.run(entry)))
     this.totalMs += performance.now() - started
-    if (finished) this.processed++
+    for (const done of finished) if (done) this.processed++
     this.settle()
   }
 
@@ -158,8 +170,7 @@ export class CleanupQueue<J> {
             this.retry(entry)
             return false
           }
-          this.errors++
-          this.onFailure(error, entry.job, step.name)
+          this.giveUp(error, entry, step.name || `step ${entry.step}`)
         }
         entry.step++
         entry.attempts = 0
@@ -176,6 +187,15 @@ export class CleanupQueue<J> {
     this.retries++
     this.pending.push(entry)
     this.schedule(this.options.interval)
+  }
+
+  private giveUp (error: unknown, entry: Entry<J>, step: string): void {
+    this.errors++
+    try {
+      this.onFailure(error, entry.job, step)
+    } catch {
+      // The failure sink itself failed: the error is counted, and the job goes on regardless.
+    }
   }
 
   private settle (): void {

@@ -41,30 +41,43 @@ export class Dispatcher {
   handle (conn: Connection, data: Buffer, isBinary: boolean): Promise<void> | undefined {
     const runtime = this.runtime
     runtime.counters.messagesIn++
-    if (data.length > runtime.options.maxPayload) {
-      conn.close(CloseCode.MessageTooBig, 'message too big')
-      return undefined
-    }
-    if (isBinary) {
-      runtime.sendError(conn, ErrorCode.InvalidMessage, 'binary frames are not supported; send JSON text')
-      return undefined
-    }
-    let raw: unknown
+    // The type label of the metrics: `invalid` unless the frame decodes to a message.
+    let label = 'invalid'
     try {
-      raw = JSON.parse(data.toString())
-    } catch {
-      runtime.sendError(conn, ErrorCode.InvalidJson, 'frame is not valid JSON')
-      return undefined
+      if (data.length > runtime.options.maxPayload) {
+        runtime.log.warn({ connectionId: conn.id, userId: conn.userId, bytes: data.length }, 'closing connection over maxPayload')
+        conn.close(CloseCode.MessageTooBig, 'message too big')
+        return undefined
+      }
+      if (isBinary) {
+        runtime.sendError(conn, ErrorCode.InvalidMessage, 'binary frames are not supported; send JSON text')
+        return undefined
+      }
+      let raw: unknown
+      try {
+        raw = JSON.parse(data.toString())
+      } catch {
+        runtime.sendError(conn, ErrorCode.InvalidJson, 'frame is not valid JSON')
+        return undefined
+      }
+      const ref = (raw as Envelope | null)?.ref
+      if (ref !== undefined && !isValidRef(ref)) {
+        runtime.sendError(conn, ErrorCode.InvalidMessage, '"ref" must be a string of at most 64 characters or a number',
+          undefined, [{ path: '/ref', message: 'Expected string (max 64) or number' }])
+        return undefined
+      }
+      const message = this.decode(conn, raw, ref)
+      if (message === undefined) return undefined
+      label = this.typeLabel(message.type)
+      return this.route(conn, message, ref)
+    } finally {
+      runtime.telemetry.received(label, data.length)
     }
-    const ref = (raw as Envelope | null)?.ref
-    if (ref !== undefined && !isValidRef(ref)) {
-      runtime.sendError(conn, ErrorCode.InvalidMessage, '"ref" must be a string of at most 64 characters or a number',
-        undefined, [{ path: '/ref', message: 'Expected string (max 64) or number' }])
-      return undefined
-    }
-    const message = this.decode(conn, raw, ref)
-    if (message === undefined) return undefined
-    return this.route(conn, message, ref)
+  }
+
+  /** A bounded label: a built-in or declared type, else `unknown` (never the client's string). */
+  private typeLabel (type: string): string {
+    return this.builtins.has(type) || this.runtime.events.messageTypes.has(type) ? type : 'unknown'
   }
 
   /** The codec's translation, then the envelope check; failures answer with the frame's ref. */

@@ -1,6 +1,26 @@
+import { performance } from 'node:perf_hooks'
 import { ConnectionState } from '../connection/state'
 import { CloseCode } from '../protocol/codes'
 import type { Runtime } from './runtime'
+
+const STAMP_BYTES = 8
+
+/**
+ * A ping's payload is the time it was sent (`performance.now()`): the pong echoes it, so the
+ * round trip is known without any per-connection state.
+ */
+export function pingStamp (now: number): Buffer {
+  const stamp = Buffer.allocUnsafe(STAMP_BYTES)
+  stamp.writeDoubleBE(now)
+  return stamp
+}
+
+/** Milliseconds since the ping a pong answers, or `undefined` for a pong that answers none of ours. */
+export function roundTrip (pong: Buffer, now: number, timeout: number): number | undefined {
+  if (pong.length !== STAMP_BYTES) return undefined
+  const ms = now - pong.readDoubleBE(0)
+  return ms >= 0 && ms <= timeout ? ms : undefined
+}
 
 /**
  * One timer for every connection: pings each `interval`, terminates connections silent
@@ -29,6 +49,8 @@ export class HeartbeatMonitor {
     const { heartbeat, idleTimeout } = this.runtime.options
     const ping = now - this.lastPing >= heartbeat.interval
     if (ping) this.lastPing = now
+    // One stamp for the whole sweep: every socket gets the same bytes.
+    const stamp = ping ? pingStamp(performance.now()) : undefined
     for (const conn of this.runtime.connectionsById.values()) {
       if (!conn.isOpen) continue
       if (now - conn.lastSeen > heartbeat.timeout) {
@@ -40,7 +62,7 @@ export class HeartbeatMonitor {
       if (idleTimeout > 0 && conn.state === ConnectionState.Connected && now - conn.lastActivity >= idleTimeout) {
         conn.transition(ConnectionState.Idle)
       }
-      if (ping) conn.socket.ping()
+      if (stamp !== undefined) conn.socket.ping(stamp)
     }
   }
 }

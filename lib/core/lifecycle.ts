@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import type { RawData, WebSocket } from 'ws'
 import { Connection, type Identity } from '../connection/connection'
 import { ConnectionState } from '../connection/state'
 import { encodeMessage } from '../protocol/codec'
 import { CloseCode, ErrorCode } from '../protocol/codes'
+import { roundTrip } from './heartbeat'
 import type { Runtime } from './runtime'
 import { ALL_TOPIC, userTopic } from './topics'
 
@@ -19,8 +21,11 @@ function onMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
   connectionOf(this).receive(data as Buffer, isBinary)
 }
 
-function onPong (this: WebSocket): void {
-  connectionOf(this).lastSeen = Date.now()
+function onPong (this: WebSocket, data: Buffer): void {
+  const conn = connectionOf(this)
+  conn.lastSeen = Date.now()
+  const ms = roundTrip(data, performance.now(), conn.runtime.options.heartbeat.timeout)
+  if (ms !== undefined) conn.runtime.telemetry.heartbeat(ms)
 }
 
 function onClose (this: WebSocket, code: number, reason: Buffer): void {
@@ -36,6 +41,7 @@ function onError (this: WebSocket, error: Error): void {
 }
 
 function refuse (runtime: Runtime, socket: WebSocket, code: ErrorCode, message: string, closeCode: number): void {
+  runtime.telemetry.error(code)
   const text = encodeMessage(runtime.options.codec, { type: 'error', code, message })
   if (text !== undefined) socket.send(text)
   socket.close(closeCode, message)
@@ -48,6 +54,7 @@ export function openConnection (runtime: Runtime, socket: WebSocket, identity: I
     return undefined
   }
   if (identity === null) {
+    runtime.log.info('refusing a websocket without a user id')
     refuse(runtime, socket, ErrorCode.MissingUserId, 'a user id is required (authenticate, or ?userId=)', CloseCode.ProtocolError)
     return undefined
   }
@@ -91,29 +98,16 @@ async function setUp (runtime: Runtime, conn: Connection, identity: Identity): P
   conn.ready()
 }
 
-/** A quick reconnect (page reload) within the grace period keeps the user present throughout. */
-async function untrackAfterGrace (runtime: Runtime, conn: Connection, grace: number): Promise<void> {
-  if (grace === 0) await runtime.presence.untrack(conn)
-  else runtime.defer(grace, async () => { await runtime.presence.untrack(conn) })
-}
-
-/** Releases everything a connection held: subscriptions, group topics, presence, registry. */
+/**
+ * A socket closed: out of the registry at once (counts are right immediately), and the rest
+ * (subscriptions, groups, topics, presence, the `disconnect` event) through the cleanup queue.
+ */
 export async function closeConnection (runtime: Runtime, conn: Connection, code: number, reason: string): Promise<void> {
   await conn.setup
   if (conn.state === ConnectionState.Connected || conn.state === ConnectionState.Idle) {
     conn.transition(ConnectionState.Disconnected)
   }
   const last = runtime.unregister(conn)
-  const { leaveGrace, autoUntrack } = runtime.options.presence
-  try {
-    await runtime.channels.detach(conn, leaveGrace)
-    await runtime.groups.detach(conn, last)
-    await runtime.leave(conn, userTopic(conn.userId))
-    await runtime.leave(conn, ALL_TOPIC)
-    if (autoUntrack) await untrackAfterGrace(runtime, conn, leaveGrace)
-    await runtime.events.emit('disconnect', conn, { code, reason })
-  } catch (error) {
-    runtime.reportError(error, conn, 'connection cleanup failed')
-  }
   runtime.log.debug({ connectionId: conn.id, userId: conn.userId, code, reason }, 'websocket connection closed')
+  runtime.cleanup.enqueue({ conn, last, code, reason })
 }

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { randomUUID } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import type { Adapter, AdapterNode, Envelope } from '../adapters/adapter'
 import { Connection } from '../connection/connection'
 import type { ConnectionState } from '../connection/state'
@@ -16,7 +17,10 @@ import { EventsService, lifecycleEvents } from '../services/events'
 import { GroupsService } from '../services/groups'
 import { PresenceService } from '../services/presence'
 import { builtinTypes } from './builtin-handlers'
+import { CleanupQueue } from './cleanup-queue'
+import { type Departure, departureSteps } from './departure'
 import { Dispatcher, refOf } from './dispatcher'
+import { noTelemetry, type Telemetry } from './telemetry'
 import { channelTopic } from './topics'
 import { TopicHub, type Subscription } from './topic-hub'
 
@@ -51,6 +55,10 @@ export class Runtime implements AdapterNode {
   readonly presence: PresenceService
   readonly connections: ConnectionsService
   readonly dispatcher: Dispatcher
+  /** Disconnect cleanup, batched so a mass disconnect does not hold the event loop. */
+  readonly cleanup: CleanupQueue<Departure>
+  /** Replaced by the Prometheus metrics when they are on. */
+  telemetry: Telemetry = noTelemetry
   draining = false
   private readonly deferred = new Map<NodeJS.Timeout, () => Promise<void>>()
 
@@ -73,6 +81,8 @@ export class Runtime implements AdapterNode {
       groupUsers: async (group) => new Set((await this.groups.members(group)).map((m) => m.userId))
     })
     this.dispatcher = new Dispatcher(this)
+    this.cleanup = new CleanupQueue(options.cleanup, departureSteps,
+      (error, { conn }, step) => this.reportError(error, conn, `connection cleanup failed (${step})`))
   }
 
   start (): Promise<void> {
@@ -80,7 +90,10 @@ export class Runtime implements AdapterNode {
   }
 
   deliver (topic: string, envelope: Envelope): number {
-    return this.hub.deliver(topic, envelope)
+    const started = performance.now()
+    const count = this.hub.deliver(topic, envelope)
+    this.telemetry.delivered(envelope.payload, count, performance.now() - started)
+    return count
   }
 
   /** Encodes once and publishes through the adapter. */
@@ -148,6 +161,8 @@ export class Runtime implements AdapterNode {
 
   sendError (conn: Connection, code: ErrorCode, message: string, ref?: Ref, details?: ValidationDetail[]): void {
     this.counters.errors++
+    this.telemetry.error(code)
+    this.log.debug({ connectionId: conn.id, userId: conn.userId, code, ref }, 'protocol error: %s', message)
     conn.send({ type: 'error', code, message, ref, details })
   }
 

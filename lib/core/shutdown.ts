@@ -19,5 +19,7 @@ export async function drain (runtime: Runtime): Promise<void> {
   await waitForEmpty(runtime, runtime.options.closeTimeout)
   for (const conn of runtime.connectionsById.values()) conn.socket.terminate()
   await waitForEmpty(runtime, runtime.options.closeTimeout)
+  // Closed connections may still hold subscriptions and presence until their cleanup ran.
+  await runtime.cleanup.drain()
   await runtime.flushDeferred()
 }

@@ -22,7 +22,15 @@ export const StatsSchema = Type.Object({
   errors: Type.Integer(),
   rateLimited: Type.Integer(),
   slowConsumers: Type.Integer(),
-  connectionsTotal: Type.Integer()
+  connectionsTotal: Type.Integer(),
+  cleanup: Type.Object({
+    processed: Type.Integer({ description: 'disconnect cleanups finished' }),
+    errors: Type.Integer({ description: 'cleanup steps that failed after every retry' }),
+    retries: Type.Integer({ description: 'cleanup steps retried' }),
+    overflow: Type.Integer({ description: 'cleanups run at once because the queue was full' }),
+    queueSize: Type.Integer({ description: 'cleanups waiting now' }),
+    avgProcessTimeMs: Type.Number({ description: 'mean milliseconds per cleanup' })
+  }, { description: 'the disconnect cleanup queue' })
 })
 export type Stats = Static<typeof StatsSchema>
 
@@ -47,6 +55,7 @@ export async function collectStats (runtime: Runtime): Promise<Stats> {
     errors: counters.errors,
     rateLimited: counters.rateLimited,
     slowConsumers: counters.slowConsumers,
-    connectionsTotal: counters.connectionsTotal
+    connectionsTotal: counters.connectionsTotal,
+    cleanup: runtime.cleanup.metrics()
   }
 }

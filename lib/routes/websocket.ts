@@ -21,7 +21,12 @@ export function registerWebSocketRoute (fastify: FastifyInstance, runtime: Runti
   const preValidation = options.authenticate === undefined
     ? undefined
     : async (request: FastifyRequest) => {
-      request.hauynaIdentity = await authenticateRequest(request, options)
+      try {
+        request.hauynaIdentity = await authenticateRequest(request, options)
+      } catch (error) {
+        runtime.telemetry.error('unauthorized')
+        throw error
+      }
     }
   fastify.route({
     method: 'GET',

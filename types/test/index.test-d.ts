@@ -24,6 +24,16 @@ app.register(hauyna, {
 expectError(app.register(hauyna, { heartbeat: { interval: 'fast' } }))
 expectAssignable<HauynaOptions>({ rateLimit: false, stats: false })
 
+// Operations: a guarded stats route, the Prometheus endpoint, the cleanup queue.
+app.register(hauyna, {
+  stats: { path: '/ops/stats', onRequest: async (request, reply) => { if (request.headers.authorization === undefined) await reply.code(401).send() } },
+  metrics: { path: '/metrics' },
+  cleanup: { batchSize: 100, queueSize: 5000, interval: 10, maxRetries: 1 }
+})
+expectAssignable<HauynaOptions>({ metrics: false, stats: { preHandler: [async () => {}] } })
+expectError(app.register(hauyna, { cleanup: { batchSize: '50' } }))
+expectType<Promise<number>>(app.hauyna.stats().then((stats) => stats.cleanup.queueSize))
+
 // Decorators arrive through declaration merging.
 expectType<Promise<number>>(app.channels.broadcastTo('room', { text: 'hi' }))
 expectType<Promise<number>>(app.connections.sendTo('alice', { hello: true }))
