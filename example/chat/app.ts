@@ -9,6 +9,15 @@ const NotifyBody = Type.Object({
   data: Type.Unknown()
 })
 
+/** The bundle's text, or `undefined` when it has not been built. */
+async function clientBundle (): Promise<string | undefined> {
+  try {
+    return await readFile(require.resolve('fastify-hauyna/client/browser'), 'utf8')
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * The chat example: the plugin at /ws (identity from ?userId=), a browser page at /,
  * a typing indicator declared as an app message type, and an HTTP route that publishes
@@ -32,5 +41,13 @@ export async function buildChatApp (logger: boolean = true): Promise<FastifyInst
 
   const page = await readFile(join(__dirname, 'public', 'index.html'), 'utf8')
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(page))
+
+  // The client SDK's browser bundle (`npm run build`), found through the package's own
+  // exports as an app depending on fastify-hauyna would find it.
+  app.get('/hauyna-client.js', async (_request, reply) => {
+    const bundle = await clientBundle()
+    if (bundle === undefined) return reply.code(503).send({ error: 'the client bundle is not built: run npm run build' })
+    return reply.type('text/javascript; charset=utf-8').send(bundle)
+  })
   return app
 }

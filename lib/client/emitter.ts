@@ -45,8 +45,4 @@ export class Emitter<E extends EventMap<E>> {
       }
     }
   }
-
-  count (event: keyof E): number {
-    return this.listeners.get(event)?.size ?? 0
-  }
 }

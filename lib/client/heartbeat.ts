@@ -33,10 +33,6 @@ export class ClientHeartbeat {
     this.timer = undefined
   }
 
-  get running (): boolean {
-    return this.timer !== undefined
-  }
-
   /** Any frame from the server. */
   seen (now: number): void {
     this.lastSeen = now

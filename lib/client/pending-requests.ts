@@ -5,6 +5,8 @@ import type { OutgoingMessage } from './types'
 export interface PendingRequest {
   readonly ref: string
   readonly message: OutgoingMessage & { ref: string }
+  /** The frame as written: serialized once, when the request is made, so bad data fails there. */
+  readonly text: string
   /** Written to a socket: from then on the server may have handled it. */
   sent: boolean
   resolve (frame: AnswerFrame): void
@@ -44,7 +46,9 @@ export class PendingRequests {
     return this.byRef.size
   }
 
+  /** Throws (before registering anything) when `message` cannot be serialized. */
   create (message: OutgoingMessage & { ref: string }, timeout: number): { request: PendingRequest, promise: Promise<AnswerFrame> } {
+    const text = JSON.stringify(message)
     let resolve!: (frame: AnswerFrame) => void
     let reject!: (error: HauynaError) => void
     const promise = new Promise<AnswerFrame>((res, rej) => { resolve = res; reject = rej })
@@ -52,6 +56,7 @@ export class PendingRequests {
     const request: PendingRequest = {
       ref,
       message,
+      text,
       sent: false,
       resolve: (frame) => { if (this.forget(ref)) resolve(frame) },
       reject: (error) => { if (this.forget(ref)) reject(error) }

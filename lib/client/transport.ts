@@ -55,11 +55,7 @@ export class SocketHandle {
 
   /** Starts the closing handshake; the close is still reported. */
   close (code: number, reason: string): void {
-    try {
-      this.socket.close(code, reason)
-    } catch {
-      this.abandon()
-    }
+    this.socket.close(code, reason)
   }
 
   /** Drops the socket without waiting for a closing handshake that may never come. */
@@ -86,7 +82,7 @@ export class SocketHandle {
 export function resolveWebSocket (given: WebSocketConstructor | undefined): WebSocketConstructor {
   const found = given ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
   if (typeof found !== 'function') {
-    throw new TypeError('no WebSocket implementation: pass one as the WebSocket option (in Node: require("ws"))')
+    throw new TypeError('no WebSocket implementation: pass one as the WebSocket option (in Node before 22: the "ws" package)')
   }
   return found
 }

@@ -110,6 +110,8 @@ export interface ClientEvents {
   error: (error: HauynaError) => void
   state: (state: ClientState, previous: ClientState) => void
   connected: (frame: ConnectedFrame) => void
+  /** A subscription confirmed by the server: the first time and after every reconnect. */
+  subscribed: (frame: SubscribedFrame) => void
   disconnected: (info: DisconnectInfo) => void
   /** A reconnection attempt is scheduled: `attempt` counts from 1, `delay` in milliseconds. */
   retry: (info: { attempt: number, delay: number }) => void

@@ -1,0 +1,557 @@
+import { terminalError } from './close-verdict'
+import { Emitter } from './emitter'
+import { ClientErrorCode, HauynaError } from './errors'
+import { ClientHeartbeat, heartbeatSettings } from './heartbeat'
+import { OutgoingQueue } from './outgoing-queue'
+import { type AnswerFrame, type PendingRequest, PendingRequests } from './pending-requests'
+import { resolveRetryPolicy, retryDelay, type RetryPolicy } from './retry-policy'
+import { type ChannelHandler, type Subscription, Subscriptions } from './subscriptions'
+import { type CloseInfo, openSocket, resolveWebSocket, type SocketHandle } from './transport'
+import type {
+  AppMessages, AppPayload, ChannelMessage, ClientEvents, ClientHealth, ClientOptions, ClientState, ClientStatus,
+  ConnectedFrame, HeartbeatSettings, OutgoingMessage, RequestOptions, StopOptions, StopResult, SubscribedFrame,
+  SubscribeOptions, Unsubscribe, WebSocketConstructor
+} from './types'
+
+const DEFAULT_STOP_TIMEOUT = 5000
+
+interface Frame { type: string, [field: string]: unknown }
+
+function noop (): void {}
+
+function parseFrame (data: unknown): Frame | undefined {
+  try {
+    const frame = JSON.parse(String(data)) as unknown
+    if (frame !== null && typeof frame === 'object' && typeof (frame as Frame).type === 'string') return frame as Frame
+  } catch {
+    // Reported by the caller like any other malformed frame.
+  }
+  return undefined
+}
+
+/** Resolves with `promise`'s value, or with `fallback` once `ms` have passed. */
+function within<T> (promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const expired = new Promise<T>((resolve) => { timer = setTimeout(() => resolve(fallback), Math.max(0, ms)) })
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer))
+}
+
+/** A request's own copy of the error that ended the client, with its ref and whether it was sent. */
+function requestError (cause: HauynaError, request: PendingRequest): HauynaError {
+  return new HauynaError(cause.code, cause.message, {
+    ref: request.ref, sent: request.sent, closeCode: cause.closeCode, status: cause.status
+  })
+}
+
+/**
+ * The fastify-hauyna client for browsers and Node: speaks PROTOCOL.md, reconnects with
+ * backoff, re-subscribes, queues while not open, detects dead sockets by heartbeat, and
+ * answers every request with a promise settled by the server's `ack` or `error`.
+ *
+ * `M` names the app's message types by their TypeBox schemas, so `send` is typed from the
+ * same schemas the server declares with `app.events.on(type, { schema }, …)`.
+ */
+export class HauynaClient<M extends AppMessages = Record<never, never>> {
+  private readonly emitter = new Emitter<ClientEvents>((error, event) => this.listenerFailed(error, event))
+  private readonly policy: RetryPolicy
+  private readonly queue: OutgoingQueue<PendingRequest>
+  private readonly requests = new PendingRequests((request) => this.queue.remove(request))
+  private readonly subs = new Subscriptions((error, channel) => this.handlerFailed(error, 'subscription', channel))
+  private readonly heartbeat = new ClientHeartbeat((ts) => this.write({ type: 'heartbeat', ts }), () => this.heartbeatDead())
+  private readonly WebSocketImpl: WebSocketConstructor
+  private readonly requestTimeout: number
+  private readonly connectTimeout: number
+  private readonly heartbeatOption: ClientOptions['heartbeat']
+  private readonly retryBeforeFirstOpen: boolean
+
+  private socket: SocketHandle | undefined
+  private current: ClientState = 'closed'
+  private started = false
+  private stopping = false
+  private stopPromise: Promise<StopResult> | undefined
+  /** Closed for good (stopped or failed): sends reject until `start()`. */
+  private refused = false
+  private retries = 0
+  private exhausted = false
+  private everOpened = false
+  private retryTimer: ReturnType<typeof setTimeout> | undefined
+  private connectTimer: ReturnType<typeof setTimeout> | undefined
+  private connectedFrame: ConnectedFrame | undefined
+  private heartbeatTimeout: number | undefined
+  private openedAt: number | undefined
+  private lastMessageAt: number | undefined
+  private lastPresence: OutgoingMessage | undefined
+  private lastError: HauynaError | undefined
+  private lastUnsent = 0
+  private refCounter = 0
+
+  constructor (readonly url: string, options: ClientOptions = {}) {
+    this.WebSocketImpl = resolveWebSocket(options.WebSocket)
+    this.policy = resolveRetryPolicy(options.retry)
+    this.queue = new OutgoingQueue(options.maxQueueSize ?? 1000, options.overflowStrategy ?? 'drop_oldest')
+    this.requestTimeout = options.requestTimeout ?? 10_000
+    this.connectTimeout = options.connectTimeout ?? 10_000
+    this.heartbeatOption = options.heartbeat
+    this.retryBeforeFirstOpen = options.retryBeforeFirstOpen ?? true
+  }
+
+  get state (): ClientState {
+    return this.current
+  }
+
+  /** The server's id for the current (or last) connection. */
+  get connectionId (): string | undefined {
+    return this.connectedFrame?.connectionId
+  }
+
+  /** The identity the server resolved for this client. */
+  get userId (): string | undefined {
+    return this.connectedFrame?.userId
+  }
+
+  on<K extends keyof ClientEvents> (event: K, listener: ClientEvents[K]): () => void {
+    return this.emitter.on(event, listener)
+  }
+
+  once<K extends keyof ClientEvents> (event: K, listener: ClientEvents[K]): () => void {
+    return this.emitter.once(event, listener)
+  }
+
+  off<K extends keyof ClientEvents> (event: K, listener: ClientEvents[K]): void {
+    this.emitter.off(event, listener)
+  }
+
+  /**
+   * Connects (and keeps reconnecting under the retry policy). Resolves once open; rejects
+   * when the client closes for good first. Listening to it is optional: an unawaited
+   * rejection is not reported as unhandled.
+   */
+  start (): Promise<void> {
+    if (this.started) return this.whenOpen()
+    this.started = true
+    this.refused = this.stopping = this.exhausted = false
+    this.retries = 0
+    this.lastError = undefined
+    this.setState('connecting')
+    const opened = this.whenOpen()
+    this.connect()
+    return opened
+  }
+
+  /**
+   * Graceful shutdown: waits (up to `timeout`) for an open connection, so the queue is
+   * flushed, then sends `disconnect` — the server answers it after every earlier frame —
+   * and closes with 1000. Whatever could not be sent in time is rejected with `stopped`.
+   */
+  stop (options: StopOptions = {}): Promise<StopResult> {
+    this.stopPromise ??= this.shutdown(options.timeout ?? DEFAULT_STOP_TIMEOUT)
+      .finally(() => { this.stopPromise = undefined })
+    return this.stopPromise
+  }
+
+  /**
+   * Subscribes `handler` to `channel`, now and after every reconnect. The returned function
+   * removes the handler (and leaves the channel with its last handler).
+   */
+  subscribe<T = unknown> (
+    channel: string,
+    handler: (message: ChannelMessage<T>) => void,
+    options: SubscribeOptions & RequestOptions = {}
+  ): Unsubscribe {
+    const { timeout, ...subscribeOptions } = options
+    // Fails here, synchronously, rather than on every resubscribe after a reconnect.
+    JSON.stringify(subscribeOptions.meta)
+    const { sub, send } = this.subs.add(channel, handler as ChannelHandler, subscribeOptions)
+    if (send && this.current === 'open') this.sendSubscribe(sub, timeout)
+    const unsubscribe = (): Promise<void> => this.unsubscribe(channel, handler as ChannelHandler, timeout)
+    return Object.assign(unsubscribe, { subscribed: sub.subscribed })
+  }
+
+  /** Publishes to a channel this client is subscribed to (unless the channel's policy allows otherwise). */
+  publish (channel: string, data: unknown, options?: RequestOptions): Promise<void> {
+    return this.ask({ type: 'publish', channel, data }, options)
+  }
+
+  /** A message to every connection of user `to`. */
+  direct (to: string, data: unknown, options?: RequestOptions): Promise<void> {
+    return this.ask({ type: 'direct', to, data }, options)
+  }
+
+  /** A message to every member of `group` (the sender must be one, unless the server allows it). */
+  group (group: string, data: unknown, options?: RequestOptions): Promise<void> {
+    return this.ask({ type: 'group', group, data }, options)
+  }
+
+  /** A message to every connection (refused unless the server's policy allows it). */
+  broadcast (data: unknown, options?: RequestOptions): Promise<void> {
+    return this.ask({ type: 'broadcast', data }, options)
+  }
+
+  /** Updates this user's presence; the last one sent is restored after a reconnect. */
+  presence (status?: string, meta?: Record<string, unknown>, options?: RequestOptions): Promise<void> {
+    return this.ask({ type: 'presence', status, meta }, options)
+  }
+
+  /** An app message type, typed from its TypeBox schema when the client was given `M`. */
+  send<K extends keyof M & string> (type: K, payload: AppPayload<M[K]>, options?: RequestOptions): Promise<void>
+  send<T extends string> (type: T extends keyof M ? never : T, payload?: Record<string, unknown>, options?: RequestOptions): Promise<void>
+  send (type: string, payload: object = {}, options?: RequestOptions): Promise<void> {
+    return this.ask({ ...payload, type }, options)
+  }
+
+  status (): ClientStatus {
+    return {
+      state: this.current,
+      connected: this.current === 'open',
+      started: this.started,
+      stopping: this.stopping,
+      retryCount: this.retries,
+      maxRetriesReached: this.exhausted,
+      queueSize: this.queue.size,
+      pendingRequests: this.requests.size,
+      subscriptions: this.subs.channels(),
+      connectionId: this.connectionId,
+      userId: this.userId
+    }
+  }
+
+  health (): ClientHealth {
+    const open = this.current === 'open'
+    const silence = this.lastMessageAt === undefined ? Infinity : Date.now() - this.lastMessageAt
+    return {
+      healthy: open && (this.heartbeatTimeout === undefined || silence <= this.heartbeatTimeout),
+      state: this.current,
+      lastMessageAt: this.lastMessageAt,
+      rtt: this.heartbeat.rtt,
+      openSince: open ? this.openedAt : undefined
+    }
+  }
+
+  // ── requests ────────────────────────────────────────────────────────────────────────
+
+  private ask (fields: OutgoingMessage, options?: RequestOptions): Promise<void> {
+    return this.request(fields, options).then(noop)
+  }
+
+  /** Sends now when open, else queues; settles with the frame answering its ref. */
+  private request (fields: OutgoingMessage, options: RequestOptions = {}): Promise<AnswerFrame> {
+    if (this.refused) {
+      return Promise.reject(new HauynaError(ClientErrorCode.Closed, 'the client is closed; call start() to connect again'))
+    }
+    let pending: ReturnType<PendingRequests['create']>
+    try {
+      pending = this.requests.create({ ...fields, ref: this.nextRef() }, options.timeout ?? this.requestTimeout)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (this.current !== 'open' || !this.transmit(pending.request)) this.enqueue(pending.request)
+    return pending.promise
+  }
+
+  /** Sends on the current socket without queueing (subscribe, unsubscribe, disconnect): their fields always serialize. */
+  private requestNow (fields: OutgoingMessage, timeout = this.requestTimeout): Promise<AnswerFrame> {
+    const { request, promise } = this.requests.create({ ...fields, ref: this.nextRef() }, timeout)
+    if (!this.transmit(request)) {
+      request.reject(new HauynaError(ClientErrorCode.ConnectionLost, 'the connection closed before the message was sent',
+        { ref: request.ref, sent: false }))
+    }
+    return promise
+  }
+
+  private nextRef (): string {
+    return `c${++this.refCounter}`
+  }
+
+  private transmit (request: PendingRequest): boolean {
+    if (this.socket?.send(request.text) !== true) return false
+    request.sent = true
+    if (request.message.type === 'presence') this.lastPresence = { ...request.message, ref: undefined }
+    return true
+  }
+
+  private write (message: OutgoingMessage): void {
+    this.socket?.send(JSON.stringify(message))
+  }
+
+  private enqueue (request: PendingRequest): void {
+    const dropped = this.queue.push(request)
+    if (dropped === undefined) return
+    this.emitter.emit('dropped', { message: dropped.message, reason: 'overflow' })
+    dropped.reject(new HauynaError(ClientErrorCode.Dropped,
+      `the outgoing queue is full (${this.queue.maxSize}, ${this.queue.strategy})`, { ref: dropped.ref, sent: false }))
+  }
+
+  /** Writes the queue in order; stops, keeping the rest, if the socket stops taking frames. */
+  private flush (): void {
+    for (let next = this.queue.peek(); next !== undefined; next = this.queue.peek()) {
+      if (!this.transmit(next)) return
+      this.queue.shift()
+    }
+  }
+
+  // ── subscriptions ───────────────────────────────────────────────────────────────────
+
+  private sendSubscribe (sub: Subscription, timeout?: number): void {
+    const { meta, echo } = sub.options
+    this.requestNow({ type: 'subscribe', channel: sub.channel, meta, echo }, timeout).then(
+      (frame) => this.subscribed(sub, frame as SubscribedFrame),
+      (error: HauynaError) => this.subscribeFailed(sub, error))
+  }
+
+  private subscribed (sub: Subscription, frame: SubscribedFrame): void {
+    if (!sub.settled) sub.confirm(frame)
+    this.emitter.emit('subscribed', frame)
+  }
+
+  private subscribeFailed (sub: Subscription, error: HauynaError): void {
+    // A lost connection is not a refusal: the subscription goes again with the next one.
+    if (error.code === ClientErrorCode.ConnectionLost || !this.subs.has(sub)) return
+    if (error.code !== ClientErrorCode.Timeout) this.subs.drop(sub)
+    const failure = new HauynaError(error.code, `subscribe to "${sub.channel}" failed: ${error.message}`,
+      { ref: error.ref, details: error.details, channel: sub.channel, sent: error.sent })
+    if (!sub.settled) sub.refuse(failure)
+    this.emitError(failure)
+  }
+
+  private async unsubscribe (channel: string, handler: ChannelHandler, timeout?: number): Promise<void> {
+    if (!this.subs.remove(channel, handler) || this.current !== 'open') return
+    try {
+      await this.requestNow({ type: 'unsubscribe', channel }, timeout)
+    } catch (error) {
+      // Gone either way: the server never had it, or forgot it with the connection.
+      const code = (error as HauynaError).code
+      if (code !== 'not_subscribed' && code !== ClientErrorCode.ConnectionLost) throw error
+    }
+  }
+
+  // ── connection lifecycle ────────────────────────────────────────────────────────────
+
+  private connect (): void {
+    let handle: SocketHandle | undefined
+    try {
+      handle = openSocket(this.WebSocketImpl, this.url, {
+        message: (data) => this.receive(data),
+        close: (info) => this.socketClosed(handle as SocketHandle, info)
+      })
+    } catch (error) {
+      this.fail(new HauynaError(ClientErrorCode.ConnectFailed, `cannot open ${this.url}: ${(error as Error).message}`, { cause: error }))
+      return
+    }
+    this.socket = handle
+    const attempt = handle
+    this.connectTimer = setTimeout(() => this.giveUpSocket(attempt, { code: 1006, reason: 'connect timeout' }), this.connectTimeout)
+  }
+
+  private receive (data: unknown): void {
+    const now = Date.now()
+    this.lastMessageAt = now
+    this.heartbeat.seen(now)
+    const frame = parseFrame(data)
+    if (frame === undefined) {
+      this.emitError(new HauynaError(ClientErrorCode.InvalidFrame, 'the server sent a frame that is not a JSON object with a "type"'))
+      return
+    }
+    this.route(frame, now)
+  }
+
+  private route (frame: Frame, now: number): void {
+    switch (frame.type) {
+      case 'connected':
+        this.opened(frame as unknown as ConnectedFrame, now)
+        return
+      case 'heartbeat_ack':
+        this.heartbeat.acked(frame.ts, now)
+        return
+      case 'message':
+        this.subs.deliver(frame as unknown as ChannelMessage)
+        this.emitter.emit('message', frame as unknown as ChannelMessage)
+        return
+      case 'direct': case 'group': case 'broadcast': case 'presence_diff':
+        this.emitter.emit(frame.type, frame as never)
+        return
+      default:
+        this.answer(frame)
+    }
+  }
+
+  /** `ack`, `subscribed`, `unsubscribed`, `error`: settles a request; an unmatched error is an event. */
+  private answer (frame: Frame): void {
+    if (this.requests.settle(frame) || frame.type !== 'error') return
+    const details = Array.isArray(frame.details) ? frame.details as Array<{ path: string, message: string }> : undefined
+    this.emitError(new HauynaError(String(frame.code), String(frame.message), {
+      ref: frame.ref as string | number | undefined, details
+    }))
+  }
+
+  /**
+   * The `connected` frame: subscriptions and presence go first, then the queue in order,
+   * and only then is the state `open` — so nothing sent from a listener overtakes the queue.
+   */
+  private opened (frame: ConnectedFrame, now: number): void {
+    if (this.current === 'open' || this.current === 'closing') return
+    clearTimeout(this.connectTimer)
+    this.connectedFrame = frame
+    this.openedAt = now
+    this.retries = 0
+    this.everOpened = true
+    this.startHeartbeat(frame.heartbeat, now)
+    for (const sub of this.subs.all()) this.sendSubscribe(sub)
+    if (this.lastPresence !== undefined) this.write(this.lastPresence)
+    this.flush()
+    this.setState('open')
+    this.emitter.emit('connected', frame)
+  }
+
+  private startHeartbeat (announced: HeartbeatSettings, now: number): void {
+    const settings = heartbeatSettings(announced, this.heartbeatOption)
+    this.heartbeatTimeout = settings?.timeout
+    if (settings !== undefined) this.heartbeat.start(settings, now)
+  }
+
+  private heartbeatDead (): void {
+    if (this.socket !== undefined) this.giveUpSocket(this.socket, { code: 4000, reason: 'heartbeat timeout' })
+  }
+
+  /** A socket taken for dead (no `connected` in time, heartbeat silence): dropped without waiting for its close. */
+  private giveUpSocket (handle: SocketHandle, info: CloseInfo): void {
+    handle.abandon()
+    this.socketClosed(handle, info)
+  }
+
+  private socketClosed (handle: SocketHandle, info: CloseInfo): void {
+    if (handle !== this.socket) return
+    this.releaseSocket()
+    this.requests.rejectWhere((request) => request.sent, (request) => new HauynaError(ClientErrorCode.ConnectionLost,
+      `the connection closed (${info.code}) before "${request.message.type}" was answered`,
+      { ref: request.ref, sent: true, closeCode: info.code }))
+    if (this.current === 'closing') {
+      this.emitter.emit('disconnected', { ...info, willReconnect: false })
+      this.finish(new HauynaError(ClientErrorCode.Stopped, 'the client was stopped'))
+      return
+    }
+    const terminal = terminalError(info, { everOpened: this.everOpened, retryBeforeFirstOpen: this.retryBeforeFirstOpen })
+    const willReconnect = terminal === undefined && this.retries < this.policy.maxAttempts
+    this.emitter.emit('disconnected', { ...info, willReconnect })
+    if (terminal !== undefined) this.fail(terminal)
+    else if (willReconnect) this.scheduleRetry()
+    else this.retriesExhausted()
+  }
+
+  private releaseSocket (): void {
+    clearTimeout(this.connectTimer)
+    this.heartbeat.stop()
+    this.socket = undefined
+  }
+
+  private scheduleRetry (): void {
+    const delay = retryDelay(this.policy, this.retries)
+    this.retries++
+    this.setState('reconnecting')
+    this.emitter.emit('retry', { attempt: this.retries, delay })
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      this.connect()
+    }, delay)
+  }
+
+  private retriesExhausted (): void {
+    this.exhausted = true
+    this.emitter.emit('reconnect_failed', { attempts: this.retries })
+    this.fail(new HauynaError(ClientErrorCode.ReconnectFailed, `gave up reconnecting after ${this.retries} attempt(s)`))
+  }
+
+  /** Closed for good by the server's or the policy's verdict. */
+  private fail (error: HauynaError): void {
+    this.lastError = error
+    this.emitError(error)
+    this.finish(error)
+  }
+
+  /** The end of a run: nothing scheduled, nothing held; queued and pending requests rejected with `cause`. */
+  private finish (cause: HauynaError): void {
+    clearTimeout(this.retryTimer)
+    this.retryTimer = undefined
+    const socket = this.socket
+    this.releaseSocket()
+    socket?.abandon()
+    this.started = this.stopping = false
+    this.refused = true
+    const unsent = this.queue.clear()
+    this.lastUnsent = unsent.length
+    for (const request of unsent) request.reject(requestError(cause, request))
+    this.requests.rejectWhere(() => true, (request) => requestError(cause, request))
+    for (const sub of this.subs.all()) if (!sub.settled) sub.refuse(cause)
+    this.setState('closed')
+  }
+
+  private async shutdown (timeout: number): Promise<StopResult> {
+    const deadline = Date.now() + timeout
+    this.lastUnsent = 0
+    let graceful = false
+    if (this.started) {
+      this.stopping = true
+      const open = await within(this.whenOpen().then(() => true, () => false), timeout, false)
+      if (open && this.current === 'open') graceful = await this.closeGracefully(deadline)
+    }
+    if (this.current !== 'closed' || !this.refused) this.finish(new HauynaError(ClientErrorCode.Stopped, 'the client was stopped'))
+    return { graceful, unsent: this.lastUnsent }
+  }
+
+  /** `disconnect` is answered after every earlier frame of the connection: its ack means the flush landed. */
+  private async closeGracefully (deadline: number): Promise<boolean> {
+    const socket = this.socket as SocketHandle
+    this.setState('closing')
+    const closed = this.whenState('closed')
+    const acked = await this.requestNow({ type: 'disconnect' }, Math.max(1, deadline - Date.now())).then(() => true, () => false)
+    socket.close(1000, 'client stop')
+    await within(closed, deadline - Date.now(), undefined)
+    return acked
+  }
+
+  // ── state and events ────────────────────────────────────────────────────────────────
+
+  private setState (to: ClientState): void {
+    const from = this.current
+    if (from === to) return
+    this.current = to
+    this.emitter.emit('state', to, from)
+  }
+
+  private whenState (state: ClientState): Promise<void> {
+    return new Promise((resolve) => {
+      const off = this.emitter.on('state', (to) => { if (to === state) { off(); resolve() } })
+    })
+  }
+
+  /** Resolves when open; rejects when the client closes for good first. Never unhandled. */
+  private whenOpen (): Promise<void> {
+    if (this.current === 'open') return Promise.resolve()
+    const opened = this.current === 'closed'
+      ? Promise.reject(this.lastError ?? new HauynaError(ClientErrorCode.Closed, 'the client is not started'))
+      : new Promise<void>((resolve, reject) => {
+        const off = this.emitter.on('state', (to) => {
+          if (to === 'open') resolve()
+          else if (to === 'closed') reject(this.lastError ?? new HauynaError(ClientErrorCode.Stopped, 'the client was stopped'))
+          else return
+          off()
+        })
+      })
+    opened.catch(noop)
+    return opened
+  }
+
+  private emitError (error: HauynaError): void {
+    this.emitter.emit('error', error)
+  }
+
+  private listenerFailed (error: unknown, event: keyof ClientEvents): void {
+    // An `error` listener that throws has nowhere left to report to: surface it like an uncaught error.
+    if (event === 'error') setTimeout(() => { throw error }, 0)
+    else this.handlerFailed(error, `"${event}" listener`)
+  }
+
+  private handlerFailed (error: unknown, where: string, channel?: string): void {
+    const message = error instanceof Error ? error.message : String(error)
+    this.emitError(new HauynaError(ClientErrorCode.HandlerError, `a ${where} threw: ${message}`, { cause: error, channel }))
+  }
+}

@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import t from 'tap'
+import { buildChatApp } from '../example/chat/app'
+
+// The example chat page in Debian's headless Chromium, speaking through the SDK bundle.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const BUNDLE = join(__dirname, '..', 'dist/client/hauyna-client.js')
+const SCREENSHOT = '/tmp/chat.png'
+const ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'
+]
+
+async function startChat (port: number): Promise<FastifyInstance> {
+  const app = await buildChatApp(false)
+  await app.listen({ port, host: '127.0.0.1' })
+  return app
+}
+
+function portOf (app: FastifyInstance): number {
+  const address = app.server.address()
+  return typeof address === 'object' && address !== null ? address.port : 0
+}
+
+async function openChat (browser: Browser, port: number, userId: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 900, height: 520 } })
+  const problems: string[] = []
+  page.on('pageerror', (error) => problems.push(error.message))
+  await page.goto(`http://127.0.0.1:${port}/?userId=${userId}&room=lobby`)
+  await page.getByTestId('status').filter({ hasText: /^open$/ }).waitFor({ timeout: 10_000 })
+  if (problems.length > 0) throw new Error(`page errors for ${userId}: ${problems.join('; ')}`)
+  return page
+}
+
+/** Waits until the page's log holds `count` lines matching `text`. */
+async function logLines (page: Page, text: string, count = 1): Promise<void> {
+  await page.waitForFunction(([wanted, n]) =>
+    [...document.querySelectorAll('#log div')].filter((d) => d.textContent?.includes(wanted as string)).length >= (n as number),
+  [text, count] as const, { timeout: 15_000 })
+}
+
+async function say (page: Page, text: string): Promise<void> {
+  await page.getByTestId('text').fill(text)
+  await page.getByRole('button', { name: 'Send' }).click()
+}
+
+// Without Chromium the test is skipped loudly on a developer's machine, and fails in CI.
+const missing = existsSync(CHROMIUM)
+  ? undefined
+  : `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; .ci/run does this)`
+const skip = missing !== undefined && process.env.CI !== 'true'
+if (skip) console.error(`\n${'!'.repeat(100)}\n!!! SKIPPING the headless-Chromium chat test: ${missing}\n${'!'.repeat(100)}\n`)
+
+t.test('the chat page in headless Chromium: two users, a message, a server restart, another message', {
+  skip: skip ? `SKIPPED LOUDLY: ${missing}` : false
+}, async (t) => {
+  if (missing !== undefined) {
+    t.fail(`CI must run the browser test: ${missing}`)
+    return
+  }
+  t.ok(existsSync(BUNDLE), 'the SDK bundle is built (npm run build)')
+
+  let app = await startChat(0)
+  const port = portOf(app)
+  t.teardown(() => app.close())
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+  t.teardown(() => browser.close())
+
+  const alice = await openChat(browser, port, 'alice')
+  const bob = await openChat(browser, port, 'bob')
+  await logLines(alice, 'joined #lobby')
+  await logLines(bob, 'joined #lobby')
+
+  await say(alice, 'hello bob')
+  await logLines(bob, '[#lobby] alice: hello bob')
+  t.pass('bob saw alice\'s message')
+
+  // A restart on the same port: the old app closes (1001), a new one takes its place.
+  await app.close()
+  await bob.getByTestId('status').filter({ hasText: /^(reconnecting|open)$/ }).waitFor({ timeout: 10_000 })
+  app = await startChat(port)
+  await logLines(alice, 'joined #lobby', 2)
+  await logLines(bob, 'joined #lobby', 2)
+  t.equal(await alice.getByTestId('status').textContent(), 'open')
+  t.equal(await bob.getByTestId('status').textContent(), 'open')
+  await logLines(bob, 'connection lost; reconnecting')
+
+  await say(bob, 'hi alice, still here')
+  await logLines(alice, '[#lobby] bob: hi alice, still here')
+  await logLines(bob, '[#lobby] bob: hi alice, still here')
+  t.pass('alice saw bob\'s message after the restart')
+  await alice.screenshot({ path: SCREENSHOT })
+  t.ok(existsSync(SCREENSHOT), `screenshot at ${SCREENSHOT}`)
+
+  const log = await alice.locator('#log').innerText()
+  t.match(log, /\[#lobby\] alice: hello bob[\s\S]*\[#lobby\] bob: hi alice, still here/, 'both messages, in order, in alice\'s page')
+})

@@ -1,0 +1,139 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import WebSocket from 'ws'
+import hauyna, { type HauynaOptions } from '../lib/index'
+import {
+  type AppMessages, type ClientEvents, type ClientOptions, type ClientState, HauynaClient, type WebSocketLike
+} from '../lib/client/index'
+import { until } from './helpers'
+
+/** What these helpers need of a client, whatever its app message types. */
+type Observable = Pick<HauynaClient, 'on' | 'state'>
+
+/** The SDK in Node, with `ws` as its WebSocket; stopped when the test ends. */
+export function createClient<M extends AppMessages = Record<never, never>> (
+  t: Test, url: string, options: ClientOptions = {}
+): HauynaClient<M> {
+  const client = new HauynaClient<M>(url, { WebSocket, ...options })
+  t.teardown(async () => { await client.stop({ timeout: 500 }) })
+  return client
+}
+
+/** Every emission of `event` so far, as argument lists, in order. */
+export function record<K extends keyof ClientEvents> (
+  client: Observable, event: K
+): Array<Parameters<ClientEvents[K]>> {
+  const seen: Array<Parameters<ClientEvents[K]>> = []
+  client.on(event, ((...args: Parameters<ClientEvents[K]>) => { seen.push(args) }) as ClientEvents[K])
+  return seen
+}
+
+/** The next emission of `event` that `match` accepts; rejects after `timeout` ms. Register before acting. */
+export function nextEvent<K extends keyof ClientEvents> (
+  client: Observable,
+  event: K,
+  match: (...args: Parameters<ClientEvents[K]>) => boolean = () => true,
+  timeout = 3000
+): Promise<Parameters<ClientEvents[K]>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { off(); reject(new Error(`timed out waiting for "${String(event)}"`)) }, timeout)
+    const off = client.on(event, ((...args: Parameters<ClientEvents[K]>) => {
+      if (!match(...args)) return
+      clearTimeout(timer)
+      off()
+      resolve(args)
+    }) as ClientEvents[K])
+  })
+}
+
+export function untilState (client: Observable, state: ClientState, timeout = 3000): Promise<void> {
+  return until(() => client.state === state, timeout, `client state ${state}`)
+}
+
+export interface RestartableServer {
+  /** The app currently listening (a new one after each restart). */
+  readonly app: FastifyInstance
+  readonly port: number
+  url (query?: Record<string, string>): string
+  /** Closes the app (clients get 1001) and frees the port. */
+  stop (): Promise<void>
+  /** A fresh app, same options, on the same port: a server restart as clients see it. */
+  restart (): Promise<void>
+}
+
+/**
+ * A real server that can be stopped and started again on the same loopback port. The
+ * first start takes a random port; later starts reuse it.
+ */
+export async function restartableServer (
+  t: Test,
+  options: HauynaOptions = {},
+  setup?: (app: FastifyInstance) => void | Promise<void>
+): Promise<RestartableServer> {
+  let app: FastifyInstance | undefined
+  let port = 0
+  async function listen (): Promise<void> {
+    const next = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'silent' } })
+    await next.register(hauyna, options)
+    await setup?.(next)
+    await next.listen({ port, host: '127.0.0.1' })
+    const address = next.server.address()
+    port = typeof address === 'object' && address !== null ? address.port : 0
+    app = next
+  }
+  async function stop (): Promise<void> {
+    const current = app
+    app = undefined
+    await current?.close()
+  }
+  await listen()
+  t.teardown(stop)
+  return {
+    get app () {
+      if (app === undefined) throw new Error('the server is stopped')
+      return app
+    },
+    get port () { return port },
+    url: (query = {}) => `ws://127.0.0.1:${port}${options.path ?? '/ws'}` +
+      (Object.keys(query).length > 0 ? `?${new URLSearchParams(query).toString()}` : ''),
+    stop,
+    restart: listen
+  }
+}
+
+/** A loopback URL where nothing listens: a port a server just released. */
+export async function deadUrl (t: Test, query: Record<string, string> = { userId: 'nobody' }): Promise<string> {
+  const server = await restartableServer(t)
+  const url = server.url(query)
+  await server.stop()
+  return url
+}
+
+type Handler = ((event: any) => void) | null // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * What a browser's WebSocket shows, over a real `ws` socket: the four handler properties,
+ * send and close — no `terminate()`, and no HTTP status when an upgrade is refused.
+ */
+export class BrowserLikeWebSocket implements WebSocketLike {
+  private readonly ws: WebSocket
+
+  constructor (url: string) {
+    this.ws = new WebSocket(url)
+    // A refused upgrade is an 'error' event in `ws`; a browser reports it only as a close.
+    this.ws.on('error', () => {})
+  }
+
+  get readyState (): number { return this.ws.readyState }
+  get onopen (): Handler { return this.ws.onopen }
+  set onopen (handler: Handler) { this.ws.onopen = handler }
+  get onmessage (): Handler { return this.ws.onmessage }
+  set onmessage (handler: Handler) { this.ws.onmessage = handler }
+  get onclose (): Handler { return this.ws.onclose }
+  set onclose (handler: Handler) { this.ws.onclose = handler }
+  get onerror (): Handler { return this.ws.onerror }
+  set onerror (handler: Handler) { this.ws.onerror = handler }
+
+  send (data: string): void { this.ws.send(data) }
+  close (code?: number, reason?: string): void { this.ws.close(code, reason) }
+}
