@@ -2,13 +2,13 @@ import t, { type Test } from 'tap'
 import { type ChildProcess, fork } from 'node:child_process'
 import { join } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify from 'fastify'
 import hauyna, {
   type Adapter, type AdapterNode, type Envelope, type HauynaOptions, memoryAdapter, type PresenceEntry, type PresenceStore
 } from '../lib/index'
 import { CleanupQueue } from '../lib/core/cleanup-queue'
 import type { Command, Report } from './fixtures/mass-clients'
-import { connect, startServer, until } from './helpers'
+import { connect, expectInvalidOptions, internals, startServer, until } from './helpers'
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
@@ -184,13 +184,7 @@ t.test('cleanup options are validated', async (t) => {
     ['maxRetries a string', { cleanup: { maxRetries: '3' } }, 'cleanup.maxRetries'],
     ['cleanup not an object', { cleanup: 50 }, 'cleanup']
   ]
-  for (const [what, options, name] of cases) {
-    const app = Fastify({ logger: false })
-    const error = await app.register(hauyna, options as HauynaOptions).ready().then(() => undefined, (e: Error & { code?: string }) => e)
-    await app.close().catch(() => {})
-    t.equal(error?.code, 'HAUYNA_INVALID_OPTION', `${what}: code`)
-    t.ok(error?.message.includes(`"${name}"`), `${what}: names ${name} (${error?.message})`)
-  }
+  await expectInvalidOptions(t, cases)
   // queueSize 0 is allowed: no waiting at all, every cleanup at once.
   const server = await startServer(t, { cleanup: { queueSize: 0, batchSize: 1 } })
   const clients = await Promise.all(['a', 'b', 'c'].map((u) => connect(server.url({ userId: u }))))
@@ -202,21 +196,6 @@ t.test('cleanup options are validated', async (t) => {
 const SOCKETS = 10_000
 const CHANNELS = 100
 
-/**
- * The runtime's internal maps, beyond what stats cover (group memberships per user, the
- * memory presence store's users): reached through a service's private runtime.
- */
-function internals (app: FastifyInstance): Record<string, number> {
-  const runtime = (app.channels as any).runtime
-  return {
-    connectionsById: runtime.connectionsById.size,
-    connectionsByUser: runtime.connectionsByUser.size,
-    hubTopics: runtime.hub.topics.size,
-    groupMemberships: runtime.groups.memberships.size,
-    userGroups: runtime.groups.userGroups.size,
-    presenceUsers: runtime.adapter.presence.users.size
-  }
-}
 
 /** Sends `command` to the client process and waits for its report `event`. */
 function ask<E extends Report['event']> (child: ChildProcess, command: Command, event: E, timeout: number): Promise<Extract<Report, { event: E }>> {

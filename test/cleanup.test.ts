@@ -1,6 +1,5 @@
 import t from 'tap'
-import type { FastifyInstance } from 'fastify'
-import { connect, startServer, until } from './helpers'
+import { connect, internals, startServer, until } from './helpers'
 
 const CYCLES = 10_000
 const CONCURRENCY = 50
@@ -8,22 +7,6 @@ const CHANNELS = 100
 const USERS = 500
 const GROUPS = 20
 
-/**
- * The runtime's internal maps. Stats cover the registries, but not every map behind them
- * (group memberships per user, per-user presence entries), so this reaches into privates:
- * the runtime through a service, then the hub, groups and the memory presence store.
- */
-function internals (app: FastifyInstance): Record<string, number> {
-  const runtime = (app.channels as any).runtime
-  return {
-    connectionsById: runtime.connectionsById.size,
-    connectionsByUser: runtime.connectionsByUser.size,
-    hubTopics: runtime.hub.topics.size,
-    groupMemberships: runtime.groups.memberships.size,
-    userGroups: runtime.groups.userGroups.size,
-    presenceUsers: runtime.adapter.presence.users.size
-  }
-}
 
 /** Runs `task(i)` for i in [0, count) with at most `limit` running at once. */
 async function pool (count: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {

@@ -148,3 +148,31 @@ export async function until (condition: () => boolean | Promise<boolean>, timeou
     await delay(5)
   }
 }
+
+/**
+ * The runtime's internal maps. Stats cover the registries, but not every map behind them
+ * (group memberships per user, per-user presence entries), so this reaches into privates:
+ * the runtime through a service, then the hub, groups and the memory presence store.
+ */
+export function internals (app: FastifyInstance): Record<string, number> {
+  const runtime = (app.channels as any).runtime
+  return {
+    connectionsById: runtime.connectionsById.size,
+    connectionsByUser: runtime.connectionsByUser.size,
+    hubTopics: runtime.hub.topics.size,
+    groupMemberships: runtime.groups.memberships.size,
+    userGroups: runtime.groups.userGroups.size,
+    presenceUsers: runtime.adapter.presence.users.size
+  }
+}
+
+/** Each case's options must reject `register` with HAUYNA_INVALID_OPTION naming the option. */
+export async function expectInvalidOptions (t: Test, cases: Array<[string, unknown, string]>): Promise<void> {
+  for (const [what, options, name] of cases) {
+    const app = Fastify({ logger: false })
+    const error = await app.register(hauyna, options as HauynaOptions).ready().then(() => undefined, (e: Error & { code?: string }) => e)
+    await app.close().catch(() => {})
+    t.equal(error?.code, 'HAUYNA_INVALID_OPTION', `${what}: code`)
+    t.ok(error?.message.includes(`"${name}"`), `${what}: names ${name} (${error?.message})`)
+  }
+}
