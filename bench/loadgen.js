@@ -113,7 +113,40 @@ async function connectRate ({ connections }) {
   return { connections: clients.length, elapsed, perSecond: clients.length / elapsed }
 }
 
-const scenarios = { fanout, latency, memory, connectRate }
+/** `presence.list()` over `users` present users, timed in the server by run.js. */
+async function presenceList ({ users }) {
+  const clients = await openMany(users, (i) => subscriber(i, `idle-${i % 100}`))
+  await ask('ready')
+  await ask('measured')
+  for (const c of clients) c.destroy()
+  return { users: clients.length }
+}
+
+/** One user's (umover) presence updates at `rate`/s, seen as `presence_diff` by `watchers` in a presence channel. */
+async function presenceFanout ({ watchers, rate, seconds }) {
+  const samples = []
+  const subs = await openMany(watchers, (i) => subscriber(i, 'presence:room', {
+    decodeAll: true,
+    onData: (msg) => { if (msg.type === 'presence_diff' && msg.updates?.umover && samples.length < 2_000_000) samples.push(now() - msg.updates.umover.meta.t) }
+  }))
+  const mover = await subscriber('mover', 'presence:room')
+  await ask('ready')
+  const total = rate * seconds
+  const started = now()
+  for (let i = 0; i < total; i++) {
+    const wait = started + (i * 1000) / rate - now()
+    if (wait > 0) await sleep(wait)
+    mover.send({ type: 'presence', meta: { t: now() } })
+  }
+  await sleep(500)
+  await ask('measured')
+  for (const c of [...subs, mover]) c.destroy()
+  samples.sort((a, b) => a - b)
+  const pct = (p) => samples[Math.min(samples.length - 1, Math.floor(samples.length * p))]
+  return { delivered: samples.length, expected: total * watchers, p50: pct(0.5), p99: pct(0.99), max: samples[samples.length - 1] }
+}
+
+const scenarios = { fanout, latency, memory, connectRate, presenceList, presenceFanout }
 
 process.once('message', async ({ scenario, params }) => {
   try {

@@ -101,3 +101,19 @@ t.test('GET /health', async (t) => {
   t.match(body.timestamp, iso)
   t.type(body.uptime, 'number')
 })
+
+t.test('GET /metrics is Prometheus text with the document\'s metrics', async (t) => {
+  const server = await start(t)
+  const alice = new SeedClient(server.ws('?userId=alice'))
+  await alice.frame('CONNECT')
+  const response = await fetch(`${server.http}/metrics`)
+  t.equal(response.status, 200)
+  t.match(response.headers.get('content-type'), /^text\/plain/)
+  const text = await response.text()
+  for (const name of ['ws_connections_total', 'ws_connections_current', 'ws_messages_total', 'ws_errors_total',
+    'ws_clients_current', 'ws_message_size_bytes', 'ws_latency_seconds']) {
+    t.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name)
+  }
+  t.match(text, /^ws_connections_current 1$/m)
+  t.match(text, /^ws_clients_current 1$/m)
+})

@@ -1,13 +1,23 @@
 'use strict'
 // fastify-hauyna with default options, as a user runs it. Only the publisher's rate limit is
 // raised: the default (50/s per connection) would throttle the load generator's publisher.
+// Channels named presence:* have presence on, for the presence scenarios.
 const Fastify = require('fastify')
 const hauyna = require('../../dist/lib/index.js')
 const { serve } = require('./serve')
 
 serve(async () => {
   const app = Fastify({ logger: false })
-  await app.register(hauyna, { rateLimit: { burst: 10_000, perSecond: 100_000 }, maxConnectionsPerUser: 100_000 })
+  await app.register(hauyna, {
+    rateLimit: { burst: 10_000, perSecond: 100_000 },
+    maxConnectionsPerUser: 100_000,
+    channels: { policies: { 'presence:*': { presence: true } } }
+  })
   await app.listen({ port: 0, host: '127.0.0.1' })
-  return { port: app.server.address().port, close: () => app.close() }
+  const presenceList = async () => {
+    const started = performance.now()
+    const users = (await app.presence.list()).length
+    return { ms: performance.now() - started, users }
+  }
+  return { port: app.server.address().port, close: () => app.close(), calls: { presenceList } }
 })
