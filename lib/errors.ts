@@ -19,7 +19,8 @@ export const errors = {
   NotSubscribed: createError<[string]>('HAUYNA_NOT_SUBSCRIBED', 'Not subscribed to channel "%s"', 403),
   TooLarge: createError<[string, number, number]>('HAUYNA_TOO_LARGE', '%s is %d bytes, over the limit of %d bytes', 413),
   InvalidCloseCode: createError<[number]>('HAUYNA_INVALID_CLOSE_CODE', 'Close code %d is not one an endpoint may send'),
-  UnknownConnection: createError<[string]>('HAUYNA_UNKNOWN_CONNECTION', 'No connection with id "%s"', 404)
+  UnknownConnection: createError<[string]>('HAUYNA_UNKNOWN_CONNECTION', 'No connection with id "%s"', 404),
+  ChannelExists: createError<[string]>('HAUYNA_CHANNEL_EXISTS', 'Channel "%s" was already created', 409)
 }
 
 const wireCodes: Record<string, ErrorCode> = {

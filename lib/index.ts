@@ -6,6 +6,7 @@ import { errors } from './errors'
 import plugin from './plugin'
 import { CloseCode, ErrorCode } from './protocol/codes'
 import { clientSchemas, schemas, serverSchemas } from './protocol/schemas'
+import { STOP } from './services/events'
 
 // `module.exports` is the plugin itself (Fastify's convention), so `require()`, ESM
 // `import hauyna from` and TypeScript under every module setting all get a callable plugin.
@@ -20,13 +21,17 @@ const hauyna = Object.assign(plugin, {
   serverSchemas,
   memoryAdapter,
   Connection,
-  ConnectionState
+  ConnectionState,
+  STOP
 })
 
 // eslint-disable-next-line @typescript-eslint/no-namespace
 namespace hauyna {
   export type HauynaOptions = import('./options').HauynaOptions
   export type HeartbeatOptions = import('./options').HeartbeatOptions
+  export type Authenticate = import('./options').Authenticate
+  export type EndpointOptions = import('./core/endpoint').EndpointOptions
+  export type AutoSubscribe = import('./core/endpoint').AutoSubscribe
   export type HauynaInfo = import('./plugin').HauynaInfo
   export type Codec = import('./protocol/codec').Codec
   export type ErrorCode = import('./protocol/codes').ErrorCode
@@ -51,6 +56,7 @@ namespace hauyna {
   export type CleanupMetrics = import('./core/cleanup-queue').CleanupMetrics
   export type EndpointHooks = import('./options').EndpointHooks
   export type ChannelsService = import('./services/channels').ChannelsService
+  export type ChannelInfo = import('./services/channel-registry').ChannelInfo
   export type SubscribeOptions = import('./services/channels').SubscribeOptions
   export type Subscriber = import('./services/channels').Subscriber
   export type ConnectionRef = import('./services/channels').ConnectionRef
@@ -89,3 +95,4 @@ module.exports.serverSchemas = serverSchemas
 module.exports.memoryAdapter = memoryAdapter
 module.exports.Connection = Connection
 module.exports.ConnectionState = ConnectionState
+module.exports.STOP = STOP

@@ -22,10 +22,14 @@ export interface EndpointHooks {
   preHandler?: preHandlerHookHandler | preHandlerHookHandler[]
 }
 
+/** Resolves the identity of an upgrade request before the upgrade; throw or return nothing to refuse. */
+export type Authenticate = (request: FastifyRequest) => Identity | null | undefined | Promise<Identity | null | undefined>
+
 export interface HauynaOptions {
-  path?: string
+  /** The default endpoint's path; `false` for none (endpoints declared with `fastify.realtime()` only). */
+  path?: string | false
   adapter?: Adapter
-  authenticate?: (request: FastifyRequest) => Identity | null | undefined | Promise<Identity | null | undefined>
+  authenticate?: Authenticate
   allowAnonymous?: boolean
   heartbeat?: Partial<HeartbeatOptions>
   idleTimeout?: number
@@ -51,9 +55,9 @@ export interface HauynaOptions {
 }
 
 export interface ResolvedOptions {
-  path: string
+  path: string | false
   adapter: Adapter
-  authenticate: HauynaOptions['authenticate']
+  authenticate: Authenticate | undefined
   allowAnonymous: boolean
   heartbeat: HeartbeatOptions
   idleTimeout: number
@@ -84,7 +88,7 @@ const known = new Set([
   'stats', 'health', 'websocket', 'nodeId', 'codec', 'metrics', 'cleanup'
 ])
 
-function fail (name: string, reason: string): never {
+export function fail (name: string, reason: string): never {
   throw new errors.InvalidOption(name, reason)
 }
 
@@ -96,7 +100,7 @@ function integer (name: string, value: unknown, fallback: number, min: number): 
   return value
 }
 
-function boolean (name: string, value: unknown, fallback: boolean): boolean {
+export function boolean (name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback
   if (typeof value !== 'boolean') fail(name, `must be a boolean, got ${JSON.stringify(value)}`)
   return value
@@ -108,13 +112,13 @@ function text (name: string, value: unknown, fallback: string): string {
   return value
 }
 
-function routePath (name: string, value: unknown, fallback: string): string {
+export function routePath (name: string, value: unknown, fallback: string): string {
   const path = text(name, value, fallback)
   if (!path.startsWith('/')) fail(name, `must start with "/", got ${JSON.stringify(path)}`)
   return path
 }
 
-function object<T extends object> (name: string, value: unknown): Partial<T> {
+export function object<T extends object> (name: string, value: unknown): Partial<T> {
   if (value === undefined) return {}
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(name, 'must be an object')
   return value as Partial<T>
@@ -168,7 +172,7 @@ function resolveEndpoint (name: string, value: { path?: string } | false | undef
 
 const statsKeys = new Set(['path', 'onRequest', 'preHandler'])
 
-function routeHooks (name: string, value: unknown): void {
+export function routeHooks (name: string, value: unknown): void {
   if (value === undefined) return
   const list: unknown[] = Array.isArray(value) ? value : [value]
   if (!list.every((hook) => typeof hook === 'function')) fail(name, 'must be a function or an array of functions')
@@ -220,7 +224,7 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
   const permissions = object<ResolvedOptions['permissions']>('permissions', options.permissions)
   const presence = object<ResolvedOptions['presence']>('presence', options.presence)
   return {
-    path: routePath('path', options.path, '/ws'),
+    path: options.path === false ? false : routePath('path', options.path, '/ws'),
     adapter,
     authenticate: options.authenticate,
     allowAnonymous: boolean('allowAnonymous', options.allowAnonymous, false),

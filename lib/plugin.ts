@@ -2,6 +2,8 @@ import websocket from '@fastify/websocket'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { WebSocket } from 'ws'
+import { builtinTypes } from './core/builtin-handlers'
+import { checkEndpointMessages, type EndpointOptions, resolveEndpoint } from './core/endpoint'
 import { HeartbeatMonitor } from './core/heartbeat'
 import { Runtime } from './core/runtime'
 import { drain } from './core/shutdown'
@@ -10,7 +12,7 @@ import { type HauynaOptions, resolveOptions } from './options'
 import { registerHealthRoute } from './routes/health'
 import { registerMetrics } from './routes/metrics'
 import { registerStatsRoute } from './routes/stats'
-import { registerWebSocketRoute } from './routes/websocket'
+import { registerEndpointRoute } from './routes/websocket'
 
 /** What `fastify.hauyna` exposes besides the service decorators. */
 export interface HauynaInfo {
@@ -47,7 +49,14 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
   fastify.decorate('hauyna', { nodeId: runtime.nodeId, stats: () => collectStats(runtime) } satisfies HauynaInfo)
   fastify.decorateRequest('hauynaIdentity', null)
 
-  registerWebSocketRoute(fastify, runtime)
+  fastify.decorate('realtime', function realtime (this: FastifyInstance, path: string, endpointOptions: EndpointOptions = {}) {
+    const { schema, onRequest, preValidation, preHandler } = endpointOptions
+    registerEndpointRoute(this, runtime, resolveEndpoint(path, endpointOptions, options), { schema, onRequest, preValidation, preHandler })
+  })
+  if (options.path !== false) registerEndpointRoute(fastify, runtime, resolveEndpoint(options.path, {}, options))
+  fastify.addHook('onReady', async () => {
+    checkEndpointMessages(runtime.endpoints, (type) => Object.hasOwn(builtinTypes, type) || runtime.events.messageTypes.has(type))
+  })
   if (options.stats !== false) registerStatsRoute(fastify, runtime, options.stats)
   if (options.health !== false) registerHealthRoute(fastify, runtime, options.health.path)
 

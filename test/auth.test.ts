@@ -1,38 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
-import { Client, connect, delay, startServer, until } from './helpers'
-
-interface Refusal { status: number, body: Record<string, unknown> }
-
-/**
- * Attempts an upgrade that the server must refuse over HTTP: resolves with the status
- * and JSON body of the response ('unexpected-response'); fails if a socket opens.
- */
-function refusal (url: string, headers: Record<string, string> = {}): Promise<Refusal> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers })
-    const timer = setTimeout(() => { ws.terminate(); reject(new Error('no response to the upgrade')) }, 3000)
-    ws.on('error', () => {})
-    ws.once('open', () => {
-      clearTimeout(timer)
-      ws.terminate()
-      reject(new Error('the upgrade was accepted'))
-    })
-    ws.once('unexpected-response', (req, res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { text += chunk })
-      res.on('end', () => {
-        clearTimeout(timer)
-        req.destroy()
-        let body: Record<string, unknown> = {}
-        try { body = JSON.parse(text) } catch {}
-        resolve({ status: res.statusCode ?? 0, body })
-      })
-    })
-  })
-}
+import { Client, connect, delay, refusal, startServer, until } from './helpers'
 
 /** Identity from an `x-user` header, with groups and meta from others. */
 function headerIdentity (request: FastifyRequest) {

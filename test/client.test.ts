@@ -309,6 +309,30 @@ t.test('channels the server subscribed this connection to arrive as message even
   t.same(client.status().subscriptions, [], 'not one the client asked for')
 })
 
+t.test('a server subscription is a subscribed event; a kick an unsubscribed event, not renewed on reconnect', async (t) => {
+  const server = await startServer(t)
+  const client = createClient(t, server.url({ userId: 'alice' }))
+  await client.start()
+  const subscribed = nextEvent(client, 'subscribed')
+  await server.app.channels.subscribe(client.connectionId as string, 'news')
+  t.match((await subscribed)[0], { channel: 'news' })
+  t.notOk('ref' in (await subscribed)[0], 'answers no request of the client')
+
+  const received: unknown[] = []
+  await client.subscribe('room', (message) => { received.push(message.data) }).subscribed
+  const unsubscribed = nextEvent(client, 'unsubscribed')
+  t.equal(await server.app.channels.kick('room', 'alice', 'spamming'), 1)
+  t.match((await unsubscribed)[0], { channel: 'room', reason: 'spamming' })
+  t.same(client.status().subscriptions, [], 'forgotten by the client')
+
+  const reopened = nextEvent(client, 'connected')
+  await server.app.connections.close(client.connectionId as string, 4001, 'reconnect, please')
+  await reopened
+  await client.presence('online') // answered after anything the client sent on reopening
+  t.same(await server.app.channels.subscribers('room'), [], 'not subscribed again after the reconnect')
+  t.same(received, [])
+})
+
 t.test('subscription meta that cannot be serialized throws at once', async (t) => {
   const client = createClient(t, 'ws://127.0.0.1:9/ws')
   const circular: Record<string, unknown> = {}

@@ -38,7 +38,7 @@ export async function startServer (
   return {
     app,
     http: `http://127.0.0.1:${port}`,
-    url: (query = {}, path = options.path ?? '/ws') =>
+    url: (query = {}, path = options.path === false ? '/' : options.path ?? '/ws') =>
       `ws://127.0.0.1:${port}${path}${Object.keys(query).length > 0 ? '?' + new URLSearchParams(query).toString() : ''}`
   }
 }
@@ -175,4 +175,35 @@ export async function expectInvalidOptions (t: Test, cases: Array<[string, unkno
     t.equal(error?.code, 'HAUYNA_INVALID_OPTION', `${what}: code`)
     t.ok(error?.message.includes(`"${name}"`), `${what}: names ${name} (${error?.message})`)
   }
+}
+
+export interface Refusal { status: number, body: Record<string, unknown> }
+
+/**
+ * Attempts an upgrade that the server must refuse over HTTP: resolves with the status
+ * and JSON body of the response ('unexpected-response'); fails if a socket opens.
+ */
+export function refusal (url: string, headers: Record<string, string> = {}): Promise<Refusal> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers })
+    const timer = setTimeout(() => { ws.terminate(); reject(new Error('no response to the upgrade')) }, 3000)
+    ws.on('error', () => {})
+    ws.once('open', () => {
+      clearTimeout(timer)
+      ws.terminate()
+      reject(new Error('the upgrade was accepted'))
+    })
+    ws.once('unexpected-response', (req, res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { text += chunk })
+      res.on('end', () => {
+        clearTimeout(timer)
+        req.destroy()
+        let body: Record<string, unknown> = {}
+        try { body = JSON.parse(text) } catch {}
+        resolve({ status: res.statusCode ?? 0, body })
+      })
+    })
+  })
 }

@@ -1,5 +1,6 @@
 // The plugin's decorators, published to TypeScript users through declaration merging.
 import type { Identity } from '../lib/connection/connection'
+import type { EndpointOptions } from '../lib/core/endpoint'
 import type { HauynaInfo } from '../lib/plugin'
 import type { ChannelsService } from '../lib/services/channels'
 import type { ConnectionsService } from '../lib/services/connections'
@@ -15,6 +16,11 @@ declare module 'fastify' {
     events: EventsService
     connections: ConnectionsService
     hauyna: HauynaInfo
+    /**
+     * Declares another WebSocket endpoint sharing the same services, as a route of this
+     * instance (its hooks and decorators apply). Call it before the server starts.
+     */
+    realtime (path: string, options?: EndpointOptions): void
   }
   interface FastifyRequest {
     /** The identity `authenticate` returned for this upgrade request, if any. */

@@ -9,7 +9,7 @@ import { type ChannelHandler, type Subscription, Subscriptions } from './subscri
 import { type CloseInfo, openSocket, resolveWebSocket, type SocketHandle } from './transport'
 import type {
   AppMessages, AppPayload, ChannelMessage, ClientEvents, ClientHealth, ClientOptions, ClientState, ClientStatus,
-  ConnectedFrame, HeartbeatSettings, OutgoingMessage, RequestOptions, StopOptions, StopResult, SubscribedFrame,
+  ConnectedFrame, HeartbeatSettings, OutgoingMessage, RequestOptions, StopOptions, StopResult, SubscribedFrame, UnsubscribedFrame,
   SubscribeOptions, Unsubscribe, WebSocketConstructor
 } from './types'
 
@@ -374,9 +374,21 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
     }
   }
 
-  /** `ack`, `subscribed`, `unsubscribed`, `error`: settles a request; an unmatched error is an event. */
+  /** `ack`, `subscribed`, `unsubscribed`, `error`: settles a request; an unmatched one is an event. */
   private answer (frame: Frame): void {
-    if (this.requests.settle(frame) || frame.type !== 'error') return
+    if (this.requests.settle(frame)) return
+    if (frame.type === 'subscribed') this.emitter.emit('subscribed', frame as unknown as SubscribedFrame)
+    else if (frame.type === 'unsubscribed') this.removedByServer(frame as unknown as UnsubscribedFrame)
+    else if (frame.type === 'error') this.unmatchedError(frame)
+  }
+
+  /** Kicked, or the channel removed: renewing the subscription on reconnect would undo the server's decision. */
+  private removedByServer (frame: UnsubscribedFrame): void {
+    this.subs.forget(frame.channel)
+    this.emitter.emit('unsubscribed', frame)
+  }
+
+  private unmatchedError (frame: Frame): void {
     const details = Array.isArray(frame.details) ? frame.details as Array<{ path: string, message: string }> : undefined
     this.emitError(new HauynaError(String(frame.code), String(frame.message), {
       ref: frame.ref as string | number | undefined, details

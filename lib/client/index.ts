@@ -7,6 +7,6 @@ export { defaultRetryPolicy, resolveRetryPolicy, retryDelay, type RetryPolicy } 
 export type {
   AppMessages, AppPayload, BroadcastMessage, ChannelMessage, ClientEvents, ClientHealth, ClientOptions, ClientState,
   ClientStatus, ConnectedFrame, DirectMessage, DisconnectInfo, ErrorFrame, GroupMessage, HeartbeatSettings,
-  OutgoingMessage, PresenceDiff, RequestOptions, StopOptions, StopResult, SubscribedFrame, SubscribeOptions,
+  OutgoingMessage, PresenceDiff, RequestOptions, StopOptions, StopResult, SubscribedFrame, SubscribeOptions, UnsubscribedFrame,
   Unsubscribe, WebSocketConstructor, WebSocketLike
 } from './types'

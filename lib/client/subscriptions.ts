@@ -70,6 +70,11 @@ export class Subscriptions {
     if (this.byChannel.get(sub.channel) === sub) this.byChannel.delete(sub.channel)
   }
 
+  /** Forgets a channel the server removed this client from, whatever its handlers. */
+  forget (channel: string): void {
+    this.byChannel.delete(channel)
+  }
+
   has (sub: Subscription): boolean {
     return this.byChannel.get(sub.channel) === sub
   }

@@ -13,6 +13,7 @@ export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closing' | '
 /** Frames as the server sends them, `data` typed by the caller where it knows better. */
 export type ConnectedFrame = ServerMessage<'connected'>
 export type SubscribedFrame = ServerMessage<'subscribed'>
+export type UnsubscribedFrame = ServerMessage<'unsubscribed'>
 export type PresenceDiff = ServerMessage<'presence_diff'>
 export type ErrorFrame = ServerMessage<'error'>
 export type ChannelMessage<T = unknown> = Omit<ServerMessage<'message'>, 'data'> & { data: T }
@@ -110,8 +111,13 @@ export interface ClientEvents {
   error: (error: HauynaError) => void
   state: (state: ClientState, previous: ClientState) => void
   connected: (frame: ConnectedFrame) => void
-  /** A subscription confirmed by the server: the first time and after every reconnect. */
+  /**
+   * A subscription confirmed by the server: the first time and after every reconnect, and
+   * when the endpoint subscribes the connection itself (no `ref`; its messages come as `message`).
+   */
   subscribed: (frame: SubscribedFrame) => void
+  /** The server removed a subscription (kicked, channel removed: see `reason`); it is not renewed. */
+  unsubscribed: (frame: UnsubscribedFrame) => void
   disconnected: (info: DisconnectInfo) => void
   /** A reconnection attempt is scheduled: `attempt` counts from 1, `delay` in milliseconds. */
   retry: (info: { attempt: number, delay: number }) => void

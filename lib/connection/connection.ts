@@ -2,10 +2,13 @@ import type { WebSocket } from 'ws'
 import { errors } from '../errors'
 import { CloseCode, isValidCloseCode } from '../protocol/codes'
 import { encodeMessage } from '../protocol/codec'
+import { checkMeta } from '../protocol/names'
 import { OutgoingFrame } from '../transport/outgoing-frame'
 import { writeFrame } from '../transport/socket-writer'
 import type { Runtime } from '../core/runtime'
 import type { Subscription } from '../core/topic-hub'
+import type { Endpoint } from '../core/endpoint'
+import type { ConnectionContext } from './context'
 import { TokenBucket } from './rate-limiter'
 import { canTransition, ConnectionState } from './state'
 
@@ -28,6 +31,13 @@ export class Connection {
   /** Groups this connection receives messages for (its user's memberships). */
   readonly groups = new Set<string>()
   meta: Record<string, unknown>
+  /** The endpoint this connection upgraded on. @internal */
+  readonly route: Endpoint
+  readonly params: ConnectionContext['params']
+  readonly query: ConnectionContext['query']
+  /** Upgrade request headers without credentials (authorization, cookie, websocket key…). */
+  readonly headers: ConnectionContext['headers']
+  readonly ip: string
   state: ConnectionState = ConnectionState.Connected
   stateSince: number
   readonly connectedAt: number
@@ -50,19 +60,45 @@ export class Connection {
     readonly socket: WebSocket,
     identity: Identity,
     id: string,
-    readonly runtime: Runtime
+    readonly runtime: Runtime,
+    context: ConnectionContext
   ) {
     const now = Date.now()
     this.id = id
     this.userId = identity.id
-    this.meta = identity.meta ?? {}
+    // A copy: `authenticate` may hand every connection of a user the same meta object.
+    this.meta = { ...identity.meta }
+    this.route = context.endpoint
+    this.params = context.params
+    this.query = context.query
+    this.headers = context.headers
+    this.ip = context.ip
     this.connectedAt = this.stateSince = this.lastSeen = this.lastActivity = now
     const rateLimit = runtime.options.rateLimit
     this.bucket = rateLimit === false ? undefined : new TokenBucket(rateLimit, now)
   }
 
+  /** The path of the endpoint this connection upgraded on, e.g. `/chat/:room`. */
+  get endpoint (): string {
+    return this.route.path
+  }
+
   get isOpen (): boolean {
     return !this.closing && this.socket.readyState === OPEN
+  }
+
+  /**
+   * Sets (or, with `undefined`, deletes) one meta key. The whole meta must stay a plain JSON
+   * object within `maxMetaBytes`, since it is shown in `connections.get()` and stats.
+   */
+  setMeta (key: string, value: unknown): this {
+    if (value === undefined) {
+      delete this.meta[key]
+      return this
+    }
+    checkMeta('connection meta', { ...this.meta, [key]: value }, this.runtime.options.maxMetaBytes)
+    this.meta[key] = value
+    return this
   }
 
   /** Sends any JSON-serializable message to this connection only. */

@@ -2,14 +2,14 @@ import type { FastifyRequest } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { errors } from '../errors'
 import { checkName, isValidName } from '../protocol/names'
-import type { ResolvedOptions } from '../options'
+import type { Authenticate } from '../options'
 import type { Identity } from './connection'
 
-/** Runs the `authenticate` option before the upgrade: 401 (or the error's own status) on failure. */
-export async function authenticateRequest (request: FastifyRequest, options: ResolvedOptions): Promise<Identity> {
+/** Runs an endpoint's `authenticate` before the upgrade: 401 (or the error's own status) on failure. */
+export async function authenticateRequest (request: FastifyRequest, authenticate: Authenticate): Promise<Identity> {
   let identity: Identity | null | undefined
   try {
-    identity = await options.authenticate?.(request)
+    identity = await authenticate(request)
   } catch (error) {
     const err = error as Error & { statusCode?: number }
     request.log.info({ err }, 'websocket authentication failed')

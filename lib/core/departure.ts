@@ -35,6 +35,6 @@ export const departureSteps: ReadonlyArray<CleanupStep<Departure>> = [
     else runtime.defer(leaveGrace, async () => { await runtime.presence.untrack(conn) })
   },
   async function announceDisconnect ({ conn, code, reason }: Departure) {
-    await conn.runtime.events.emit('disconnect', conn, { code, reason })
+    await conn.runtime.events.emitAfter(conn.route.onDisconnect, 'disconnect', [conn, { code, reason }])
   }
 ]

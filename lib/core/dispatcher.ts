@@ -107,6 +107,11 @@ export class Dispatcher {
       this.runtime.sendError(conn, ErrorCode.UnknownType, `unknown message type "${type}"`, ref)
       return undefined
     }
+    const accepted = conn.route.messages
+    if (accepted !== undefined && !accepted.has(type)) {
+      this.runtime.sendError(conn, ErrorCode.UnknownType, `message type "${type}" is not accepted on ${conn.route.path}`, ref)
+      return undefined
+    }
     if (!entry.validator.check(message)) {
       this.runtime.sendError(conn, ErrorCode.InvalidMessage, `invalid "${type}" message`, ref,
         entry.validator.details(message))

@@ -2,9 +2,13 @@ import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { RawData, WebSocket } from 'ws'
 import { Connection, type Identity } from '../connection/connection'
+import type { ConnectionContext } from '../connection/context'
 import { ConnectionState } from '../connection/state'
+import { wireCodeOf } from '../errors'
 import { encodeMessage } from '../protocol/codec'
 import { CloseCode, ErrorCode } from '../protocol/codes'
+import { builtinTypes } from './builtin-handlers'
+import { autoSubscribedChannels } from './endpoint'
 import { roundTrip } from './heartbeat'
 import type { Runtime } from './runtime'
 import { ALL_TOPIC, userTopic } from './topics'
@@ -48,7 +52,9 @@ function refuse (runtime: Runtime, socket: WebSocket, code: ErrorCode, message: 
 }
 
 /** Turns an upgraded socket into a registered connection; `null` identity is refused (1002). */
-export function openConnection (runtime: Runtime, socket: WebSocket, identity: Identity | null): Connection | undefined {
+export function openConnection (
+  runtime: Runtime, socket: WebSocket, identity: Identity | null, context: ConnectionContext
+): Connection | undefined {
   if (runtime.draining) {
     socket.close(CloseCode.GoingAway, 'server shutting down')
     return undefined
@@ -64,7 +70,7 @@ export function openConnection (runtime: Runtime, socket: WebSocket, identity: I
     refuse(runtime, socket, ErrorCode.Forbidden, `too many connections for this user (max ${max})`, CloseCode.PolicyViolation)
     return undefined
   }
-  const conn = new Connection(socket, identity, randomUUID(), runtime)
+  const conn = new Connection(socket, identity, randomUUID(), runtime, context)
   ;(socket as TaggedSocket)[kConnection] = conn
   // @fastify/websocket's own per-socket error listener is a closure over the upgrade
   // request and reply, keeping them alive as long as the socket; ours replaces it.
@@ -78,6 +84,25 @@ export function openConnection (runtime: Runtime, socket: WebSocket, identity: I
   return conn
 }
 
+/** The endpoint's channels, each answered like a client's `subscribe` (policies apply). */
+async function subscribeOnConnect (runtime: Runtime, conn: Connection): Promise<void> {
+  let channels: readonly string[]
+  try {
+    channels = await autoSubscribedChannels(conn.route, conn)
+  } catch (error) {
+    runtime.reportError(error, conn, `${conn.route.path}: subscribe option failed`)
+    runtime.sendError(conn, ErrorCode.InternalError, 'internal server error in the endpoint\'s subscribe option')
+    return
+  }
+  for (const channel of channels) {
+    try {
+      await builtinTypes.subscribe.handler(conn, { type: 'subscribe', channel }, runtime)
+    } catch (error) {
+      runtime.sendError(conn, wireCodeOf(error), (error as Error).message)
+    }
+  }
+}
+
 async function setUp (runtime: Runtime, conn: Connection, identity: Identity): Promise<void> {
   try {
     await runtime.join(conn, userTopic(conn.userId), null)
@@ -88,7 +113,8 @@ async function setUp (runtime: Runtime, conn: Connection, identity: Identity): P
       type: 'connected', connectionId: conn.id, userId: conn.userId, ts: new Date().toISOString(), heartbeat: { interval, timeout }
     })
     if (runtime.options.presence.autoTrack) await runtime.presence.track(conn)
-    await runtime.events.emit('connect', conn)
+    await subscribeOnConnect(runtime, conn)
+    await runtime.events.emitAfter(conn.route.onConnect, 'connect', [conn])
     runtime.log.debug({ connectionId: conn.id, userId: conn.userId }, 'websocket connection opened')
   } catch (error) {
     runtime.reportError(error, conn, 'connection setup failed')

@@ -20,6 +20,7 @@ import { builtinTypes } from './builtin-handlers'
 import { CleanupQueue } from './cleanup-queue'
 import { type Departure, departureSteps } from './departure'
 import { Dispatcher, refOf } from './dispatcher'
+import type { Endpoint } from './endpoint'
 import { noTelemetry, type Telemetry } from './telemetry'
 import { channelTopic } from './topics'
 import { TopicHub, type Subscription } from './topic-hub'
@@ -46,6 +47,7 @@ export class Runtime implements AdapterNode {
     connectionsTotal: 0, messagesIn: 0, messagesOut: 0, errors: 0, rateLimited: 0, slowConsumers: 0
   }
 
+  readonly endpoints: Endpoint[] = []
   readonly connectionsById = new Map<string, Connection>()
   readonly connectionsByUser = new Map<string, Set<Connection>>()
   readonly events: EventsService
@@ -146,12 +148,14 @@ export class Runtime implements AdapterNode {
     let set = this.connectionsByUser.get(conn.userId)
     if (set === undefined) this.connectionsByUser.set(conn.userId, set = new Set())
     set.add(conn)
+    conn.route.connections++
     this.counters.connectionsTotal++
   }
 
   /** Returns `true` when `conn` was its user's last connection on this node. */
   unregister (conn: Connection): boolean {
     this.connectionsById.delete(conn.id)
+    conn.route.connections--
     const set = this.connectionsByUser.get(conn.userId)
     set?.delete(conn)
     if (set?.size !== 0) return false
@@ -173,7 +177,11 @@ export class Runtime implements AdapterNode {
     if (this.events.listenerCount('error') > 0) void this.events.emit('error', err, conn)
   }
 
-  /** A failing `error` handler is only logged: emitting `error` for it would feed itself. */
+  /**
+   * A failing handler: reported, and its connection (if any) told `internal_error` without
+   * the details, and kept. A failing `error` handler is only logged: emitting `error` for it
+   * would feed itself.
+   */
   private onHandlerError (error: unknown, event: string, args: unknown[]): void {
     if (event === 'error') {
       this.log.error({ err: error }, '"error" handler failed')
@@ -181,6 +189,7 @@ export class Runtime implements AdapterNode {
     }
     const conn = args.find((arg): arg is Connection => arg instanceof Connection)
     this.reportError(error, conn, `"${event}" handler failed`)
+    if (conn?.isOpen === true) this.sendError(conn, ErrorCode.InternalError, `internal server error in "${event}" handler`)
   }
 
   onSlowConsumer (conn: Connection): void {

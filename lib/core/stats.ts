@@ -3,6 +3,7 @@ import { connectionStates } from '../connection/state'
 import type { Runtime } from './runtime'
 
 const TOP_CHANNELS = 20
+const TOP_META_KEYS = 20
 
 export const StatsSchema = Type.Object({
   nodeId: Type.String(),
@@ -15,6 +16,13 @@ export const StatsSchema = Type.Object({
     count: Type.Integer(),
     top: Type.Array(Type.Object({ channel: Type.String(), subscribers: Type.Integer() }))
   }),
+  connectionMeta: Type.Object({
+    connections: Type.Integer({ description: 'connections with at least one meta key' }),
+    keys: Type.Array(Type.Object({ key: Type.String(), connections: Type.Integer() }),
+      { description: 'up to 20 meta keys, most used first' })
+  }, { description: 'connection meta, summarized: stats stay bounded however many connections exist' }),
+  endpoints: Type.Array(Type.Object({ path: Type.String(), connections: Type.Integer() }),
+    { description: 'every WebSocket endpoint with its open connections on this node' }),
   groups: Type.Integer(),
   presence: Type.Integer(),
   topics: Type.Integer({ description: 'topics with a local subscriber (channels, users, groups, all)' }),
@@ -34,6 +42,19 @@ export const StatsSchema = Type.Object({
 })
 export type Stats = Static<typeof StatsSchema>
 
+/** How many connections carry meta and under which keys; values stay out (they may be personal). */
+function metaSummary (runtime: Runtime): Stats['connectionMeta'] {
+  const byKey = new Map<string, number>()
+  let connections = 0
+  for (const conn of runtime.connectionsById.values()) {
+    const keys = Object.keys(conn.meta)
+    if (keys.length > 0) connections++
+    for (const key of keys) byKey.set(key, (byKey.get(key) ?? 0) + 1)
+  }
+  const keys = [...byKey].map(([key, count]) => ({ key, connections: count }))
+  return { connections, keys: keys.sort((a, b) => b.connections - a.connections).slice(0, TOP_META_KEYS) }
+}
+
 /** A snapshot of this node; bounded in size whatever the number of channels. */
 export async function collectStats (runtime: Runtime): Promise<Stats> {
   const states: Record<string, number> = Object.fromEntries(connectionStates.map((s) => [s, 0]))
@@ -48,6 +69,8 @@ export async function collectStats (runtime: Runtime): Promise<Stats> {
     users: runtime.connectionsByUser.size,
     states,
     channels: { count: channels.length, top: channels.slice(0, TOP_CHANNELS) },
+    connectionMeta: metaSummary(runtime),
+    endpoints: runtime.endpoints.map(({ path, connections }) => ({ path, connections })),
     groups: runtime.groups.size,
     presence: await runtime.presence.count(),
     topics: runtime.hub.topicCount,

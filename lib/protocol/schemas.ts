@@ -53,7 +53,12 @@ export const serverSchemas = {
     ref: Type.Optional(Ref),
     presence: Type.Optional(Type.Record(Type.String(), PresenceSummary))
   }),
-  unsubscribed: serverMessage('unsubscribed', { channel: Name, ref: Type.Optional(Ref) }),
+  unsubscribed: serverMessage('unsubscribed', {
+    channel: Name,
+    ref: Type.Optional(Ref),
+    /** Extension of PROTOCOL.md v1: why the server removed the subscription (kick, channel removed). */
+    reason: Type.Optional(Type.String())
+  }),
   message: serverMessage('message', {
     channel: Name,
     from: Type.Union([Name, Type.Null()]),

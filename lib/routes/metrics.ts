@@ -12,7 +12,7 @@ type PromClient = typeof promClient
  * a registry of this instance's own: prom-client's global registry would make a second
  * Fastify instance in the process fail on duplicate metric names.
  */
-async function registerFastifyMetrics (fastify: FastifyInstance, path: string, wsPath: string): Promise<void> {
+async function registerFastifyMetrics (fastify: FastifyInstance, path: string): Promise<void> {
   const registry = new promClient.Registry()
   const registers = [registry]
   await fastify.register(fastifyMetrics, {
@@ -21,8 +21,6 @@ async function registerFastifyMetrics (fastify: FastifyInstance, path: string, w
     defaultMetrics: { enabled: true, register: registry },
     routeMetrics: {
       enabled: true,
-      // Upgrades never send an HTTP response: timing them would only hold a timer per socket.
-      routeBlacklist: [wsPath],
       overrides: { histogram: { registers }, summary: { registers } }
     }
   })
@@ -46,7 +44,7 @@ function existingClient (fastify: FastifyInstance): PromClient | undefined {
 export async function registerMetrics (fastify: FastifyInstance, runtime: Runtime, path: string): Promise<void> {
   let client = existingClient(fastify)
   if (client === undefined) {
-    await registerFastifyMetrics(fastify, path, runtime.options.path)
+    await registerFastifyMetrics(fastify, path)
     client = fastify.metrics.client
   }
   const registry: Registry = client.register

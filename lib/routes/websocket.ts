@@ -1,8 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest, preValidationHookHandler } from 'fastify'
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
+import { contextOf } from '../connection/context'
 import { authenticateRequest, identityFromQuery } from '../connection/identity'
+import type { Endpoint, EndpointRouteOptions } from '../core/endpoint'
 import { openConnection } from '../core/lifecycle'
 import type { Runtime } from '../core/runtime'
 
@@ -15,28 +17,45 @@ function releaseUpgradeResponse (request: FastifyRequest): void {
   socket._httpMessage?.detachSocket(socket)
 }
 
-/** The WebSocket route: `authenticate` runs as a preValidation hook, before the upgrade. */
-export function registerWebSocketRoute (fastify: FastifyInstance, runtime: Runtime): void {
-  const { options } = runtime
-  const preValidation = options.authenticate === undefined
-    ? undefined
-    : async (request: FastifyRequest) => {
-      try {
-        request.hauynaIdentity = await authenticateRequest(request, options)
-      } catch (error) {
-        runtime.telemetry.error('unauthorized')
-        throw error
-      }
+function authenticationHook (runtime: Runtime, endpoint: Endpoint): preValidationHookHandler | undefined {
+  const { authenticate } = endpoint
+  if (authenticate === undefined) return undefined
+  return async function authenticateUpgrade (request: FastifyRequest) {
+    try {
+      request.hauynaIdentity = await authenticateRequest(request, authenticate)
+    } catch (error) {
+      runtime.telemetry.error('unauthorized')
+      throw error
     }
+  }
+}
+
+/**
+ * One WebSocket endpoint, registered on `fastify` (the caller's context, so its hooks and
+ * decorators apply). `authenticate` is the first preValidation hook; Fastify's own schema
+ * validation follows the hooks, so every check is done before the upgrade.
+ */
+export function registerEndpointRoute (
+  fastify: FastifyInstance, runtime: Runtime, endpoint: Endpoint, route: EndpointRouteOptions = {}
+): void {
+  const authenticate = authenticationHook(runtime, endpoint)
+  const preValidation = [authenticate ?? [], route.preValidation ?? []].flat()
+  runtime.endpoints.push(endpoint)
   fastify.route({
     method: 'GET',
-    url: options.path,
+    url: endpoint.path,
     websocket: true,
-    preValidation,
+    schema: route.schema,
+    onRequest: route.onRequest,
+    preValidation: preValidation.length === 0 ? undefined : preValidation,
+    preHandler: route.preHandler,
+    // Upgrades never send an HTTP response: timing them would only hold a timer per socket.
+    config: { disableMetrics: true },
     handler: (socket: WebSocket, request: FastifyRequest) => {
       releaseUpgradeResponse(request)
-      const identity = request.hauynaIdentity ?? identityFromQuery(request.query, options.allowAnonymous)
-      openConnection(runtime, socket, identity)
+      const identity = request.hauynaIdentity ?? identityFromQuery(request.query, endpoint.allowAnonymous)
+      // Copied values only: the connection must not keep the request (and its reply) alive.
+      openConnection(runtime, socket, identity, contextOf(request, endpoint))
     }
   } as never)
 }

@@ -6,6 +6,7 @@ import { errors } from '../errors'
 import { frames } from '../protocol/frames'
 import { checkMeta, checkName } from '../protocol/names'
 import type { Ref } from '../protocol/schemas'
+import { type ChannelInfo, ChannelRegistry } from './channel-registry'
 import { type ChannelPolicy, ChannelPolicies } from './policies'
 import { type SendOptions, senderOf } from './send-options'
 
@@ -27,10 +28,47 @@ export type ConnectionRef = Connection | string
 /** Channels: subscriptions with per-subscription meta, policies, and channel fan-out. */
 export class ChannelsService {
   readonly policies: ChannelPolicies
+  /** Channel metadata and lifecycle (explicit and implicit channels). @internal */
+  readonly registry: ChannelRegistry
 
   constructor (private readonly runtime: Runtime) {
     const { default: mode, policies } = runtime.options.channels
     this.policies = new ChannelPolicies(mode, policies)
+    this.registry = new ChannelRegistry(runtime)
+  }
+
+  /** Creates an explicit channel, which persists while empty; rejects with HAUYNA_CHANNEL_EXISTS if one was created already. */
+  async create (channel: string, options: { meta?: Record<string, unknown> } = {}): Promise<ChannelInfo> {
+    checkName('channel', channel)
+    const meta = checkMeta('channel meta', options.meta, this.runtime.options.maxMetaBytes)
+    return this.registry.create(channel, { ...meta })
+  }
+
+  /** The channel's metadata and local subscriber count, or `null` when it does not exist. */
+  async get (channel: string): Promise<ChannelInfo | null> {
+    return this.registry.info(channel)
+  }
+
+  /**
+   * Removes an explicit channel: its subscribers get `unsubscribed` with reason
+   * `channel removed`. `false` when no explicit channel has that name.
+   */
+  async remove (channel: string): Promise<boolean> {
+    if (!this.registry.demote(channel)) return false
+    const subscribers = [...this.runtime.hub.subscribers(channelTopic(channel))?.keys() ?? []]
+    // Demoted to implicit, it goes with its last subscriber, or now if it has none.
+    if (subscribers.length === 0) await this.registry.released(channel)
+    for (const conn of subscribers) await this.drop(conn, channel, 'channel removed')
+    return true
+  }
+
+  /** Removes every connection of `userId` from `channel`, each told why; resolves to the number removed. */
+  async kick (channel: string, userId: string, reason = 'kicked'): Promise<number> {
+    let kicked = 0
+    for (const conn of this.runtime.userConnections(userId)) {
+      if (await this.drop(conn, channel, reason)) kicked++
+    }
+    return kicked
   }
 
   /** Adds or replaces the policy of a channel name or `*` pattern. */
@@ -89,6 +127,13 @@ export class ChannelsService {
     return out.sort((a, b) => b.subscribers - a.subscribers)
   }
 
+  /** Unsubscribes on the server's initiative, telling the client why. */
+  private async drop (conn: Connection, channel: string, reason: string): Promise<boolean> {
+    const left = await this.leave(conn, channel)
+    if (left) conn.send({ type: 'unsubscribed', channel, reason })
+    return left
+  }
+
   /** The subscription itself, shared by the client path and the server API. @internal */
   async join (conn: Connection, channel: string, options: SubscribeOptions): Promise<void> {
     checkName('channel', channel)
@@ -100,7 +145,10 @@ export class ChannelsService {
     const subscription: Subscription = { meta, echo: options.echo ?? true, since: Date.now() }
     const resubscribe = conn.subscriptions.has(channel)
     conn.subscriptions.set(channel, subscription)
+    // Registry and hub change in the same tick, so a channel exists exactly while subscribed.
+    const created = this.registry.opened(channel)
     await this.runtime.join(conn, channelTopic(channel), subscription)
+    if (created) await this.registry.announceCreated(channel)
     if (!resubscribe) await this.runtime.channelPresence.joined(conn, channel)
     await this.runtime.events.emit('subscribe', conn, channel, meta)
   }
@@ -113,6 +161,7 @@ export class ChannelsService {
     if (presenceDelay > 0) this.runtime.defer(presenceDelay, () => presence.left(conn.userId, channel))
     else await presence.left(conn.userId, channel)
     await this.runtime.events.emit('unsubscribe', conn, channel)
+    await this.registry.released(channel)
     return true
   }
 

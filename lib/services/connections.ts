@@ -2,7 +2,8 @@ import type { Connection } from '../connection/connection'
 import type { ConnectionState } from '../connection/state'
 import type { Runtime } from '../core/runtime'
 import { ALL_TOPIC, userTopic } from '../core/topics'
-import { CloseCode } from '../protocol/codes'
+import { errors } from '../errors'
+import { CloseCode, isValidCloseCode } from '../protocol/codes'
 import { frames } from '../protocol/frames'
 import { checkName } from '../protocol/names'
 import { type SendOptions, senderOf } from './send-options'
@@ -50,6 +51,15 @@ export class ConnectionsService {
     if (conn === undefined) return false
     conn.close(code, reason)
     return true
+  }
+
+  /** Closes every connection of `userId` on this node; resolves to the number closed. */
+  async closeUser (userId: string, code: number = CloseCode.Normal, reason = ''): Promise<number> {
+    // Checked first, so an invalid code closes none rather than throwing midway.
+    if (!isValidCloseCode(code)) throw new errors.InvalidCloseCode(code)
+    const conns = this.runtime.userConnections(userId)
+    for (const conn of conns) conn.close(code, reason)
+    return conns.length
   }
 
   values (): IterableIterator<Connection> {

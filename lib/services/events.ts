@@ -4,6 +4,7 @@ import type { ConnectionState } from '../connection/state'
 import { errors } from '../errors'
 import { Ref } from '../protocol/schemas'
 import { compileValidator, type Validator } from '../protocol/validator'
+import type { ChannelInfo } from './channel-registry'
 import type { PresenceChange } from './presence'
 
 /** Lifecycle events and the arguments their handlers receive. */
@@ -14,13 +15,16 @@ export interface LifecycleEvents {
   unsubscribe: [connection: Connection, channel: string]
   presence_change: [change: PresenceChange]
   state_change: [connection: Connection, from: ConnectionState, to: ConnectionState]
+  channel_created: [channel: ChannelInfo]
+  channel_removed: [channel: ChannelInfo]
   error: [error: Error, connection: Connection | undefined]
 }
 export type LifecycleEvent = keyof LifecycleEvents
 
 /** Lifecycle event names: not available as app message types. */
 export const lifecycleEvents = [
-  'connect', 'disconnect', 'subscribe', 'unsubscribe', 'presence_change', 'state_change', 'error'
+  'connect', 'disconnect', 'subscribe', 'unsubscribe', 'presence_change', 'state_change',
+  'channel_created', 'channel_removed', 'error'
 ] as const satisfies readonly LifecycleEvent[]
 
 /** A declared app message as its handler receives it. */
@@ -40,17 +44,26 @@ export type MessageHandler<S extends ObjectSchema = ObjectSchema> =
 
 export interface MessageType {
   validator: Validator
+  /** The declared handler, then the plain listeners of the type unless it returned `STOP`. */
   handler: MessageHandler
+  declared: MessageHandler
 }
 
 type Handler = (...args: never[]) => unknown
+
+/**
+ * Returned (or resolved) by a handler to stop the handlers after it for this one emission.
+ * A symbol rather than `false`, so that a handler returning a boolean by accident stops nothing.
+ */
+export const STOP: unique symbol = Symbol.for('fastify-hauyna.stop')
 
 const resolved = Promise.resolve()
 
 /**
  * One dispatch point: lifecycle events, app message types declared with a TypeBox schema,
- * and custom events. Handlers of one event run in registration order; a handler that
- * throws reaches the error sink instead of the caller.
+ * and custom events. Handlers of one event run in registration order until one returns
+ * `STOP`; a handler that throws reaches the error sink instead of the caller, and the next
+ * handler still runs.
  */
 export class EventsService {
   /** Declared app message types, consulted by the dispatcher. @internal */
@@ -83,7 +96,7 @@ export class EventsService {
       list.splice(index, 1)
       if (list.length === 0) this.handlers.delete(event)
     }
-    if (this.messageTypes.get(event)?.handler === handler) this.messageTypes.delete(event)
+    if (this.messageTypes.get(event)?.declared === handler) this.messageTypes.delete(event)
     return this
   }
 
@@ -95,6 +108,15 @@ export class EventsService {
     return list === undefined ? resolved : this.run(event, list.slice(), args)
   }
 
+  /**
+   * Emits `event` with `first` (an endpoint's own handler) ahead of the registered ones, so
+   * that it may `STOP` them. @internal
+   */
+  emitAfter (first: Handler | undefined, event: string, args: unknown[]): Promise<void> {
+    if (first === undefined) return this.emit(event, ...args)
+    return this.run(event, [first, ...this.handlers.get(event) ?? []], args)
+  }
+
   listenerCount (event: string): number {
     return this.handlers.get(event)?.length ?? 0
   }
@@ -102,7 +124,7 @@ export class EventsService {
   private async run (event: string, list: Handler[], args: unknown[]): Promise<void> {
     for (const handler of list) {
       try {
-        await (handler as (...a: unknown[]) => unknown)(...args)
+        if (await (handler as (...a: unknown[]) => unknown)(...args) === STOP) return
       } catch (error) {
         this.onHandlerError(error, event, args)
       }
@@ -121,6 +143,15 @@ export class EventsService {
       { ...properties, type: Type.Literal(type), ref: Type.Optional(Ref) },
       { additionalProperties: schema.additionalProperties as boolean | undefined }
     )
-    this.messageTypes.set(type, { validator: compileValidator(full), handler })
+    const run: MessageHandler = (conn, message) => {
+      const result = handler(conn, message)
+      return this.listenerCount(type) === 0 ? result : this.continueAfter(type, result, [conn, message])
+    }
+    this.messageTypes.set(type, { validator: compileValidator(full), handler: run, declared: handler })
+  }
+
+  // The declared handler's failure is the sender's answer (its ref); listeners' go to the sink.
+  private async continueAfter (type: string, result: unknown, args: unknown[]): Promise<void> {
+    if (await result !== STOP) await this.emit(type, ...args)
   }
 }

@@ -2,14 +2,17 @@ import { Type } from '@sinclair/typebox'
 import Fastify from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
 import hauyna, {
+  type ChannelInfo,
   type Connection,
+  type EndpointOptions,
   type ConnectionState,
   type HauynaOptions,
   type UserPresence,
   CloseCode,
   ErrorCode,
   memoryAdapter,
-  schemas
+  schemas,
+  STOP
 } from '../..'
 
 const app = Fastify()
@@ -65,6 +68,45 @@ app.events.on('state_change', (_conn, from, to) => {
 app.events.on('presence_change', (change) => {
   expectType<'join' | 'leave' | 'update'>(change.event)
 })
+
+// Connection context and meta, channel lifecycle, manual control.
+app.events.on('connect', (conn) => {
+  expectType<string>(conn.endpoint)
+  expectType<string>(conn.ip)
+  expectType<Readonly<Record<string, string>>>(conn.params)
+  expectType<Readonly<Record<string, unknown>>>(conn.query)
+  expectType<string | string[] | undefined>(conn.headers['x-client-version'])
+  expectType<Connection>(conn.setMeta('role', 'admin'))
+  expectError(conn.setMeta(1, 'x'))
+})
+app.events.on('channel_created', (info) => {
+  expectType<ChannelInfo>(info)
+  expectType<boolean>(info.explicit)
+})
+app.events.on('channel_removed', (info) => { expectType<number>(info.subscribers) })
+expectType<Promise<ChannelInfo>>(app.channels.create('news', { meta: { owner: 'alice' } }))
+expectType<Promise<ChannelInfo | null>>(app.channels.get('news'))
+expectType<Promise<boolean>>(app.channels.remove('news'))
+expectType<Promise<number>>(app.channels.kick('news', 'alice', 'spam'))
+expectType<Promise<number>>(app.connections.closeUser('alice', 4001, 'banned'))
+expectError(app.channels.create('news', { meta: 'x' }))
+
+// Endpoints: several WebSocket routes sharing the services.
+app.realtime('/chat/:room', {
+  schema: { params: Type.Object({ room: Type.String() }) },
+  authenticate: (request) => ({ id: String(request.query) }),
+  onRequest: async (request) => { expectType<string>(request.url) },
+  messages: ['publish', 'typing'],
+  subscribe: (conn) => `room:${conn.params.room}`,
+  onConnect: (conn) => { expectType<Connection>(conn); return STOP },
+  onDisconnect: (_conn, info) => { expectType<number>(info.code) }
+})
+app.realtime('/public', { authenticate: false, subscribe: ['lobby', 'news'] })
+expectAssignable<EndpointOptions>({ subscribe: async () => ['a'] })
+expectError(app.realtime('/x', { messages: 'publish' }))
+expectError(app.realtime('/x', { onConect: () => {} }))
+app.events.on('subscribe', () => STOP)
+expectType<typeof STOP>(STOP)
 
 expectType<'invalid_json'>(ErrorCode.InvalidJson)
 expectType<4000>(CloseCode.HeartbeatTimeout)

@@ -1,0 +1,48 @@
+import type { FastifyRequest } from 'fastify'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Endpoint } from '../core/endpoint'
+
+/** What a connection keeps of its upgrade request: small plain values, never the request. */
+export interface ConnectionContext {
+  /** The endpoint the connection upgraded on. */
+  endpoint: Endpoint
+  params: Readonly<Record<string, string>>
+  query: Readonly<Record<string, unknown>>
+  /** The request headers minus credentials (see `hiddenHeaders`). */
+  headers: Readonly<IncomingHttpHeaders>
+  ip: string
+}
+
+/**
+ * Headers that carry credentials or handshake secrets. They are dropped so that handlers,
+ * logs and `connections.get()` dumps never expose a token that outlives its request.
+ */
+export const hiddenHeaders: ReadonlySet<string> = new Set([
+  'authorization', 'proxy-authorization', 'proxy-authenticate', 'cookie',
+  'sec-websocket-key', 'sec-websocket-protocol'
+])
+
+// Most connections have no params or query: they share one frozen object instead of one each.
+const EMPTY = Object.freeze({})
+
+function safeHeaders (headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {}
+  for (const name of Object.keys(headers)) if (!hiddenHeaders.has(name)) out[name] = headers[name]
+  return out
+}
+
+function plain<T extends object> (value: unknown): Readonly<T> {
+  if (value === null || typeof value !== 'object') return EMPTY as T
+  return Object.keys(value).length === 0 ? EMPTY as T : { ...value } as T
+}
+
+/** Copies what handlers need out of the upgrade request, so the request can be released. */
+export function contextOf (request: FastifyRequest, endpoint: Endpoint): ConnectionContext {
+  return {
+    endpoint,
+    params: plain(request.params),
+    query: plain(request.query),
+    headers: safeHeaders(request.headers),
+    ip: request.ip
+  }
+}
