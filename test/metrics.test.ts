@@ -158,6 +158,13 @@ t.test('the ws_* metrics move as traffic flows, with bounded labels', async (t) 
   t.equal(after.value('http_request_duration_seconds_count', { route: '/hello', method: 'GET', status_code: '200' }), 1)
   t.ok((after.value('http_request_duration_seconds_count', { route: '/ws/stats' }) ?? 0) >= 1)
   t.equal(after.value('http_request_duration_seconds_count', { route: '/ws' }), undefined, 'upgrades are not timed')
+
+  // The registry's resetMetrics() empties the histograms too (the derived counters refill at the scrape).
+  server.app.metrics.client.register.resetMetrics()
+  const reset = await scrape(server.http)
+  t.equal(reset.value('ws_message_size_bytes_count', { direction: 'in' }), 0)
+  t.equal(reset.value('ws_message_size_bytes_bucket', { direction: 'out', le: '64' }), 0)
+  t.equal(reset.value('ws_connections_total'), 3)
   t.ok(after.types.has('process_cpu_user_seconds_total'), 'Node.js process metrics')
 
   t.same(unboundedLabels(after), [], 'every ws_* label value is a protocol word')
@@ -222,7 +229,7 @@ t.test('only pongs answering the server\'s pings are round trips; a codec\'s fra
   await until(() => alice.frames.some((f) => f.kind === 'MESSAGE'), 3000, 'the encoded message')
 
   const s = await scrape(server.http)
-  t.equal(s.value('ws_latency_seconds_count', { kind: 'heartbeat' }), undefined, 'no round trip from unsolicited pongs')
+  t.equal(s.value('ws_latency_seconds_count', { kind: 'heartbeat' }), 0, 'no round trip from unsolicited pongs (every series is exported from the start)')
   t.equal(s.value('ws_latency_seconds_count', { kind: 'delivery' }), 1)
   t.equal(s.value('ws_messages_total', { direction: 'out', type: 'other' }), 1, 'the encoded fan-out')
   t.equal(s.value('ws_messages_total', { direction: 'out', type: 'ack' }), 1, 'direct sends are counted by their v1 type')

@@ -9,6 +9,7 @@ import { encodeMessage } from '../protocol/codec'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import { builtinTypes } from './builtin-handlers'
 import { autoSubscribedChannels } from './endpoint'
+import { releaseWrites } from '../transport/socket-writer'
 import { roundTrip } from './heartbeat'
 import type { Runtime } from './runtime'
 import { ALL_TOPIC, userTopic } from './topics'
@@ -112,12 +113,14 @@ async function setUp (runtime: Runtime, conn: Connection, identity: Identity): P
     conn.send({
       type: 'connected', connectionId: conn.id, userId: conn.userId, ts: new Date().toISOString(), heartbeat: { interval, timeout }
     })
+    releaseWrites(conn.socket)
     if (runtime.options.presence.autoTrack) await runtime.presence.track(conn)
     await subscribeOnConnect(runtime, conn)
     await runtime.events.emitAfter(conn.route.onConnect, 'connect', [conn])
     runtime.log.debug({ connectionId: conn.id, userId: conn.userId }, 'websocket connection opened')
   } catch (error) {
     runtime.reportError(error, conn, 'connection setup failed')
+    releaseWrites(conn.socket)
     conn.close(CloseCode.InternalError, 'internal error')
     return
   }

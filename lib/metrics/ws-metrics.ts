@@ -3,6 +3,7 @@ import type { Runtime } from '../core/runtime'
 import type { Telemetry } from '../core/telemetry'
 import { channelTopic } from '../core/topics'
 import { serverSchemas } from '../protocol/schemas'
+import { FixedHistogram, type HistogramSeries } from './fixed-histogram'
 
 type PromClient = typeof Prom
 
@@ -41,27 +42,33 @@ class PrometheusTelemetry implements Telemetry {
   readonly inbound = new Tally()
   readonly outbound = new Tally()
   readonly errors = new Tally()
+  private readonly sizeIn: HistogramSeries
+  private readonly sizeOut: HistogramSeries
+  private readonly deliveryLatency: HistogramSeries
+  private readonly heartbeatLatency: HistogramSeries
 
-  constructor (
-    private readonly size: Prom.Histogram<'direction'>,
-    private readonly latency: Prom.Histogram<'kind'>
-  ) {}
+  constructor (size: FixedHistogram<'in' | 'out'>, latency: FixedHistogram<'delivery' | 'heartbeat'>) {
+    this.sizeIn = size.of('in')
+    this.sizeOut = size.of('out')
+    this.deliveryLatency = latency.of('delivery')
+    this.heartbeatLatency = latency.of('heartbeat')
+  }
 
   received (type: string, bytes: number): void {
     this.inbound.add(type, 1)
-    this.size.observe({ direction: 'in' }, bytes)
+    this.sizeIn.observe(bytes)
   }
 
   sent (message: object, text: string): void {
     this.outbound.add(serverTypeLabel((message as { type?: unknown }).type), 1)
-    this.size.observe({ direction: 'out' }, Buffer.byteLength(text))
+    this.sizeOut.observe(Buffer.byteLength(text))
   }
 
   delivered (payload: string, count: number, ms: number): void {
     if (count === 0) return
     this.outbound.add(payloadType(payload), count)
-    this.size.observe({ direction: 'out' }, Buffer.byteLength(payload))
-    this.latency.observe({ kind: 'delivery' }, ms / 1000)
+    this.sizeOut.observe(Buffer.byteLength(payload))
+    this.deliveryLatency.observe(ms / 1000)
   }
 
   error (code: string): void {
@@ -69,7 +76,7 @@ class PrometheusTelemetry implements Telemetry {
   }
 
   heartbeat (ms: number): void {
-    this.latency.observe({ kind: 'heartbeat' }, ms / 1000)
+    this.heartbeatLatency.observe(ms / 1000)
   }
 }
 
@@ -112,14 +119,16 @@ export function createWsMetrics (client: PromClient, registry: Prom.Registry, ru
     names.push(name)
     new client.Counter({ name, help, labelNames, registers, collect () { this.reset(); fill(this) } })
   }
-  function histogram<L extends string> (name: string, help: string, labelNames: L[], buckets: number[]): Prom.Histogram<L> {
+  function histogram<V extends string> (name: string, help: string, label: string, values: V[], buckets: number[]): FixedHistogram<V> {
     names.push(name)
-    return new client.Histogram({ name, help, labelNames, buckets, registers })
+    const metric = new FixedHistogram(name, help, label, values, buckets)
+    registry.registerMetric(metric as unknown as Prom.Metric)
+    return metric
   }
 
   const telemetry = new PrometheusTelemetry(
-    histogram('ws_message_size_bytes', 'Size of WebSocket messages: every inbound frame; outbound once per encoded message, not per recipient', ['direction'], SIZE_BUCKETS),
-    histogram('ws_latency_seconds', 'Heartbeat ping-to-pong round trip (kind=heartbeat) and in-process fan-out time of one delivery (kind=delivery)', ['kind'], LATENCY_BUCKETS)
+    histogram('ws_message_size_bytes', 'Size of WebSocket messages: every inbound frame; outbound once per encoded message, not per recipient', 'direction', ['in', 'out'], SIZE_BUCKETS),
+    histogram('ws_latency_seconds', 'Heartbeat ping-to-pong round trip (kind=heartbeat) and in-process fan-out time of one delivery (kind=delivery)', 'kind', ['delivery', 'heartbeat'], LATENCY_BUCKETS)
   )
   const { counters, cleanup } = runtime
 

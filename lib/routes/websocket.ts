@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest, preValidationHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyRequest, HookHandlerDoneFunction, preValidationHookHandler } from 'fastify'
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
@@ -7,6 +7,7 @@ import { authenticateRequest, identityFromQuery } from '../connection/identity'
 import type { Endpoint, EndpointRouteOptions } from '../core/endpoint'
 import { openConnection } from '../core/lifecycle'
 import type { Runtime } from '../core/runtime'
+import { holdWrites, releaseWrites } from '../transport/socket-writer'
 
 /**
  * @fastify/websocket hands the upgraded TCP socket a ServerResponse it never detaches; that
@@ -15,6 +16,15 @@ import type { Runtime } from '../core/runtime'
 function releaseUpgradeResponse (request: FastifyRequest): void {
   const socket = request.raw.socket as Socket & { _httpMessage?: ServerResponse | null }
   socket._httpMessage?.detachSocket(socket)
+}
+
+/**
+ * The last preHandler: every check has passed, so the upgrade response is next; it waits for
+ * the `connected` frame (see `holdWrites`). A plain GET is no upgrade: its reply must flow.
+ */
+function holdUpgradeWrites (request: FastifyRequest, _reply: unknown, done: HookHandlerDoneFunction): void {
+  if (request.ws) holdWrites(request.raw.socket)
+  done()
 }
 
 function authenticationHook (runtime: Runtime, endpoint: Endpoint): preValidationHookHandler | undefined {
@@ -48,14 +58,15 @@ export function registerEndpointRoute (
     schema: route.schema,
     onRequest: route.onRequest,
     preValidation: preValidation.length === 0 ? undefined : preValidation,
-    preHandler: route.preHandler,
+    preHandler: [route.preHandler ?? [], holdUpgradeWrites].flat(),
     // Upgrades never send an HTTP response: timing them would only hold a timer per socket.
     config: { disableMetrics: true },
     handler: (socket: WebSocket, request: FastifyRequest) => {
       releaseUpgradeResponse(request)
       const identity = request.hauynaIdentity ?? identityFromQuery(request.query, endpoint.allowAnonymous)
       // Copied values only: the connection must not keep the request (and its reply) alive.
-      openConnection(runtime, socket, identity, contextOf(request, endpoint))
+      const conn = openConnection(runtime, socket, identity, contextOf(request, endpoint))
+      if (conn === undefined) releaseWrites(socket)
     }
   } as never)
 }

@@ -27,3 +27,16 @@ export function writeFrame (ws: WebSocket, frame: OutgoingFrame): void {
     ws.send(frame.text)
   }
 }
+
+/**
+ * Holds an upgrading socket's writes until `releaseWrites`, so that the `101 Switching
+ * Protocols` response and the `connected` frame leave in one write, not two: a write is
+ * the largest single cost of accepting a connection.
+ */
+export function holdWrites (socket: Socket): void {
+  socket.cork()
+}
+
+export function releaseWrites (ws: WebSocket): void {
+  (ws as unknown as WsInternals)._socket?.uncork()
+}
