@@ -16,12 +16,21 @@ export interface BuiltinType {
   handler: Handler<TObject>
 }
 
-async function ensure (allowed: boolean | Promise<boolean>, denied: () => Error): Promise<void> {
+async function ensure (allowed: Promise<boolean>, denied: () => Error): Promise<void> {
   if (!(await allowed)) throw denied()
 }
 
-function check (rule: PermissionRule, context: RuleContext, inside: boolean, denied: () => Error): Promise<void> {
-  return ensure(allows(rule, context, inside), denied)
+/** Throws when refused; a promise only for a rule function that returned one, so most messages never wait. */
+function check (rule: PermissionRule, context: RuleContext, inside: boolean, denied: () => Error): Promise<void> | undefined {
+  const allowed = allows(rule, context, inside)
+  if (allowed instanceof Promise) return ensure(allowed, denied)
+  if (!allowed) throw denied()
+  return undefined
+}
+
+/** `next` once the check passed: at once after a synchronous check, so a message costs no extra turn. */
+function thenDo<T> (checked: Promise<void> | undefined, next: () => T): T | Promise<T> {
+  return checked === undefined ? next() : checked.then(next)
 }
 
 const handlers: { [K in keyof Schemas]: Handler<Schemas[K]> } = {
@@ -38,32 +47,32 @@ const handlers: { [K in keyof Schemas]: Handler<Schemas[K]> } = {
     conn.send({ type: 'unsubscribed', channel, ref })
   },
 
-  async publish (conn, { channel, data }, runtime) {
+  publish (conn, { channel, data }, runtime) {
     const rule = runtime.channels.policies.for(channel).publish
     const subscribed = conn.subscriptions.has(channel)
-    await check(rule, { connection: conn, channel, data }, subscribed, () => rule === 'subscribers'
+    const checked = check(rule, { connection: conn, channel, data }, subscribed, () => rule === 'subscribers'
       ? new errors.NotSubscribed(channel)
       : new errors.Forbidden(`not allowed to publish to channel "${channel}"`))
-    await runtime.publish(channelTopic(channel), frames.message(channel, conn.userId, data), conn.id)
+    return thenDo(checked, () => runtime.publish(channelTopic(channel), frames.message(channel, conn.userId, data), conn.id))
   },
 
-  async direct (conn, { to, data }, runtime) {
-    await check(runtime.options.permissions.direct, { connection: conn, to, data }, true,
+  direct (conn, { to, data }, runtime) {
+    const checked = check(runtime.options.permissions.direct, { connection: conn, to, data }, true,
       () => new errors.Forbidden(`not allowed to send direct messages to "${to}"`))
-    await runtime.publish(userTopic(to), frames.direct(conn.userId, data))
+    return thenDo(checked, () => runtime.publish(userTopic(to), frames.direct(conn.userId, data)))
   },
 
-  async group (conn, { group, data }, runtime) {
-    await check(runtime.options.permissions.group, { connection: conn, group, data },
+  group (conn, { group, data }, runtime) {
+    const checked = check(runtime.options.permissions.group, { connection: conn, group, data },
       runtime.groups.hasSync(conn.userId, group),
       () => new errors.Forbidden(`not allowed to send to group "${group}"`))
-    await runtime.publish(groupTopic(group), frames.group(group, conn.userId, data))
+    return thenDo(checked, () => runtime.publish(groupTopic(group), frames.group(group, conn.userId, data)))
   },
 
-  async broadcast (conn, { data }, runtime) {
-    await check(runtime.options.permissions.broadcast, { connection: conn, data }, true,
+  broadcast (conn, { data }, runtime) {
+    const checked = check(runtime.options.permissions.broadcast, { connection: conn, data }, true,
       () => new errors.Forbidden('not allowed to broadcast'))
-    await runtime.publish(ALL_TOPIC, frames.broadcast(conn.userId, data))
+    return thenDo(checked, () => runtime.publish(ALL_TOPIC, frames.broadcast(conn.userId, data)))
   },
 
   async presence (conn, { status, meta }, runtime) {
