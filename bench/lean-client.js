@@ -1,7 +1,8 @@
 'use strict'
 // A minimal RFC 6455 client over `net`: one upgrade request, masked text frames out, and a
 // frame reader that counts messages without decoding them unless asked. A full client
-// library on one core saturates before the server does; this one does not.
+// library on one core saturates before the server does; this one does not. What the text
+// frames say is the business of bench/protocols.js.
 const net = require('node:net')
 const crypto = require('node:crypto')
 
@@ -21,9 +22,10 @@ function encodeText (text) {
 }
 
 class LeanClient {
-  constructor (port, path, { onMessage, decode = false, localAddress } = {}) {
+  constructor (port, path, { onMessage, decode = false, control, localAddress } = {}) {
     this.onMessage = onMessage
     this.decode = decode
+    this.control = control
     this.received = 0
     this.buffer = Buffer.alloc(0)
     this.upgraded = false
@@ -60,8 +62,11 @@ class LeanClient {
       if (len === 126) { if (buf.length - offset < 4) break; len = buf.readUInt16BE(offset + 2); header = 4 } else if (len === 127) { if (buf.length - offset < 10) break; len = Number(buf.readBigUInt64BE(offset + 2)); header = 10 }
       if (buf.length - offset < header + len) break
       if (opcode === 0x1) {
-        this.received++
-        if (this.onMessage) this.onMessage(this.decode ? JSON.parse(buf.toString('utf8', offset + header, offset + header + len)) : null)
+        // Only one-byte frames can be transport chatter (Engine.IO pings): no decoding on the hot path.
+        if (len > 1 || !this.control?.(this, buf.toString('utf8', offset + header, offset + header + len))) {
+          this.received++
+          if (this.onMessage) this.onMessage(this.decode ? buf.toString('utf8', offset + header, offset + header + len) : null)
+        }
       } else if (opcode === 0x9) {
         this.pong(buf.subarray(offset + header, offset + header + len))
       }
@@ -77,8 +82,13 @@ class LeanClient {
     this.socket.write(frame)
   }
 
-  send (message) {
-    this.socket.write(encodeText(JSON.stringify(message)))
+  send (text) {
+    this.socket.write(encodeText(text))
+  }
+
+  /** Writes a frame made once by encodeText: the scenarios that send many reuse theirs. */
+  write (frame) {
+    this.socket.write(frame)
   }
 
   destroy () {

@@ -1,35 +1,73 @@
 'use strict'
 // The load generator process: opens lean clients, runs one scenario on command from run.js,
-// and reports counts. Every loop is bounded in count and in time.
-const { LeanClient } = require('./lean-client')
+// and reports counts. Every loop is bounded in count and in time. Scenarios are written once;
+// each target's dialect comes from bench/protocols.js.
+const { LeanClient, encodeText } = require('./lean-client')
+const { protocols } = require('./protocols')
 
 const port = Number(process.argv[2])
+const proto = protocols[process.argv[3]]
 const now = () => performance.timeOrigin + performance.now()
 
-function subscriber (i, channel, { decodeAll = false, onData } = {}) {
+/**
+ * A client of user `u${i}`, resolved once subscribed to `channel`. Until then every frame is
+ * decoded; afterwards only with `decodeAll`, and `onData` gets each delivery (parsed, or null).
+ */
+function subscriber (i, channel, { decodeAll = false, onData, localAddress, timeout = 30_000 } = {}) {
   return new Promise((resolve, reject) => {
     let subscribed = false
-    const client = new LeanClient(port, `/ws?userId=u${i}`, {
+    const client = new LeanClient(port, proto.path(`u${i}`), {
       decode: true,
-      onMessage: (msg) => {
-        if (!subscribed && msg.type === 'subscribed') {
+      control: proto.control,
+      localAddress,
+      onMessage: (text) => {
+        if (subscribed) {
+          if (onData) onData(client.decode ? proto.parse(text) : null)
+          return
+        }
+        const msg = proto.parse(text)
+        if (proto.subscribed(msg)) {
           subscribed = true
           client.decode = decodeAll
           resolve(client)
-        } else if (subscribed && onData) onData(msg)
+        } else if (proto.hello && msg.type === 'connected') client.send(proto.subscribe(channel))
       }
     })
-    client.ready.then(() => client.send({ type: 'subscribe', channel }), reject)
-    setTimeout(() => reject(new Error(`subscriber ${i} not subscribed within 30 s`)), 30_000).unref()
+    const fail = (reason) => {
+      if (subscribed) return
+      client.destroy()
+      reject(new Error(reason))
+    }
+    client.ready.then(() => client.send(proto.hello ?? proto.subscribe(channel)), (error) => fail(error.code ?? error.message))
+    // A server out of file descriptors accepts and closes at once: fail then, not at the timeout.
+    client.socket.once('close', () => fail('closed before subscribed'))
+    setTimeout(() => fail(`not subscribed within ${timeout / 1000} s`), timeout).unref()
   })
 }
 
-async function openMany (count, make, concurrency = 250) {
+/**
+ * Opens `count` clients, `concurrency` at a time, until the first failure or `deadline`;
+ * resolves to the clients opened and why it stopped early (`failure`, null if it did not).
+ */
+async function openUntil (count, make, { concurrency = 250, deadline = Infinity } = {}) {
   const clients = []
   for (let i = 0; i < count; i += concurrency) {
+    if (now() > deadline) return { clients, failure: 'time budget spent' }
     const batch = []
     for (let j = i; j < Math.min(count, i + concurrency); j++) batch.push(make(j))
-    clients.push(...await Promise.all(batch))
+    const settled = await Promise.allSettled(batch)
+    for (const s of settled) if (s.status === 'fulfilled') clients.push(s.value)
+    const failed = settled.find((s) => s.status === 'rejected')
+    if (failed) return { clients, failure: failed.reason.message }
+  }
+  return { clients, failure: null }
+}
+
+async function openMany (count, make, concurrency) {
+  const { clients, failure } = await openUntil(count, make, { concurrency })
+  if (failure) {
+    for (const c of clients) c.destroy()
+    throw new Error(failure)
   }
   return clients
 }
@@ -54,19 +92,10 @@ async function fanout ({ subscribers, seconds, window = 8 }) {
     onData: () => { inFlight--; if (running) pump() }
   })
   const pump = () => {
-    while (inFlight < window) { inFlight++; publisher.send({ type: 'publish', channel: 'bench', data: { text: 'hello fan-out' } }) }
+    while (inFlight < window) { inFlight++; publisher.send(proto.publish('bench', { text: 'hello fan-out' })) }
   }
-  await ask('ready')
-  const before = subs.reduce((n, c) => n + c.received, 0)
-  const started = now()
-  pump()
-  await sleep(seconds * 1000)
-  running = false
-  const delivered = subs.reduce((n, c) => n + c.received, 0) - before
-  const elapsed = (now() - started) / 1000
-  await ask('measured')
-  for (const c of [...subs, publisher]) c.destroy()
-  return { delivered, elapsed, perSecond: delivered / elapsed }
+  const delivered = () => subs.reduce((n, c) => n + c.received, 0)
+  return measureDeliveries([...subs, publisher], seconds, pump, delivered, () => { running = false })
 }
 
 async function latency ({ subscribers, rate, seconds }) {
@@ -76,17 +105,20 @@ async function latency ({ subscribers, rate, seconds }) {
     onData: (msg) => { if (samples.length < 2_000_000) samples.push(now() - msg.data.t) }
   }))
   const publisher = await subscriber('pub', 'bench')
+  const received = () => subs.reduce((n, c) => n + c.received, 0)
   await ask('ready')
+  // Greetings and subscription answers differ per target and are no deliveries.
+  const before = received()
   const total = rate * seconds
   const started = now()
   for (let i = 0; i < total; i++) {
     const due = started + (i * 1000) / rate
     const wait = due - now()
     if (wait > 0) await sleep(wait)
-    publisher.send({ type: 'publish', channel: 'bench', data: { t: now() } })
+    publisher.send(proto.publish('bench', { t: now() }))
   }
   await sleep(500)
-  const delivered = subs.reduce((n, c) => n + c.received, 0)
+  const delivered = received() - before
   await ask('measured')
   for (const c of [...subs, publisher]) c.destroy()
   samples.sort((a, b) => a - b)
@@ -136,7 +168,7 @@ async function presenceFanout ({ watchers, rate, seconds }) {
   for (let i = 0; i < total; i++) {
     const wait = started + (i * 1000) / rate - now()
     if (wait > 0) await sleep(wait)
-    mover.send({ type: 'presence', meta: { t: now() } })
+    mover.send(proto.presence({ t: now() }))
   }
   await sleep(500)
   await ask('measured')
@@ -146,7 +178,90 @@ async function presenceFanout ({ watchers, rate, seconds }) {
   return { delivered: samples.length, expected: total * watchers, p50: pct(0.5), p99: pct(0.99), max: samples[samples.length - 1] }
 }
 
-const scenarios = { fanout, latency, memory, connectRate, presenceList, presenceFanout }
+/**
+ * Scenario E, many channels: `rooms` channels of `members` subscribers each (chat rooms).
+ * Publish k comes from client k mod N, in turn over all clients, into that client's own room,
+ * and reaches every member, the sender too (hauyna's default echo; the others' rooms do the
+ * same). So the server routes many small fan-outs over all its connections instead of one
+ * big one. At most `window` publishes are in flight, reckoned in deliveries, which keeps the
+ * server busy without building unbounded queues; frames are encoded once, so that the load
+ * generator's core is not the limit.
+ */
+async function channels ({ rooms, members, seconds, window = 64 }) {
+  const count = rooms * members
+  let delivered = 0
+  let sent = 0
+  let running = true
+  const onData = () => { delivered++; if (running) pump() }
+  const clients = await openMany(count, (i) => subscriber(i, `room-${i % rooms}`, { onData }))
+  const frames = Array.from({ length: rooms }, (_, r) => encodeText(proto.publish(`room-${r}`, { text: 'hello room' })))
+  const pump = () => {
+    while (sent * members - delivered < window * members) {
+      clients[sent % count].write(frames[sent % rooms])
+      sent++
+    }
+  }
+  return measureDeliveries(clients, seconds, pump, () => delivered, () => { running = false })
+}
+
+/**
+ * Scenario E, direct messages: `users` users with one connection each. Message k goes from
+ * user k mod N to the user half-way round (each user hears from exactly one other), through
+ * the server's addressing by user id, to that one connection. Window and pre-encoded frames
+ * as in `channels`. Each client also joins a channel first: its answer proves the server has
+ * registered the user, on every target, before any message is addressed to it.
+ */
+async function direct ({ users, seconds, window = 256 }) {
+  let delivered = 0
+  let sent = 0
+  let running = true
+  const onData = () => { delivered++; if (running) pump() }
+  const clients = await openMany(users, (i) => subscriber(i, `dm-${i % 100}`, { onData }))
+  const frames = clients.map((_, i) => encodeText(proto.direct(`u${(i + Math.floor(users / 2)) % users}`, { text: 'hello direct' })))
+  const pump = () => {
+    while (sent - delivered < window) {
+      clients[sent % users].write(frames[sent % users])
+      sent++
+    }
+  }
+  return measureDeliveries(clients, seconds, pump, () => delivered, () => { running = false })
+}
+
+/** Runs `pump` for `seconds` between 'ready' and 'measured' and counts what arrived meanwhile. */
+async function measureDeliveries (clients, seconds, pump, deliveries, stop) {
+  await ask('ready')
+  const before = deliveries()
+  const started = now()
+  pump()
+  await sleep(seconds * 1000)
+  stop()
+  const delivered = deliveries() - before
+  const elapsed = (now() - started) / 1000
+  await ask('measured')
+  for (const c of clients) c.destroy()
+  return { delivered, elapsed, perSecond: delivered / elapsed }
+}
+
+/**
+ * Scenario G, scale: this shard's `count` connections (users from `first` on), opened until
+ * the count, the first failure or `seconds`. Source addresses rotate over 127.0.0.1 to
+ * 127.0.0.`addresses`, each with its own ephemeral port range, so ports never run out first.
+ * run.js starts as many shards as the file-descriptor limit per process requires.
+ */
+async function scale ({ count, first, addresses, seconds }) {
+  await ask('ready')
+  const started = now()
+  const { clients, failure } = await openUntil(count, (i) => subscriber(first + i, `idle-${i % 100}`, {
+    localAddress: `127.0.0.${1 + ((first + i) % addresses)}`,
+    timeout: 10_000
+  }), { deadline: started + seconds * 1000 })
+  const elapsed = (now() - started) / 1000
+  await ask('measured')
+  for (const c of clients) c.destroy()
+  return { connections: clients.length, elapsed, failure }
+}
+
+const scenarios = { fanout, latency, memory, connectRate, presenceList, presenceFanout, channels, direct, scale }
 
 process.once('message', async ({ scenario, params }) => {
   try {

@@ -2,22 +2,29 @@
 // Benchmark harness: for each scenario and target, a fresh server process and a separate
 // load generator process (pinned to different cores with taskset when available), several
 // runs, median and range, and the ratio to raw `ws` measured in the same run.
+//   node bench/run.js [--quick] [--only "scenario name"]…
+// --only runs the named scenarios of the chosen mode and prints their table without writing
+// bench/results, so a partial run never replaces a whole one.
 const { fork, execFileSync } = require('node:child_process')
 const { mkdirSync, writeFileSync } = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 
 const quick = process.argv.includes('--quick')
-const RUNS = 3
-const TARGETS = ['ws', 'hauyna']
-const scenarios = quick
+const only = process.argv.flatMap((arg, i) => (arg === '--only' ? [process.argv[i + 1]] : []))
+// One run per target in quick mode keeps it under two minutes; medians and ranges need the full run.
+const RUNS = quick ? 1 : 3
+const TARGETS = ['ws', 'hauyna', 'socketio']
+const all = quick
   ? [
       { name: 'fan-out 1k', scenario: 'fanout', params: { subscribers: 1000, seconds: 2 } },
       { name: 'latency 50/s × 1k', scenario: 'latency', params: { subscribers: 1000, rate: 50, seconds: 2 } },
       { name: 'memory 2k idle', scenario: 'memory', params: { connections: 2000 } },
       { name: 'connect 2k', scenario: 'connectRate', params: { connections: 2000 } },
       { name: 'presence.list() 2k users', scenario: 'presenceList', params: { users: 2000 }, targets: ['hauyna'], serverCall: 'presenceList' },
-      { name: 'presence update 50/s × 1k watchers', scenario: 'presenceFanout', params: { watchers: 1000, rate: 50, seconds: 2 }, targets: ['hauyna'] }
+      { name: 'presence update 50/s × 1k watchers', scenario: 'presenceFanout', params: { watchers: 1000, rate: 50, seconds: 2 }, targets: ['hauyna'] },
+      { name: 'channels 200 × 10', scenario: 'channels', params: { rooms: 200, members: 10, seconds: 2 } },
+      { name: 'direct 2k users', scenario: 'direct', params: { users: 2000, seconds: 2 } }
     ]
   : [
       { name: 'fan-out 1k', scenario: 'fanout', params: { subscribers: 1000, seconds: 5 } },
@@ -26,25 +33,55 @@ const scenarios = quick
       { name: 'memory 10k idle', scenario: 'memory', params: { connections: 10000 } },
       { name: 'connect 5k', scenario: 'connectRate', params: { connections: 5000 } },
       { name: 'presence.list() 10k users', scenario: 'presenceList', params: { users: 10000 }, targets: ['hauyna'], serverCall: 'presenceList' },
-      { name: 'presence update 50/s × 1k watchers', scenario: 'presenceFanout', params: { watchers: 1000, rate: 50, seconds: 5 }, targets: ['hauyna'] }
+      { name: 'presence update 50/s × 1k watchers', scenario: 'presenceFanout', params: { watchers: 1000, rate: 50, seconds: 5 }, targets: ['hauyna'] },
+      { name: 'channels 1k × 10', scenario: 'channels', params: { rooms: 1000, members: 10, seconds: 5 } },
+      { name: 'direct 10k users', scenario: 'direct', params: { users: 10000, seconds: 5 } },
+      { name: 'scale 50k', scenario: 'scale', params: { connections: 50000, seconds: 90 } }
     ]
+const scenarios = only.length === 0 ? all : all.filter((s) => only.includes(s.name))
+if (scenarios.length !== new Set(only).size && only.length > 0) {
+  console.error(`--only: unknown scenario in ${JSON.stringify(only)}; this mode has: ${all.map((s) => JSON.stringify(s.name)).join(', ')}`)
+  process.exit(2)
+}
 
 function hasTaskset () {
   try { execFileSync('taskset', ['-V'], { stdio: 'ignore' }); return os.cpus().length >= 2 } catch { return false }
 }
 const pin = hasTaskset()
 
-function start (file, args, core, execArgv = []) {
-  const options = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv }
-  if (!pin) return fork(file, args, options)
-  return fork(file, args, { ...options, execPath: 'taskset', execArgv: ['-c', String(core), process.execPath, ...execArgv] })
+/** Starts a Node process on `core`, with its soft file-descriptor limit raised to `fdLimit` if given. */
+function start (file, args, core, { execArgv = [], fdLimit } = {}) {
+  const wrapper = [
+    ...(fdLimit === undefined ? [] : ['sh', '-c', 'ulimit -n "$0" && exec "$@"', String(fdLimit)]),
+    ...(pin ? ['taskset', '-c', String(core)] : [])
+  ]
+  const options = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }
+  if (wrapper.length === 0) return fork(file, args, { ...options, execArgv })
+  return fork(file, args, { ...options, execPath: wrapper[0], execArgv: [...wrapper.slice(1), process.execPath, ...execArgv] })
 }
 
 function once (child, type) {
   return new Promise((resolve, reject) => {
-    const onMessage = (msg) => { if (msg.type === type || msg.type === 'error') { child.off('message', onMessage); msg.type === 'error' ? reject(new Error(msg.message)) : resolve(msg) } }
+    const onMessage = (msg) => {
+      if (msg.type !== type && msg.type !== 'error') return
+      child.off('message', onMessage)
+      child.off('exit', onExit)
+      msg.type === 'error' ? reject(new Error(msg.message)) : resolve(msg)
+    }
+    const onExit = (code) => reject(new Error(`process exited (${code}) waiting for ${type}`))
     child.on('message', onMessage)
-    child.once('exit', (code) => reject(new Error(`process exited (${code}) waiting for ${type}`)))
+    child.once('exit', onExit)
+  })
+}
+
+const allOnce = (children, type) => Promise.all(children.map((child) => once(child, type)))
+
+/** Resolves once the child has exited, killing it after `ms`, so no run overlaps the next. */
+function exited (child, ms = 15_000) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms)
+    child.once('exit', () => { clearTimeout(timer); resolve() })
   })
 }
 
@@ -67,48 +104,114 @@ async function callServer (server, name) {
   return results.sort((a, b) => a.ms - b.ms)[2]
 }
 
-async function runOnce (target, { scenario, params, serverCall }) {
-  const server = start(path.join(__dirname, 'targets', `${target}.js`), [], 0, ['--expose-gc'])
-  const { port } = await once(server, 'listening')
-  const load = start(path.join(__dirname, 'loadgen.js'), [String(port)], 1)
-  const watchdog = setTimeout(() => { server.kill(); load.kill() }, 120_000)
-  try {
-    load.send({ scenario, params })
-    await once(load, 'ready')
-    const called = serverCall === undefined ? undefined : await callServer(server, serverCall)
-    const before = await probe(server)
-    load.send({ type: 'go' })
-    await once(load, 'measured')
-    const after = await probe(server)
-    const result = once(load, 'result')
-    load.send({ type: 'go' })
-    const { result: r, cpu } = await result
-    const serverCpuUs = (after.cpu.user + after.cpu.system) - (before.cpu.user + before.cpu.system)
-    return { ...r, called, serverCpuUs, loadCpuUs: cpu.user + cpu.system, rssDelta: after.rss - before.rss, heapDelta: after.heap - before.heap }
-  } finally {
-    clearTimeout(watchdog)
-    server.send({ type: 'stop' })
-    load.kill()
+// Descriptors a Node process needs besides its sockets: stdio, IPC, epoll, the listener, …
+const FD_RESERVE = 100
+// Connections per load generator process in scenario G.
+const SHARD_SIZE = 15_000
+const SOURCE_ADDRESSES = 64
+
+function hardFdLimit () {
+  return Number(execFileSync('sh', ['-c', 'ulimit -Hn']).toString().trim())
+}
+
+/**
+ * Scenario G needs more descriptors than a process gets by default: every process runs with
+ * its soft limit raised to the hard one, and the connections are split over enough load
+ * generator processes that none of them is the limit. The attempt stops FD_RESERVE short of
+ * the server's limit: a server out of descriptors cannot even read its own RSS for the probe.
+ */
+function scalePlan ({ connections, seconds }) {
+  const fdLimit = hardFdLimit()
+  const attempted = Math.min(connections, fdLimit - FD_RESERVE)
+  const shards = Math.ceil(attempted / Math.min(SHARD_SIZE, fdLimit - FD_RESERVE))
+  const share = Math.ceil(attempted / shards)
+  const loads = Array.from({ length: shards }, (_, k) => ({
+    count: Math.min(share, attempted - k * share), first: k * share, addresses: SOURCE_ADDRESSES, seconds
+  }))
+  return { fdLimit, loads, notes: { asked: connections, attempted, fdLimit } }
+}
+
+/** Scenario G's shards as one result: connections added up, the longest time, the first failure. */
+function mergeShards (results) {
+  return {
+    connections: results.reduce((n, r) => n + r.connections, 0),
+    elapsed: Math.max(...results.map((r) => r.elapsed)),
+    failure: results.find((r) => r.failure)?.failure ?? null
   }
 }
 
+async function runOnce (target, { scenario, params, serverCall }) {
+  const plan = scenario === 'scale' ? scalePlan(params) : { loads: [params] }
+  const server = start(path.join(__dirname, 'targets', `${target}.js`), [], 0, { execArgv: ['--expose-gc'], fdLimit: plan.fdLimit })
+  const loads = []
+  const watchdog = setTimeout(() => { for (const child of [server, ...loads]) child.kill() }, 150_000)
+  try {
+    const { port } = await once(server, 'listening')
+    for (const shard of plan.loads) {
+      const load = start(path.join(__dirname, 'loadgen.js'), [String(port), target], 1, { fdLimit: plan.fdLimit })
+      load.send({ scenario, params: shard })
+      loads.push(load)
+    }
+    await allOnce(loads, 'ready')
+    const called = serverCall === undefined ? undefined : await callServer(server, serverCall)
+    const before = await probe(server)
+    for (const load of loads) load.send({ type: 'go' })
+    await allOnce(loads, 'measured')
+    const after = await probe(server)
+    const results = allOnce(loads, 'result')
+    for (const load of loads) load.send({ type: 'go' })
+    const replies = await results
+    const r = replies.length === 1 ? replies[0].result : mergeShards(replies.map((reply) => reply.result))
+    const loadCpuUs = replies.reduce((n, { cpu }) => n + cpu.user + cpu.system, 0)
+    const serverCpuUs = (after.cpu.user + after.cpu.system) - (before.cpu.user + before.cpu.system)
+    return { ...r, ...plan.notes, called, serverCpuUs, loadCpuUs, rss: after.rss, rssDelta: after.rss - before.rss, heapDelta: after.heap - before.heap }
+  } finally {
+    clearTimeout(watchdog)
+    if (server.connected) server.send({ type: 'stop' })
+    for (const load of loads) load.kill()
+    await Promise.all([server, ...loads].map((child) => exited(child)))
+  }
+}
+
+const throughput = [['delivered msg/s', (r) => r.perSecond, true], ['server CPU µs/delivery', (r) => r.serverCpuUs / r.delivered, false], ['load-gen CPU %', (r) => r.loadCpuUs / 1e4 / r.elapsed, false]]
+
 /** The figure each scenario is judged by; `higher` says which direction is better. */
 const figures = {
-  fanout: [['delivered msg/s', (r) => r.perSecond, true], ['server CPU µs/delivery', (r) => r.serverCpuUs / r.delivered, false], ['load-gen CPU %', (r) => r.loadCpuUs / 1e4 / r.elapsed, false]],
+  fanout: throughput,
   latency: [['p50 ms', (r) => r.p50, false], ['p99 ms', (r) => r.p99, false], ['max ms', (r) => r.max, false], ['server CPU µs/delivery', (r) => r.serverCpuUs / r.delivered, false], ['delivered/expected', (r) => r.delivered / r.expected, true]],
   memory: [['RSS KiB/connection', (r) => r.rssDelta / 1024 / r.connections, false], ['heap KiB/connection', (r) => r.heapDelta / 1024 / r.connections, false]],
   connectRate: [['connections/s', (r) => r.perSecond, true]],
   presenceList: [['list() ms', (r) => r.called.ms, false], ['users listed', (r) => r.called.users, true]],
-  presenceFanout: [['diff p50 ms', (r) => r.p50, false], ['diff p99 ms', (r) => r.p99, false], ['server CPU µs/diff delivered', (r) => r.serverCpuUs / r.delivered, false], ['delivered/expected', (r) => r.delivered / r.expected, true]]
+  presenceFanout: [['diff p50 ms', (r) => r.p50, false], ['diff p99 ms', (r) => r.p99, false], ['server CPU µs/diff delivered', (r) => r.serverCpuUs / r.delivered, false], ['delivered/expected', (r) => r.delivered / r.expected, true]],
+  channels: throughput,
+  direct: throughput,
+  scale: [['connections held', (r) => r.connections, true], ['server RSS MiB', (r) => r.rss / 2 ** 20, false], ['RSS KiB/connection', (r) => r.rssDelta / 1024 / r.connections, false], ['connections/s', (r) => r.connections / r.elapsed, true]]
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const fmt = (x) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2))
-const cell = (s) => (s === undefined ? '—' : `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`)
+const cell = (s) => (s === undefined ? '—' : s.min === s.max ? fmt(s.median) : `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`)
+const ratioCell = (x) => (x === undefined ? '—' : `${x.toFixed(2)}×`)
+
+/** Why each scale run stopped where it did, one line per target. */
+function scaleNotes (s, runs) {
+  return Object.entries(runs).map(([target, results]) => {
+    const reasons = [...new Set(results.map((r) => r.failure ??
+      (r.attempted < r.asked ? `capped ${FD_RESERVE} short of the descriptor limit (${r.fdLimit}, the hard limit)` : 'reached the number asked')))]
+    return `- ${s.name}, ${target}: ${results.map((r) => r.connections).join(' / ')} of ${results[0].asked} connections; stopped: ${reasons.join('; ')}`
+  })
+}
+
+function table (rows) {
+  const stat = RUNS > 1 ? ' median (range)' : ''
+  return [`| scenario | figure | raw ws${stat} | fastify-hauyna${stat} | hauyna ÷ ws | Socket.IO 4${stat} | Socket.IO ÷ ws |`, '|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.scenario} | ${r.figure} | ${cell(r.ws)} | ${cell(r.hauyna)} | ${ratioCell(r.ratio.hauyna)} | ${cell(r.socketio)} | ${ratioCell(r.ratio.socketio)} |`)].join('\n')
+}
 
 async function main () {
   const rows = []
   const raw = {}
+  const notes = []
   for (const s of scenarios) {
     raw[s.name] = {}
     const targets = s.targets ?? TARGETS
@@ -125,19 +228,22 @@ async function main () {
         const xs = raw[s.name][t].map(pick)
         return [t, { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) }]
       }))
-      rows.push({ scenario: s.name, figure: label, higherIsBetter: higher, ...stats, ratio: stats.ws && stats.hauyna.median / stats.ws.median })
+      const ratio = Object.fromEntries(targets.filter((t) => t !== 'ws' && stats.ws).map((t) => [t, stats[t].median / stats.ws.median]))
+      rows.push({ scenario: s.name, figure: label, higherIsBetter: higher, ...stats, ratio })
     }
+    if (s.scenario === 'scale') notes.push(...scaleNotes(s, raw[s.name]))
   }
   const machine = `${os.cpus()[0].model}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}${pin ? ', server and load generator pinned to separate cores' : ''}`
-  const table = ['| scenario | figure | raw ws median (range) | fastify-hauyna median (range) | hauyna ÷ ws |', '|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.scenario} | ${r.figure} | ${cell(r.ws)} | ${cell(r.hauyna)} | ${r.ratio === undefined ? '— (hauyna only)' : r.ratio.toFixed(2) + '×'} |`)].join('\n')
+  const report = [table(rows), ...(notes.length ? ['', ...notes] : [])].join('\n')
+  console.log(`\n${machine}\n\n${report}`)
+  if (only.length > 0) return
   const dir = path.join(__dirname, 'results')
   mkdirSync(dir, { recursive: true })
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   const name = quick ? 'latest-quick' : 'latest'
-  writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ date: new Date().toISOString(), machine, quick, runs: RUNS, rows, raw }, null, 2))
-  writeFileSync(path.join(dir, `${name}.md`), `# Benchmark ${stamp}${quick ? ' (quick)' : ''}\n\n${machine}; ${RUNS} runs each, fresh server process per run.\n\n${table}\n`)
-  console.log(`\n${machine}\n\n${table}\n\nwritten to bench/results/${name}.{json,md}`)
+  writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ date: new Date().toISOString(), machine, quick, runs: RUNS, rows, notes, raw }, null, 2))
+  writeFileSync(path.join(dir, `${name}.md`), `# Benchmark ${stamp}${quick ? ' (quick)' : ''}\n\n${machine}; ${RUNS} run${RUNS > 1 ? 's' : ''} per target, fresh server process per run.\n\n${report}\n`)
+  console.log(`\nwritten to bench/results/${name}.{json,md}`)
 }
 
 main().catch((error) => { console.error(error); process.exit(1) })

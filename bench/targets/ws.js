@@ -1,14 +1,17 @@
 'use strict'
-// The usual raw `ws` baseline: each publish serialized once, the same buffer sent to every subscriber.
+// The usual raw `ws` baseline: each publish serialized once, the same buffer sent to every subscriber;
+// a direct message goes to the one socket of its user (the load generator opens one per user).
 const { WebSocketServer } = require('ws')
 const { serve } = require('./serve')
 
 serve(async () => {
   const channels = new Map()
+  const users = new Map()
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', clientTracking: false })
   wss.on('connection', (socket, request) => {
     const userId = new URL(request.url, 'http://x').searchParams.get('userId')
     const joined = new Set()
+    users.set(userId, socket)
     socket.on('message', (data) => {
       const msg = JSON.parse(data)
       if (msg.type === 'subscribe') {
@@ -22,9 +25,14 @@ serve(async () => {
         if (!set) return
         const frame = Buffer.from(JSON.stringify({ type: 'message', channel: msg.channel, from: userId, data: msg.data, ts: new Date().toISOString() }))
         for (const s of set) s.send(frame, { binary: false })
+      } else if (msg.type === 'direct') {
+        users.get(msg.to)?.send(JSON.stringify({ type: 'direct', from: userId, data: msg.data, ts: new Date().toISOString() }))
       }
     })
-    socket.on('close', () => { for (const c of joined) channels.get(c)?.delete(socket) })
+    socket.on('close', () => {
+      for (const c of joined) channels.get(c)?.delete(socket)
+      if (users.get(userId) === socket) users.delete(userId)
+    })
   })
   await new Promise((resolve) => wss.once('listening', resolve))
   return { port: wss.address().port, close: () => new Promise((resolve) => wss.close(resolve)) }
