@@ -1,5 +1,6 @@
 import '../types/fastify'
 import { memoryAdapter } from './adapters/memory'
+import { redisAdapter } from './adapters/redis'
 import { Connection } from './connection/connection'
 import { ConnectionState } from './connection/state'
 import { errors } from './errors'
@@ -20,6 +21,7 @@ const hauyna = Object.assign(plugin, {
   clientSchemas,
   serverSchemas,
   memoryAdapter,
+  redisAdapter,
   Connection,
   ConnectionState,
   STOP
@@ -47,6 +49,7 @@ namespace hauyna {
   export type Envelope = import('./adapters/adapter').Envelope
   export type PresenceEntry = import('./adapters/adapter').PresenceEntry
   export type PresenceStore = import('./adapters/adapter').PresenceStore
+  export type RedisAdapterOptions = import('./adapters/redis').RedisAdapterOptions
   export type Connection = import('./connection/connection').Connection
   export type Identity = import('./connection/connection').Identity
   export type ConnectionState = import('./connection/state').ConnectionState
@@ -93,6 +96,7 @@ module.exports.schemas = schemas
 module.exports.clientSchemas = clientSchemas
 module.exports.serverSchemas = serverSchemas
 module.exports.memoryAdapter = memoryAdapter
+module.exports.redisAdapter = redisAdapter
 module.exports.Connection = Connection
 module.exports.ConnectionState = ConnectionState
 module.exports.STOP = STOP

@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto'
+import type { Test } from 'tap'
+import type { Adapter, AdapterNode, Envelope, PresenceEntry } from '../lib/index'
+import { connect, delay, startServer, until } from './helpers'
+
+/**
+ * The adapter's caller in these tests, in place of the runtime: it records every delivery
+ * and answers with the number of local subscribers it was told a topic has.
+ */
+export class RecordingNode implements AdapterNode {
+  readonly deliveries: Array<{ topic: string, envelope: Envelope }> = []
+  readonly subscribers = new Map<string, number>()
+
+  constructor (readonly nodeId = `node-${randomUUID()}`) {}
+
+  deliver (topic: string, envelope: Envelope): number {
+    this.deliveries.push({ topic, envelope })
+    return this.subscribers.get(topic) ?? 0
+  }
+
+  of (topic: string): Envelope[] {
+    return this.deliveries.filter((d) => d.topic === topic).map((d) => d.envelope)
+  }
+}
+
+export interface ContractOptions {
+  /** Adapters made by the factory are nodes of one cluster: they share topics and presence. */
+  shared: boolean
+}
+
+interface Started { adapter: Adapter, node: RecordingNode }
+
+/** Long enough for a message to cross Redis on loopback many times over: what has not arrived by then is not coming. */
+const SETTLE_MS = 150
+
+export function entry (connectionId: string, status = 'online', meta: Record<string, unknown> = {}): PresenceEntry {
+  const now = Date.now()
+  return { connectionId, status, meta, since: now, updatedAt: now }
+}
+
+const byConnection = (a: PresenceEntry, b: PresenceEntry): number => a.connectionId.localeCompare(b.connectionId)
+
+/** The Adapter contract, run against `makeAdapter`; every case closes the adapters it made. */
+export async function adapterContract (t: Test, name: string, makeAdapter: () => Adapter, options: ContractOptions): Promise<void> {
+  async function start (t: Test): Promise<Started> {
+    const adapter = makeAdapter()
+    const node = new RecordingNode()
+    await adapter.init(node)
+    t.teardown(() => adapter.close())
+    return { adapter, node }
+  }
+
+  await t.test(`${name} adapter contract`, async (t) => {
+    t.test('publish delivers on this node once, carries origin and skip, resolves to this node\'s count', async (t) => {
+      const { adapter, node } = await start(t)
+      node.subscribers.set('room', 2)
+      await adapter.subscribe('room')
+      t.equal(await adapter.publish('room', { payload: '{"n":1}', origin: 'conn-1', skip: 'conn-2' }), 2)
+      t.equal(await adapter.publish('room', { payload: '{"n":2}' }), 2)
+      t.equal(await adapter.publish('empty', { payload: '{"n":3}' }), 0, 'a topic without local subscribers')
+      await delay(SETTLE_MS)
+      t.same(node.of('room').map((e) => [e.payload, e.origin, e.skip]),
+        [['{"n":1}', 'conn-1', 'conn-2'], ['{"n":2}', undefined, undefined]], 'each once, in order, nothing echoed back')
+      await adapter.unsubscribe('room')
+    })
+
+    if (options.shared) {
+      t.test('a publish reaches the other nodes subscribed to its topic, exactly once and in order', async (t) => {
+        const a = await start(t)
+        const b = await start(t)
+        b.node.subscribers.set('room', 1)
+        await b.adapter.subscribe('room')
+        // Framing: colons, digits, non-ASCII text, newlines and JSON escapes survive the trip.
+        const tricky = JSON.stringify({ text: 'héllo 3:ab 🎉\n"quoted"', n: 12 })
+        t.equal(await a.adapter.publish('room', { payload: tricky, origin: 'conn:1', skip: '7:x' }), 0,
+          'the publishing node counts its own deliveries only')
+        for (let i = 0; i < 20; i++) await a.adapter.publish('room', { payload: `{"i":${i}}` })
+        await a.adapter.publish('elsewhere', { payload: '{"not":"subscribed"}' })
+        await until(() => b.node.of('room').length === 21, 2000, 'the messages crossed')
+        await delay(SETTLE_MS)
+        const received = b.node.of('room')
+        t.same(received[0], { payload: tricky, origin: 'conn:1', skip: '7:x' })
+        t.same(received.slice(1).map((e) => e.payload), Array.from({ length: 20 }, (_, i) => `{"i":${i}}`))
+        t.same(received.slice(1).map((e) => [e.origin, e.skip]), Array(20).fill([undefined, undefined]))
+        t.equal(b.node.of('elsewhere').length, 0, 'not a topic b subscribed to')
+        t.equal(a.node.of('room').length, 21, 'the publisher delivered locally once each')
+
+        await b.adapter.unsubscribe('room')
+        await a.adapter.publish('room', { payload: '{"after":"unsubscribe"}' })
+        await delay(SETTLE_MS)
+        t.equal(b.node.of('room').length, 21, 'nothing after unsubscribe')
+      })
+    }
+
+    t.test('presence: set, replace, get, all, count and remove, with the counts they return', async (t) => {
+      const { adapter } = await start(t)
+      const store = adapter.presence
+      const alice = `alice-${randomUUID()}`
+      const bob = `bob-${randomUUID()}`
+      const a1 = entry('a1', 'online', { device: 'phone', nested: { depth: [1, 2] } })
+      const a2 = entry('a2')
+      t.equal(await store.set(alice, a1), 1, 'first entry')
+      t.equal(await store.set(alice, a2), 2, 'second connection')
+      const away = { ...a1, status: 'away', updatedAt: a1.updatedAt + 1 }
+      t.equal(await store.set(alice, away), 2, 'replacing an entry keeps the count')
+      t.same((await store.get(alice)).sort(byConnection), [away, a2])
+      t.equal(await store.set(bob, entry('b1')), 1)
+      t.equal(await store.count(), 2, 'users, not entries')
+      const all = await store.all()
+      t.same([...all.keys()].sort(), [alice, bob].sort())
+      t.same(all.get(alice)?.sort(byConnection), [away, a2])
+
+      t.equal(await store.remove(alice, 'missing'), -1, 'an absent entry')
+      t.equal(await store.remove(`nobody-${randomUUID()}`, 'a1'), -1, 'an absent user')
+      t.equal(await store.remove(alice, 'a1'), 1, 'the entries left')
+      t.equal(await store.remove(alice, 'a1'), -1, 'removed once only')
+      t.equal(await store.remove(alice, 'a2'), 0, 'the last one')
+      t.same(await store.get(alice), [])
+      t.equal(await store.count(), 1)
+      t.same([...(await store.all()).keys()], [bob])
+      t.equal(await store.remove(bob, 'b1'), 0)
+      t.equal(await store.count(), 0)
+      t.same(await store.all(), new Map())
+    })
+
+    if (options.shared) {
+      t.test('presence is shared: every node sees and counts every node\'s entries', async (t) => {
+        const a = await start(t)
+        const b = await start(t)
+        const carol = `carol-${randomUUID()}`
+        t.equal(await a.adapter.presence.set(carol, entry('c1')), 1)
+        t.equal(await b.adapter.presence.set(carol, entry('c2')), 2, 'counted across nodes')
+        t.same((await a.adapter.presence.get(carol)).map((e) => e.connectionId).sort(), ['c1', 'c2'])
+        t.equal(await b.adapter.presence.count(), 1)
+        t.equal(await b.adapter.presence.remove(carol, 'c1'), 1, 'any node may remove any entry')
+        t.same((await a.adapter.presence.get(carol)).map((e) => e.connectionId), ['c2'])
+
+        // b updates an entry a tracked: it stays a's, and goes when a closes.
+        t.equal(await a.adapter.presence.set(carol, entry('c1')), 2)
+        t.equal(await b.adapter.presence.set(carol, entry('c1', 'busy')), 2)
+        await a.adapter.close()
+        t.same((await b.adapter.presence.get(carol)).map((e) => e.connectionId), ['c2'], 'a clean close removes the node\'s own entries')
+        await b.adapter.close()
+        const c = await start(t)
+        t.equal(await c.adapter.presence.count(), 0, 'and none is left behind')
+      })
+    }
+
+    t.test('healthy while running, not after close; close is idempotent', async (t) => {
+      const { adapter, node } = await start(t)
+      t.equal(await adapter.healthy(), true)
+      await Promise.all([adapter.close(), adapter.close()])
+      await adapter.close()
+      t.equal(await adapter.healthy(), false)
+      t.equal(await adapter.publish('room', { payload: '{}' }), 0, 'a publish after close delivers nothing')
+      t.equal(node.deliveries.length, 0)
+      const never = makeAdapter()
+      await never.close()
+      t.equal(await never.healthy(), false, 'an adapter closed before init')
+    })
+
+    t.test('through real servers: channel, direct, broadcast and presence', async (t) => {
+      const permissions = { broadcast: true }
+      const first = await startServer(t, { adapter: makeAdapter(), nodeId: `a-${randomUUID()}`, permissions })
+      const second = options.shared ? await startServer(t, { adapter: makeAdapter(), nodeId: `b-${randomUUID()}`, permissions }) : first
+      const alice = await connect(first.url({ userId: 'alice' }))
+      const bob = await connect(second.url({ userId: 'bob' }))
+      for (const c of [alice, bob]) t.equal((await c.request({ type: 'subscribe', channel: 'lobby' })).type, 'ack')
+
+      t.equal((await bob.request({ type: 'publish', channel: 'lobby', data: 'hi' })).type, 'ack')
+      t.match(await alice.next('message'), { channel: 'lobby', from: 'bob', data: 'hi' })
+      // The echo may come before the ack, which `request` consumed past.
+      await until(() => bob.all('message').length === 1, 2000, 'the echo to the publisher')
+      t.match(bob.all('message')[0], { channel: 'lobby', from: 'bob', data: 'hi' })
+
+      alice.send({ type: 'direct', to: 'bob', data: 'psst' })
+      t.match(await bob.next('direct'), { from: 'alice', data: 'psst' })
+      const sent = await first.app.connections.sendTo('bob', 'from the server')
+      t.match(await bob.next('direct'), { data: 'from the server' })
+      t.equal(sent, options.shared ? 0 : 1, 'sendTo counts the deliveries on its own node')
+
+      await second.app.connections.broadcast('everyone')
+      for (const c of [alice, bob]) t.match(await c.next('broadcast'), { data: 'everyone' })
+
+      for (const server of new Set([first, second])) {
+        t.same((await server.app.presence.list()).map((p) => p.userId).sort(), ['alice', 'bob'], 'presence of every node')
+      }
+      await delay(SETTLE_MS)
+      for (const c of [alice, bob]) {
+        t.equal(c.all('message').length, 1, 'one message each')
+        t.equal(c.all('broadcast').length, 1, 'one broadcast each')
+        t.same(c.violations, [])
+      }
+      t.equal(bob.all('direct').length, 2)
+
+      await alice.close()
+      await bob.close()
+      await until(async () => await first.app.presence.count() === 0, 3000, 'presence emptied')
+    })
+  })
+}

@@ -1,0 +1,210 @@
+import t, { type Test } from 'tap'
+import { type ChildProcess, fork } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import type { Command, NodeConfig, Report, Snapshot } from './fixtures/cluster-node'
+import { type Client, connect, delay, until } from './helpers'
+import { keysUnder, rawRedis, REDIS_URL, requireRedis, skipRedis, testPrefix } from './redis-helpers'
+
+// Three server processes sharing one Redis: real sockets on every node, no shared memory.
+const NODE_TTL = 1000
+const START_TIMEOUT_MS = 20_000
+const REPLY_TIMEOUT_MS = 5000
+const EXIT_TIMEOUT_MS = 5000
+/** What has not arrived this long after the expected frames is not coming: counts are final. */
+const SETTLE_MS = 200
+const FIXTURE = join(__dirname, 'fixtures', 'cluster-node.ts')
+
+type Request = Command extends infer C ? C extends Command ? Omit<C, 'id'> : never : never
+
+function hasExited (child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null
+}
+
+function exited (child: ChildProcess, ms: number): Promise<boolean> {
+  if (hasExited(child)) return Promise.resolve(true)
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms)
+    child.once('exit', () => { clearTimeout(timer); resolve(true) })
+  })
+}
+
+function listening (child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the node did not start in time')), START_TIMEOUT_MS)
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the node exited with ${code}`)) })
+    child.on('message', (report: Report) => {
+      if (report.event !== 'listening') return
+      clearTimeout(timer)
+      resolve(report.port)
+    })
+  })
+}
+
+/** One server process, driven over IPC. */
+class ClusterNode {
+  port = 0
+  private lastId = 0
+  private readonly waiting = new Map<number, (report: Extract<Report, { event: 'reply' }>) => void>()
+
+  private constructor (readonly child: ChildProcess) {
+    child.on('message', (report: Report) => {
+      if (report.event === 'reply') this.waiting.get(report.id)?.(report)
+    })
+  }
+
+  static async start (t: Test, name: string, keyPrefix: string): Promise<ClusterNode> {
+    const config: NodeConfig = { nodeId: `${name}-${randomUUID()}`, url: REDIS_URL, keyPrefix, nodeTtl: NODE_TTL }
+    // The test runner's own loaders (not tsx): the nodes' coverage then merges with this process's.
+    const child = fork(FIXTURE, [JSON.stringify(config)], {
+      cwd: join(__dirname, '..'), execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+    })
+    const node = new ClusterNode(child)
+    t.teardown(() => node.stop())
+    node.port = await listening(child)
+    return node
+  }
+
+  url (userId: string, group?: string): string {
+    const query = new URLSearchParams(group === undefined ? { userId } : { userId, group })
+    return `ws://127.0.0.1:${this.port}/ws?${query.toString()}`
+  }
+
+  ask (request: Request): Promise<unknown> {
+    const id = ++this.lastId
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { this.waiting.delete(id); reject(new Error(`no reply to ${request.cmd}`)) }, REPLY_TIMEOUT_MS)
+      this.waiting.set(id, (report) => {
+        clearTimeout(timer)
+        this.waiting.delete(id)
+        if (report.error !== undefined) reject(new Error(report.error))
+        else resolve(report.result)
+      })
+      this.child.send({ ...request, id })
+    })
+  }
+
+  snapshot (): Promise<Snapshot> {
+    return this.ask({ cmd: 'snapshot' }) as Promise<Snapshot>
+  }
+
+  /** A crash: no shutdown code runs, the node's presence stays in Redis until swept. */
+  async kill (): Promise<void> {
+    this.child.kill('SIGKILL')
+    await exited(this.child, EXIT_TIMEOUT_MS)
+  }
+
+  /** A clean stop (the node closes its server and adapter); SIGKILL if it takes too long. */
+  async stop (): Promise<void> {
+    if (hasExited(this.child)) return
+    if (this.child.connected) this.child.disconnect()
+    if (!await exited(this.child, EXIT_TIMEOUT_MS)) await this.kill()
+  }
+}
+
+/** How many frames of `type` carrying `data` the client got. */
+function got (client: Client, type: string, data: unknown): number {
+  return client.frames.filter((f) => f.type === type && JSON.stringify(f.data) === JSON.stringify(data)).length
+}
+
+async function open (t: Test, url: string): Promise<Client> {
+  const client = await connect(url)
+  t.teardown(() => { client.ws.terminate() })
+  return client
+}
+
+t.test('three server processes share one Redis', { skip: skipRedis }, async (t) => {
+  if (!requireRedis(t)) return
+  const prefix = testPrefix(t)
+  const redis = rawRedis(t)
+  const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((name) => ClusterNode.start(t, name, prefix)))
+  const alice = await open(t, a.url('alice', 'staff'))
+  const dave = await open(t, a.url('dave'))
+  const bob = await open(t, b.url('bob', 'staff'))
+  const carol = await open(t, c.url('carol'))
+  const everyone = [alice, bob, carol, dave]
+  for (const client of [alice, bob, carol]) t.equal((await client.request({ type: 'subscribe', channel: 'lobby' })).type, 'ack')
+  t.equal((await dave.request({ type: 'subscribe', channel: 'side' })).type, 'ack')
+
+  /** Waits for every expected frame, lets any duplicate arrive, then checks the exact counts. */
+  async function exactly (t: Test, type: string, data: unknown, expected: Map<Client, number>): Promise<void> {
+    await until(() => [...expected].every(([client, n]) => got(client, type, data) >= n), 5000, `${type} ${JSON.stringify(data)}`)
+    await delay(SETTLE_MS)
+    for (const [client, n] of expected) t.equal(got(client, type, data), n, `${type} to ${everyone.indexOf(client)}: ${n}`)
+  }
+  const counts = (...pairs: Array<[Client, number]>): Map<Client, number> => new Map(pairs)
+
+  await t.test('a channel publish on one node reaches the subscribers on every node once', async (t) => {
+    t.equal((await alice.request({ type: 'publish', channel: 'lobby', data: 'from alice on a' })).type, 'ack')
+    await exactly(t, 'message', 'from alice on a', counts([alice, 1], [bob, 1], [carol, 1], [dave, 0]))
+    t.equal(await c.ask({ cmd: 'channelSend', channel: 'lobby', data: 'from node c' }), 1,
+      'channels.broadcastTo resolves to the deliveries on its own node')
+    await exactly(t, 'message', 'from node c', counts([alice, 1], [bob, 1], [carol, 1], [dave, 0]))
+  })
+
+  await t.test('direct messages reach a user connected to another node', async (t) => {
+    t.equal((await carol.request({ type: 'direct', to: 'alice', data: 'psst from carol' })).type, 'ack')
+    await exactly(t, 'direct', 'psst from carol', counts([alice, 1], [bob, 0], [carol, 0], [dave, 0]))
+    t.match(alice.frames.find((f) => f.type === 'direct'), { from: 'carol' })
+    t.equal(await b.ask({ cmd: 'sendTo', userId: 'carol', data: 'from node b' }), 0, 'carol is not on node b')
+    await exactly(t, 'direct', 'from node b', counts([alice, 0], [bob, 0], [carol, 1], [dave, 0]))
+  })
+
+  await t.test('a broadcast reaches every connection of every node once', async (t) => {
+    t.equal((await bob.request({ type: 'broadcast', data: 'all hands' })).type, 'ack')
+    await exactly(t, 'broadcast', 'all hands', counts([alice, 1], [bob, 1], [carol, 1], [dave, 1]))
+    t.equal(await c.ask({ cmd: 'broadcast', data: 'from node c' }), 1)
+    await exactly(t, 'broadcast', 'from node c', counts([alice, 1], [bob, 1], [carol, 1], [dave, 1]))
+  })
+
+  await t.test('a group message reaches its members on every node', async (t) => {
+    t.equal(await a.ask({ cmd: 'groupSend', group: 'staff', data: 'staff only' }), 1)
+    await exactly(t, 'group', 'staff only', counts([alice, 1], [bob, 1], [carol, 0], [dave, 0]))
+  })
+
+  await t.test('presence is shared; connections, subscriptions and groups are node-local', async (t) => {
+    const [sa, sb, sc] = await Promise.all([a.snapshot(), b.snapshot(), c.snapshot()])
+    for (const s of [sa, sb, sc]) {
+      t.same(s.presence, ['alice', 'bob', 'carol', 'dave'], 'presence.list() shows the users of every node')
+      t.equal(s.presenceCount, 4)
+      t.equal(s.stats.presence, 4, 'stats: presence is the shared count')
+    }
+    t.same([sa.connections, sb.connections, sc.connections], [2, 1, 1], 'connections.count() is local')
+    t.same([sa.stats.connections, sb.stats.connections, sc.stats.connections], [2, 1, 1], 'so are stats connections')
+    t.same([sa.stats.users, sb.stats.users, sc.stats.users], [2, 1, 1], 'and stats users')
+    t.same([sa.aliceConnections, sb.aliceConnections, sc.aliceConnections], [1, 0, 0], 'connections.byUser() is local')
+    t.same([sa.channels, sb.channels, sc.channels], [['lobby', 'side'], ['lobby'], ['lobby']], 'channels.list() is local')
+    t.same([sa.sideKnown, sb.sideKnown, sc.sideKnown], [true, false, false], 'channels.get() is local')
+    t.same([sa.lobbySubscribers, sb.lobbySubscribers, sc.lobbySubscribers], [['alice'], ['bob'], ['carol']],
+      'channels.subscribers() is local')
+    t.same(sa.lobbyPresence, ['alice'], 'presence.list({ channel }) filters by local subscribers')
+    t.same([sa.staffMembers, sb.staffMembers, sc.staffMembers], [['alice'], ['bob'], []], 'groups.members() is local')
+
+    // Channel presence: a `subscribed` snapshot lists local users; diffs travel like messages.
+    t.same(Object.keys(carol.all('subscribed')[0].presence), ['carol'], 'the snapshot is local')
+    const joins = alice.all('presence_diff').flatMap((f) => Object.keys(f.joins))
+    t.same(joins.sort(), ['bob', 'carol'], 'later joins on other nodes reach alice as diffs')
+    t.same(carol.all('presence_diff').flatMap((f) => Object.keys(f.joins)), [], 'earlier ones never reach carol')
+  })
+
+  await t.test('a killed node\'s presence disappears from the others after nodeTtl', async (t) => {
+    await c.kill()
+    await carol.closed
+    const started = Date.now()
+    await until(async () => (await a.snapshot()).presence.length === 3, NODE_TTL * 5, 'carol purged')
+    t.comment(`carol was purged ${Date.now() - started} ms after node c died (nodeTtl ${NODE_TTL} ms)`)
+    for (const node of [a, b]) {
+      const after = await node.snapshot()
+      t.same(after.presence, ['alice', 'bob', 'dave'])
+      t.same(after.leaves, [], 'a purge emits no presence_change leave on the surviving nodes')
+    }
+    const carolLeft = [alice, bob].flatMap((client) => client.all('presence_diff')).filter((f) => 'carol' in f.leaves)
+    t.same(carolLeft, [], 'nor a presence_diff leave: channel presence of the dead node died with it')
+    t.equal((await alice.request({ type: 'publish', channel: 'lobby', data: 'after the crash' })).type, 'ack')
+    await exactly(t, 'message', 'after the crash', counts([alice, 1], [bob, 1], [dave, 0]))
+  })
+
+  await Promise.all([a.stop(), b.stop()])
+  t.same(await keysUnder(redis, prefix), [], 'the surviving nodes stopped cleanly and the dead one was swept: no key is left')
+  for (const client of everyone) t.same(client.violations, [], 'every frame matched the protocol')
+})
