@@ -4,7 +4,8 @@
 // runs, median and range, and the ratio to raw `ws` measured in the same run.
 //   node bench/run.js [--quick] [--only "scenario name"]…
 // --only runs the named scenarios of the chosen mode and prints their table without writing
-// bench/results, so a partial run never replaces a whole one.
+// bench/results, so a partial run never replaces a whole one. BENCH_SERVER_FLAGS adds Node
+// flags to the target servers (profile with "--cpu-prof --cpu-prof-dir=DIR").
 const { fork, execFileSync } = require('node:child_process')
 const { mkdirSync, writeFileSync } = require('node:fs')
 const os = require('node:os')
@@ -14,7 +15,12 @@ const quick = process.argv.includes('--quick')
 const only = process.argv.flatMap((arg, i) => (arg === '--only' ? [process.argv[i + 1]] : []))
 // One run per target in quick mode keeps it under two minutes; medians and ranges need the full run.
 const RUNS = quick ? 1 : 3
-const TARGETS = ['ws', 'hauyna', 'socketio']
+// BENCH_TARGETS adds 'fastify-ws' (a hand-written @fastify/websocket loop: Fastify's own share of the cost).
+const LABELS = { ws: 'raw ws', hauyna: 'fastify-hauyna', socketio: 'Socket.IO 4', 'fastify-ws': '@fastify/websocket loop' }
+const TARGETS = (process.env.BENCH_TARGETS ?? 'ws,hauyna,socketio').split(',')
+for (const target of TARGETS) {
+  if (!(target in LABELS)) throw new Error(`BENCH_TARGETS: unknown target ${target}; known: ${Object.keys(LABELS).join(', ')}`)
+}
 const all = quick
   ? [
       { name: 'fan-out 1k', scenario: 'fanout', params: { subscribers: 1000, seconds: 2 } },
@@ -48,6 +54,7 @@ function hasTaskset () {
   try { execFileSync('taskset', ['-V'], { stdio: 'ignore' }); return os.cpus().length >= 2 } catch { return false }
 }
 const pin = hasTaskset()
+const serverFlags = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean)
 
 /** Starts a Node process on `core`, with its soft file-descriptor limit raised to `fdLimit` if given. */
 function start (file, args, core, { execArgv = [], fdLimit } = {}) {
@@ -142,7 +149,7 @@ function mergeShards (results) {
 
 async function runOnce (target, { scenario, params, serverCall }) {
   const plan = scenario === 'scale' ? scalePlan(params) : { loads: [params] }
-  const server = start(path.join(__dirname, 'targets', `${target}.js`), [], 0, { execArgv: ['--expose-gc'], fdLimit: plan.fdLimit })
+  const server = start(path.join(__dirname, 'targets', `${target}.js`), [], 0, { execArgv: ['--expose-gc', ...serverFlags], fdLimit: plan.fdLimit })
   const loads = []
   const watchdog = setTimeout(() => { for (const child of [server, ...loads]) child.kill() }, 150_000)
   try {
@@ -180,7 +187,7 @@ const figures = {
   fanout: throughput,
   latency: [['p50 ms', (r) => r.p50, false], ['p99 ms', (r) => r.p99, false], ['max ms', (r) => r.max, false], ['server CPU µs/delivery', (r) => r.serverCpuUs / r.delivered, false], ['delivered/expected', (r) => r.delivered / r.expected, true]],
   memory: [['RSS KiB/connection', (r) => r.rssDelta / 1024 / r.connections, false], ['heap KiB/connection', (r) => r.heapDelta / 1024 / r.connections, false]],
-  connectRate: [['connections/s', (r) => r.perSecond, true]],
+  connectRate: [['connections/s', (r) => r.perSecond, true], ['server CPU µs/connection', (r) => r.serverCpuUs / r.connections, false], ['load-gen CPU µs/connection', (r) => r.loadCpuUs / r.connections, false]],
   presenceList: [['list() ms', (r) => r.called.ms, false], ['users listed', (r) => r.called.users, true]],
   presenceFanout: [['diff p50 ms', (r) => r.p50, false], ['diff p99 ms', (r) => r.p99, false], ['server CPU µs/diff delivered', (r) => r.serverCpuUs / r.delivered, false], ['delivered/expected', (r) => r.delivered / r.expected, true]],
   channels: throughput,
@@ -202,10 +209,14 @@ function scaleNotes (s, runs) {
   })
 }
 
+/** One column per target, each but raw ws followed by its ratio to raw ws. */
 function table (rows) {
   const stat = RUNS > 1 ? ' median (range)' : ''
-  return [`| scenario | figure | raw ws${stat} | fastify-hauyna${stat} | hauyna ÷ ws | Socket.IO 4${stat} | Socket.IO ÷ ws |`, '|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.scenario} | ${r.figure} | ${cell(r.ws)} | ${cell(r.hauyna)} | ${ratioCell(r.ratio.hauyna)} | ${cell(r.socketio)} | ${ratioCell(r.ratio.socketio)} |`)].join('\n')
+  const others = TARGETS.filter((t) => t !== 'ws')
+  const head = [`raw ws${stat}`, ...others.flatMap((t) => [`${LABELS[t]}${stat}`, `${t === 'hauyna' ? 'hauyna' : LABELS[t]} ÷ ws`])]
+  const line = (r) => [cell(r.ws), ...others.flatMap((t) => [cell(r[t]), ratioCell(r.ratio[t])])]
+  return [`| scenario | figure | ${head.join(' | ')} |`, `|---|---|${head.map(() => '---|').join('')}`,
+    ...rows.map((r) => `| ${r.scenario} | ${r.figure} | ${line(r).join(' | ')} |`)].join('\n')
 }
 
 async function main () {
@@ -215,9 +226,10 @@ async function main () {
   for (const s of scenarios) {
     raw[s.name] = {}
     const targets = s.targets ?? TARGETS
-    for (const target of targets) {
-      raw[s.name][target] = []
-      for (let run = 0; run < RUNS; run++) {
+    for (const target of targets) raw[s.name][target] = []
+    // Targets take turns run by run, so a drift in the machine's speed reaches them all alike.
+    for (let run = 0; run < RUNS; run++) {
+      for (const target of targets) {
         const result = await runOnce(target, s)
         raw[s.name][target].push(result)
         process.stderr.write(`${s.name} ${target} run ${run + 1}: ${JSON.stringify(result)}\n`)

@@ -6,6 +6,7 @@ import type { ConnectionContext } from '../connection/context'
 import { ConnectionState } from '../connection/state'
 import { wireCodeOf } from '../errors'
 import { encodeMessage } from '../protocol/codec'
+import { isoNow } from '../protocol/frames'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import { builtinTypes } from './builtin-handlers'
 import { autoSubscribedChannels } from './endpoint'
@@ -111,7 +112,7 @@ async function setUp (runtime: Runtime, conn: Connection, identity: Identity): P
     await runtime.groups.attach(conn, identity.groups ?? [])
     const { interval, timeout } = runtime.options.heartbeat
     conn.send({
-      type: 'connected', connectionId: conn.id, userId: conn.userId, ts: new Date().toISOString(), heartbeat: { interval, timeout }
+      type: 'connected', connectionId: conn.id, userId: conn.userId, ts: isoNow(), heartbeat: { interval, timeout }
     })
     releaseWrites(conn.socket)
     if (runtime.options.presence.autoTrack) await runtime.presence.track(conn)

@@ -104,12 +104,13 @@ export class Runtime implements AdapterNode {
     return payload === undefined ? Promise.resolve(0) : this.adapter.publish(topic, { payload, origin, skip })
   }
 
-  async join (conn: Connection, topic: string, subscription: Subscription | null): Promise<void> {
-    if (this.hub.add(topic, conn, subscription)) await this.adapter.subscribe(topic)
+  /** Resolves once the adapter has the topic; `undefined` when this node already had it. */
+  join (conn: Connection, topic: string, subscription: Subscription | null): Promise<void> | undefined {
+    return this.hub.add(topic, conn, subscription) ? this.adapter.subscribe(topic) : undefined
   }
 
-  async leave (conn: Connection, topic: string): Promise<void> {
-    if (this.hub.remove(topic, conn)) await this.adapter.unsubscribe(topic)
+  leave (conn: Connection, topic: string): Promise<void> | undefined {
+    return this.hub.remove(topic, conn) ? this.adapter.unsubscribe(topic) : undefined
   }
 
   /** Runs `task` after `ms` unless shutdown runs it first; failures reach the error sink. */

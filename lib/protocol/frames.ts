@@ -4,7 +4,7 @@
 let lastMs = 0
 let lastIso = new Date(0).toISOString()
 
-function now (): string {
+export function isoNow (): string {
   const ms = Date.now()
   if (ms !== lastMs) {
     lastMs = ms
@@ -14,8 +14,8 @@ function now (): string {
 }
 
 export const frames = {
-  message: (channel: string, from: string | null, data: unknown) => ({ type: 'message', channel, from, data, ts: now() }),
-  direct: (from: string | null, data: unknown) => ({ type: 'direct', from, data, ts: now() }),
-  group: (group: string, from: string | null, data: unknown) => ({ type: 'group', group, from, data, ts: now() }),
-  broadcast: (from: string | null, data: unknown) => ({ type: 'broadcast', from, data, ts: now() })
+  message: (channel: string, from: string | null, data: unknown) => ({ type: 'message', channel, from, data, ts: isoNow() }),
+  direct: (from: string | null, data: unknown) => ({ type: 'direct', from, data, ts: isoNow() }),
+  group: (group: string, from: string | null, data: unknown) => ({ type: 'group', group, from, data, ts: isoNow() }),
+  broadcast: (from: string | null, data: unknown) => ({ type: 'broadcast', from, data, ts: isoNow() })
 }

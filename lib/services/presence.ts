@@ -138,7 +138,9 @@ export class PresenceService {
     return this.deps.store.count()
   }
 
-  private changed (event: PresenceChange['event'], userId: string, connectionId: string, entries: PresenceEntry[]): Promise<void> {
+  private async changed (event: PresenceChange['event'], userId: string, connectionId: string, entries: PresenceEntry[]): Promise<void> {
+    // Every connect and disconnect passes here: no summary to build when nobody listens.
+    if (this.deps.events.listenerCount('presence_change') === 0) return
     return this.deps.events.emit('presence_change', { event, userId, connectionId, presence: summarize(userId, entries) })
   }
 }
