@@ -1,30 +1,47 @@
 import type { Adapter, AdapterNode, Envelope, PresenceEntry, PresenceStore } from './adapter'
 
+/** A user's entries: most users have one connection, kept without a map of its own. */
+type Entries = PresenceEntry | Map<string, PresenceEntry>
+
+function listOf (entries: Entries): PresenceEntry[] {
+  return entries instanceof Map ? [...entries.values()] : [entries]
+}
+
 class MemoryPresenceStore implements PresenceStore {
-  private readonly users = new Map<string, Map<string, PresenceEntry>>()
+  private readonly users = new Map<string, Entries>()
 
   async set (userId: string, entry: PresenceEntry): Promise<number> {
-    let entries = this.users.get(userId)
-    if (entries === undefined) this.users.set(userId, entries = new Map())
-    entries.set(entry.connectionId, entry)
-    return entries.size
+    const held = this.users.get(userId)
+    if (held instanceof Map) return held.set(entry.connectionId, entry).size
+    if (held === undefined || held.connectionId === entry.connectionId) {
+      this.users.set(userId, entry)
+      return 1
+    }
+    this.users.set(userId, new Map([[held.connectionId, held], [entry.connectionId, entry]]))
+    return 2
   }
 
   async remove (userId: string, connectionId: string): Promise<number> {
-    const entries = this.users.get(userId)
-    if (entries === undefined || !entries.delete(connectionId)) return -1
-    if (entries.size === 0) this.users.delete(userId)
-    return entries.size
+    const held = this.users.get(userId)
+    if (held === undefined) return -1
+    if (!(held instanceof Map)) {
+      if (held.connectionId !== connectionId) return -1
+      this.users.delete(userId)
+      return 0
+    }
+    if (!held.delete(connectionId)) return -1
+    if (held.size === 1) this.users.set(userId, held.values().next().value as PresenceEntry)
+    return held.size
   }
 
   async get (userId: string): Promise<PresenceEntry[]> {
-    const entries = this.users.get(userId)
-    return entries === undefined ? [] : [...entries.values()]
+    const held = this.users.get(userId)
+    return held === undefined ? [] : listOf(held)
   }
 
   async all (): Promise<Map<string, PresenceEntry[]>> {
     const out = new Map<string, PresenceEntry[]>()
-    for (const [userId, entries] of this.users) out.set(userId, [...entries.values()])
+    for (const [userId, held] of this.users) out.set(userId, listOf(held))
     return out
   }
 

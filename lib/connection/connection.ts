@@ -20,6 +20,8 @@ export interface Identity {
 }
 
 const OPEN = 1
+// Most connections belong to no group: they share this one instead of an empty set each.
+const NO_GROUPS: ReadonlySet<string> = new Set()
 
 /**
  * One WebSocket connection as handlers see it. Kept deliberately small: no per-connection
@@ -28,14 +30,12 @@ const OPEN = 1
 export class Connection {
   readonly id: string
   readonly userId: string
-  /** Groups this connection receives messages for (its user's memberships). */
-  readonly groups = new Set<string>()
   meta: Record<string, unknown>
   /** The endpoint this connection upgraded on. @internal */
   readonly route: Endpoint
   readonly params: ConnectionContext['params']
   readonly query: ConnectionContext['query']
-  /** Upgrade request headers without credentials (authorization, cookie, websocket key…). */
+  /** Upgrade request headers without credentials (authorization, cookie, websocket key…) or handshake mechanics. */
   readonly headers: ConnectionContext['headers']
   readonly ip: string
   state: ConnectionState = ConnectionState.Connected
@@ -48,6 +48,7 @@ export class Connection {
   /** Channel subscriptions of this connection, by channel name. */
   readonly subscriptions = new Map<string, Subscription>()
 
+  private groupSet: Set<string> | undefined
   private readonly bucket: TokenBucket | undefined
   /** Resolves when connection setup has finished, so cleanup never races it. @internal */
   setup: Promise<void> = Promise.resolve()
@@ -81,6 +82,23 @@ export class Connection {
   /** The path of the endpoint this connection upgraded on, e.g. `/chat/:room`. */
   get endpoint (): string {
     return this.route.path
+  }
+
+  /** Groups this connection receives messages for (its user's memberships). */
+  get groups (): ReadonlySet<string> {
+    return this.groupSet ?? NO_GROUPS
+  }
+
+  /** Returns `false` when the connection already had the group. @internal */
+  addGroup (group: string): boolean {
+    if (this.groupSet?.has(group) === true) return false
+    ;(this.groupSet ??= new Set()).add(group)
+    return true
+  }
+
+  /** Returns `false` when the connection did not have the group. @internal */
+  removeGroup (group: string): boolean {
+    return this.groupSet?.delete(group) === true
   }
 
   get isOpen (): boolean {

@@ -8,18 +8,20 @@ export interface ConnectionContext {
   endpoint: Endpoint
   params: Readonly<Record<string, string>>
   query: Readonly<Record<string, unknown>>
-  /** The request headers minus credentials (see `hiddenHeaders`). */
+  /** The request headers minus credentials and handshake mechanics (see `hiddenHeaders`). */
   headers: Readonly<IncomingHttpHeaders>
   ip: string
 }
 
 /**
- * Headers that carry credentials or handshake secrets. They are dropped so that handlers,
- * logs and `connections.get()` dumps never expose a token that outlives its request.
+ * Headers a connection does not keep. Credentials and handshake secrets, so that handlers,
+ * logs and `connections.get()` dumps never expose a token that outlives its request; and the
+ * upgrade's own mechanics, the same on every connection, which would only cost memory.
  */
 export const hiddenHeaders: ReadonlySet<string> = new Set([
   'authorization', 'proxy-authorization', 'proxy-authenticate', 'cookie',
-  'sec-websocket-key', 'sec-websocket-protocol'
+  'sec-websocket-key', 'sec-websocket-protocol',
+  'connection', 'upgrade', 'sec-websocket-version', 'sec-websocket-extensions'
 ])
 
 // Most connections have no params or query: they share one frozen object instead of one each.

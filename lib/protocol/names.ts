@@ -4,6 +4,8 @@ const MAX_NAME = 200
 // eslint-disable-next-line no-control-regex
 const controlCharacter = /[\x00-\x1f\x7f]/
 const forbiddenKeys = new Set(['__proto__', 'constructor', 'prototype'])
+// Stored metas are replaced, never changed in place: every absent one can be this object.
+const NO_META: Record<string, unknown> = Object.freeze({})
 
 /** Channel, group and user names: 1–200 characters, no control characters. */
 export function isValidName (name: unknown): name is string {
@@ -27,7 +29,7 @@ function hasForbiddenKey (value: unknown, depth: number): boolean {
 
 /** Metadata objects: plain JSON objects, no prototype keys, at most `maxBytes` serialized. */
 export function checkMeta (what: string, meta: unknown, maxBytes: number): Record<string, unknown> {
-  if (meta === undefined) return {}
+  if (meta === undefined) return NO_META
   if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
     throw new errors.InvalidMeta(what, 'must be an object')
   }

@@ -115,13 +115,12 @@ export class GroupsService {
   }
 
   private async joinTopic (conn: Connection, group: string): Promise<void> {
-    if (conn.groups.has(group)) return
-    conn.groups.add(group)
+    if (!conn.addGroup(group)) return
     await this.runtime.join(conn, groupTopic(group), null)
   }
 
   private async leaveTopic (conn: Connection, group: string): Promise<void> {
-    if (!conn.groups.delete(group)) return
+    if (!conn.removeGroup(group)) return
     await this.runtime.leave(conn, groupTopic(group))
   }
 }
