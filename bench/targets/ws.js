@@ -1,38 +1,14 @@
 'use strict'
-// The usual raw `ws` baseline: each publish serialized once, the same buffer sent to every subscriber;
-// a direct message goes to the one socket of its user (the load generator opens one per user).
+// The usual raw `ws` baseline (see hand-written.js for what it does with each message).
 const { WebSocketServer } = require('ws')
+const { handWritten } = require('./hand-written')
 const { serve } = require('./serve')
 
 serve(async () => {
-  const channels = new Map()
-  const users = new Map()
+  const attach = handWritten()
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', clientTracking: false })
   wss.on('connection', (socket, request) => {
-    const userId = new URL(request.url, 'http://x').searchParams.get('userId')
-    const joined = new Set()
-    users.set(userId, socket)
-    socket.on('message', (data) => {
-      const msg = JSON.parse(data)
-      if (msg.type === 'subscribe') {
-        let set = channels.get(msg.channel)
-        if (!set) channels.set(msg.channel, set = new Set())
-        set.add(socket)
-        joined.add(msg.channel)
-        socket.send(JSON.stringify({ type: 'subscribed', channel: msg.channel, ref: msg.ref }))
-      } else if (msg.type === 'publish') {
-        const set = channels.get(msg.channel)
-        if (!set) return
-        const frame = Buffer.from(JSON.stringify({ type: 'message', channel: msg.channel, from: userId, data: msg.data, ts: new Date().toISOString() }))
-        for (const s of set) s.send(frame, { binary: false })
-      } else if (msg.type === 'direct') {
-        users.get(msg.to)?.send(JSON.stringify({ type: 'direct', from: userId, data: msg.data, ts: new Date().toISOString() }))
-      }
-    })
-    socket.on('close', () => {
-      for (const c of joined) channels.get(c)?.delete(socket)
-      if (users.get(userId) === socket) users.delete(userId)
-    })
+    attach(socket, new URL(request.url, 'http://x').searchParams.get('userId'))
   })
   await new Promise((resolve) => wss.once('listening', resolve))
   return { port: wss.address().port, close: () => new Promise((resolve) => wss.close(resolve)) }
