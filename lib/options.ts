@@ -92,7 +92,7 @@ export function fail (name: string, reason: string): never {
   throw new errors.InvalidOption(name, reason)
 }
 
-function integer (name: string, value: unknown, fallback: number, min: number): number {
+export function integer (name: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     fail(name, `must be an integer >= ${min}, got ${JSON.stringify(value)}`)
@@ -106,7 +106,7 @@ export function boolean (name: string, value: unknown, fallback: boolean): boole
   return value
 }
 
-function text (name: string, value: unknown, fallback: string): string {
+export function text (name: string, value: unknown, fallback: string): string {
   if (value === undefined) return fallback
   if (typeof value !== 'string' || value.length === 0) fail(name, 'must be a non-empty string')
   return value

@@ -166,14 +166,19 @@ export function internals (app: FastifyInstance): Record<string, number> {
   }
 }
 
+/** `error` is HAUYNA_INVALID_OPTION and its message names the option `name`. */
+export function expectInvalidOption (t: Test, what: string, error: (Error & { code?: string }) | undefined, name: string): void {
+  t.equal(error?.code, 'HAUYNA_INVALID_OPTION', `${what}: code`)
+  t.ok(error?.message.includes(`"${name}"`), `${what}: names ${name} (${error?.message})`)
+}
+
 /** Each case's options must reject `register` with HAUYNA_INVALID_OPTION naming the option. */
 export async function expectInvalidOptions (t: Test, cases: Array<[string, unknown, string]>): Promise<void> {
   for (const [what, options, name] of cases) {
     const app = Fastify({ logger: false })
     const error = await app.register(hauyna, options as HauynaOptions).ready().then(() => undefined, (e: Error & { code?: string }) => e)
     await app.close().catch(() => {})
-    t.equal(error?.code, 'HAUYNA_INVALID_OPTION', `${what}: code`)
-    t.ok(error?.message.includes(`"${name}"`), `${what}: names ${name} (${error?.message})`)
+    expectInvalidOption(t, what, error, name)
   }
 }
 

@@ -17,7 +17,10 @@ export function keysOf (prefix: string) {
 }
 export type RedisKeys = ReturnType<typeof keysOf>
 
-/** A script run by its SHA1, sent in full only when Redis lacks it (after a restart or SCRIPT FLUSH). */
+/**
+ * A script run by its SHA1, sent in full only when Redis lacks it (after a restart or SCRIPT
+ * FLUSH). Not ioredis's `defineCommand`, which would add methods to the app's own client.
+ */
 class LuaScript {
   private readonly sha: string
 
