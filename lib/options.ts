@@ -3,6 +3,7 @@ import type { WebsocketPluginOptions } from '@fastify/websocket'
 import type { Adapter } from './adapters/adapter'
 import { memoryAdapter } from './adapters/memory'
 import type { Identity } from './connection/connection'
+import type { InboxLimits } from './connection/inbox'
 import type { RateLimitOptions } from './connection/rate-limiter'
 import type { CleanupOptions } from './core/cleanup-queue'
 import type { ChannelPolicy, PermissionRule } from './services/policies'
@@ -40,6 +41,8 @@ export interface HauynaOptions {
   maxSubscriptionsPerConnection?: number
   maxBufferedBytes?: number
   maxQueuedMessages?: number
+  maxQueuedBytes?: number
+  maxQueuedBytesTotal?: number
   closeTimeout?: number
   channels?: { default?: 'allow' | 'deny', policies?: Record<string, ChannelPolicy> }
   permissions?: { group?: PermissionRule, broadcast?: PermissionRule, direct?: PermissionRule }
@@ -67,7 +70,9 @@ export interface ResolvedOptions {
   maxConnectionsPerUser: number
   maxSubscriptionsPerConnection: number
   maxBufferedBytes: number
-  maxQueuedMessages: number
+  /** One connection's inbox: `maxQueuedMessages` and `maxQueuedBytes`. */
+  inbox: InboxLimits
+  maxQueuedBytesTotal: number
   closeTimeout: number
   channels: { default: 'allow' | 'deny', policies: Record<string, ChannelPolicy> }
   permissions: { group: PermissionRule, broadcast: PermissionRule, direct: PermissionRule }
@@ -84,7 +89,7 @@ export interface ResolvedOptions {
 const known = new Set([
   'path', 'adapter', 'authenticate', 'allowAnonymous', 'heartbeat', 'idleTimeout', 'maxPayload',
   'maxMetaBytes', 'rateLimit', 'maxConnectionsPerUser', 'maxSubscriptionsPerConnection',
-  'maxBufferedBytes', 'maxQueuedMessages', 'closeTimeout', 'channels', 'permissions', 'presence',
+  'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'maxQueuedBytesTotal', 'closeTimeout', 'channels', 'permissions', 'presence',
   'stats', 'health', 'websocket', 'nodeId', 'codec', 'metrics', 'cleanup'
 ])
 
@@ -209,6 +214,17 @@ function resolveCodec (value: unknown): Codec | undefined {
   return codec as Codec
 }
 
+const MiB = 1024 * 1024
+
+// A connection's inbox must hold at least one frame of the largest size allowed.
+function resolveInbox (options: HauynaOptions, maxPayload: number): Pick<ResolvedOptions, 'inbox' | 'maxQueuedBytesTotal'> {
+  const maxBytes = integer('maxQueuedBytes', options.maxQueuedBytes, Math.max(MiB, maxPayload), maxPayload)
+  return {
+    inbox: { maxMessages: integer('maxQueuedMessages', options.maxQueuedMessages, 256, 1), maxBytes },
+    maxQueuedBytesTotal: integer('maxQueuedBytesTotal', options.maxQueuedBytesTotal, 64 * MiB, maxBytes)
+  }
+}
+
 /** Validates the registration options and fills in every default. */
 export function resolveOptions (options: HauynaOptions): ResolvedOptions {
   for (const key of Object.keys(options)) {
@@ -223,6 +239,7 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
   }
   const permissions = object<ResolvedOptions['permissions']>('permissions', options.permissions)
   const presence = object<ResolvedOptions['presence']>('presence', options.presence)
+  const maxPayload = integer('maxPayload', options.maxPayload, 64 * 1024, 64)
   return {
     path: options.path === false ? false : routePath('path', options.path, '/ws'),
     adapter,
@@ -230,13 +247,13 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
     allowAnonymous: boolean('allowAnonymous', options.allowAnonymous, false),
     heartbeat: resolveHeartbeat(options.heartbeat),
     idleTimeout: integer('idleTimeout', options.idleTimeout, 300_000, 0),
-    maxPayload: integer('maxPayload', options.maxPayload, 64 * 1024, 64),
+    maxPayload,
     maxMetaBytes: integer('maxMetaBytes', options.maxMetaBytes, 4 * 1024, 2),
     rateLimit: resolveRateLimit(options.rateLimit),
     maxConnectionsPerUser: integer('maxConnectionsPerUser', options.maxConnectionsPerUser, 20, 1),
     maxSubscriptionsPerConnection: integer('maxSubscriptionsPerConnection', options.maxSubscriptionsPerConnection, 100, 1),
     maxBufferedBytes: integer('maxBufferedBytes', options.maxBufferedBytes, 1024 * 1024, 1024),
-    maxQueuedMessages: integer('maxQueuedMessages', options.maxQueuedMessages, 256, 1),
+    ...resolveInbox(options, maxPayload),
     closeTimeout: integer('closeTimeout', options.closeTimeout, 1000, 1),
     channels: resolveChannels(options.channels),
     permissions: {

@@ -1,4 +1,5 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { Writable } from 'node:stream'
 import type { Test } from 'tap'
 import WebSocket from 'ws'
 import hauyna, { type HauynaOptions, serverSchemas } from '../lib/index'
@@ -22,13 +23,35 @@ export interface Server {
   http: string
 }
 
+/** Log lines written by a server, parsed: pass `sink.logger` as `startServer`'s logger. */
+export class LogSink {
+  readonly lines: Array<Record<string, any>> = []
+  readonly logger: FastifyServerOptions['logger']
+
+  constructor (level: string) {
+    const stream = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        for (const line of chunk.toString().split('\n')) if (line !== '') this.lines.push(JSON.parse(line))
+        done()
+      }
+    })
+    this.logger = { level, stream }
+  }
+
+  /** Lines whose message includes `text`, optionally at one pino level (30 info, 40 warn, 50 error). */
+  matching (text: string, level?: number): Array<Record<string, any>> {
+    return this.lines.filter((l) => String(l.msg).includes(text) && (level === undefined || l.level === level))
+  }
+}
+
 /** A real Fastify server with the plugin, listening on a random loopback port. */
 export async function startServer (
   t: Test,
   options: HauynaOptions = {},
-  setup?: (app: FastifyInstance) => void | Promise<void>
+  setup?: (app: FastifyInstance) => void | Promise<void>,
+  logger: FastifyServerOptions['logger'] = { level: process.env.LOG_LEVEL ?? 'silent' }
 ): Promise<Server> {
-  const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'silent' } })
+  const app = Fastify({ logger })
   await app.register(hauyna, options)
   await setup?.(app)
   await app.listen({ port: 0, host: '127.0.0.1' })

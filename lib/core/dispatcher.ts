@@ -1,6 +1,7 @@
 import type { Connection } from '../connection/connection'
 import { wireCodeOf } from '../errors'
 import { CloseCode, ErrorCode } from '../protocol/codes'
+import { MAX_NESTING, nestsDeeperThan } from '../protocol/nesting'
 import type { Ref } from '../protocol/schemas'
 import { builtinTypes, type BuiltinType } from './builtin-handlers'
 import type { Runtime } from './runtime'
@@ -46,11 +47,15 @@ export class Dispatcher {
     try {
       if (data.length > runtime.options.maxPayload) {
         runtime.log.warn({ connectionId: conn.id, userId: conn.userId, bytes: data.length }, 'closing connection over maxPayload')
-        conn.close(CloseCode.MessageTooBig, 'message too big')
+        conn.closeAndTerminate(CloseCode.MessageTooBig, 'message too big')
         return undefined
       }
       if (isBinary) {
         runtime.sendError(conn, ErrorCode.InvalidMessage, 'binary frames are not supported; send JSON text')
+        return undefined
+      }
+      if (nestsDeeperThan(data, MAX_NESTING)) {
+        runtime.sendError(conn, ErrorCode.InvalidMessage, `frame nests deeper than ${MAX_NESTING} levels`, refOf(data, false))
         return undefined
       }
       let raw: unknown

@@ -39,9 +39,21 @@ function onClose (this: WebSocket, code: number, reason: Buffer): void {
   void closeConnection(conn.runtime, conn, code, reason.toString())
 }
 
+/** `ws` names the peer's own protocol violations (invalid UTF-8, bad opcodes…) `WS_ERR_*`. */
+function isPeerViolation (error: Error): boolean {
+  const code = (error as Error & { code?: unknown }).code
+  return typeof code === 'string' && code.startsWith('WS_ERR_')
+}
+
+// A peer's malformed frame is its fault, not the server's: `ws` has already closed with the
+// right code (1002, 1007, 1009), so it is logged at info and not reported as an error.
 function onError (this: WebSocket, error: Error): void {
   const conn = connectionOf(this)
-  conn.runtime.reportError(error, conn, 'socket error')
+  if (isPeerViolation(error)) {
+    conn.runtime.log.info({ connectionId: conn.id, userId: conn.userId, reason: error.message }, 'peer sent an invalid frame')
+  } else {
+    conn.runtime.reportError(error, conn, 'socket error')
+  }
   if (conn.state !== ConnectionState.Error && conn.state !== ConnectionState.Disconnected) conn.transition(ConnectionState.Error)
   this.terminate()
 }
@@ -138,6 +150,7 @@ export async function closeConnection (runtime: Runtime, conn: Connection, code:
     conn.transition(ConnectionState.Disconnected)
   }
   const last = runtime.unregister(conn)
-  runtime.log.debug({ connectionId: conn.id, userId: conn.userId, code, reason }, 'websocket connection closed')
+  runtime.log.debug({ connectionId: conn.id, userId: conn.userId, code, reason, suppressed: conn.droppedLogLines || undefined },
+    'websocket connection closed')
   runtime.cleanup.enqueue({ conn, last, code, reason })
 }

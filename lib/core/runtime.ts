@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { Adapter, AdapterNode, Envelope } from '../adapters/adapter'
 import { Connection } from '../connection/connection'
+import { InboxBudget } from '../connection/inbox'
 import type { ConnectionState } from '../connection/state'
 import { errors } from '../errors'
 import type { ResolvedOptions } from '../options'
@@ -61,12 +62,15 @@ export class Runtime implements AdapterNode {
   readonly cleanup: CleanupQueue<Departure>
   /** Replaced by the Prometheus metrics when they are on. */
   telemetry: Telemetry = noTelemetry
+  /** Inbound bytes parked in every connection's inbox, capped by `maxQueuedBytesTotal`. */
+  readonly inboxBudget: InboxBudget
   draining = false
   private readonly deferred = new Map<NodeJS.Timeout, () => Promise<void>>()
 
   constructor (readonly options: ResolvedOptions, readonly log: FastifyBaseLogger) {
     this.nodeId = options.nodeId ?? randomUUID()
     this.adapter = options.adapter
+    this.inboxBudget = new InboxBudget(options.maxQueuedBytesTotal)
     this.events = new EventsService(new Set([...Object.keys(builtinTypes), ...lifecycleEvents]),
       (error, event, args) => this.onHandlerError(error, event, args))
     this.channels = new ChannelsService(this)
@@ -167,14 +171,24 @@ export class Runtime implements AdapterNode {
   sendError (conn: Connection, code: ErrorCode, message: string, ref?: Ref, details?: ValidationDetail[]): void {
     this.counters.errors++
     this.telemetry.error(code)
-    this.log.debug({ connectionId: conn.id, userId: conn.userId, code, ref }, 'protocol error: %s', message)
+    // Only a written line spends the connection's log budget.
+    if (this.log.level === 'debug' || this.log.level === 'trace') {
+      const suppressed = conn.admitLog(Date.now())
+      if (suppressed !== undefined) {
+        this.log.debug({ connectionId: conn.id, userId: conn.userId, code, ref, suppressed: suppressed || undefined }, 'protocol error: %s', message)
+      }
+    }
     conn.send({ type: 'error', code, message, ref, details })
   }
 
-  /** The one error sink: logged with the connection's identity and emitted as `error`. */
+  /**
+   * The one error sink: logged with the connection's identity (within its log budget) and
+   * emitted as `error`.
+   */
   reportError (error: unknown, conn: Connection | undefined, message: string): void {
     const err = error instanceof Error ? error : new Error(String(error))
-    this.log.error({ err, connectionId: conn?.id, userId: conn?.userId }, message)
+    const suppressed = conn === undefined ? 0 : conn.admitLog(Date.now())
+    if (suppressed !== undefined) this.log.error({ err, connectionId: conn?.id, userId: conn?.userId, suppressed: suppressed || undefined }, message)
     if (this.events.listenerCount('error') > 0) void this.events.emit('error', err, conn)
   }
 
@@ -204,7 +218,7 @@ export class Runtime implements AdapterNode {
     this.counters.rateLimited++
     if (persistent) {
       this.log.warn({ connectionId: conn.id, userId: conn.userId }, 'closing connection over its rate limit')
-      conn.close(CloseCode.PolicyViolation, 'rate limit exceeded')
+      conn.closeAndTerminate(CloseCode.PolicyViolation, 'rate limit exceeded')
       return
     }
     this.sendError(conn, ErrorCode.RateLimited, 'too many messages; slow down', refOf(data, isBinary))
