@@ -44,6 +44,8 @@ export interface HauynaOptions {
   maxQueuedBytes?: number
   maxQueuedBytesTotal?: number
   closeTimeout?: number
+  /** Milliseconds a new TCP connection has to send its first request head; `0` leaves Node's defaults. */
+  handshakeTimeout?: number
   channels?: { default?: 'allow' | 'deny', policies?: Record<string, ChannelPolicy> }
   permissions?: { group?: PermissionRule, broadcast?: PermissionRule, direct?: PermissionRule }
   presence?: { autoTrack?: boolean, autoUntrack?: boolean, defaultStatus?: string, leaveGrace?: number }
@@ -74,6 +76,7 @@ export interface ResolvedOptions {
   inbox: InboxLimits
   maxQueuedBytesTotal: number
   closeTimeout: number
+  handshakeTimeout: number
   channels: { default: 'allow' | 'deny', policies: Record<string, ChannelPolicy> }
   permissions: { group: PermissionRule, broadcast: PermissionRule, direct: PermissionRule }
   presence: { autoTrack: boolean, autoUntrack: boolean, defaultStatus: string, leaveGrace: number }
@@ -89,7 +92,7 @@ export interface ResolvedOptions {
 const known = new Set([
   'path', 'adapter', 'authenticate', 'allowAnonymous', 'heartbeat', 'idleTimeout', 'maxPayload',
   'maxMetaBytes', 'rateLimit', 'maxConnectionsPerUser', 'maxSubscriptionsPerConnection',
-  'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'maxQueuedBytesTotal', 'closeTimeout', 'channels', 'permissions', 'presence',
+  'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'maxQueuedBytesTotal', 'closeTimeout', 'handshakeTimeout', 'channels', 'permissions', 'presence',
   'stats', 'health', 'websocket', 'nodeId', 'codec', 'metrics', 'cleanup'
 ])
 
@@ -255,6 +258,7 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
     maxBufferedBytes: integer('maxBufferedBytes', options.maxBufferedBytes, 1024 * 1024, 1024),
     ...resolveInbox(options, maxPayload),
     closeTimeout: integer('closeTimeout', options.closeTimeout, 1000, 1),
+    handshakeTimeout: integer('handshakeTimeout', options.handshakeTimeout, 10_000, 0),
     channels: resolveChannels(options.channels),
     permissions: {
       group: rule('permissions.group', permissions.group, 'members', ['members']),

@@ -13,6 +13,7 @@ import { registerHealthRoute } from './routes/health'
 import { registerMetrics } from './routes/metrics'
 import { registerStatsRoute } from './routes/stats'
 import { registerEndpointRoute } from './routes/websocket'
+import { limitHandshakeTime } from './transport/handshake-timeout'
 
 /** What `fastify.hauyna` exposes besides the service decorators. */
 export interface HauynaInfo {
@@ -38,6 +39,7 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
   const runtime = new Runtime(options, fastify.log)
   await runtime.start()
   await registerWebsocket(fastify, runtime)
+  const unlimitHandshakes = options.handshakeTimeout > 0 ? limitHandshakeTime(fastify.server, options.handshakeTimeout) : undefined
   // Before the routes, so fastify-metrics times /ws/stats, /health and the app's later routes.
   if (options.metrics !== false) await registerMetrics(fastify, runtime, options.metrics.path)
 
@@ -67,6 +69,7 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
     await drain(runtime)
   })
   fastify.addHook('onClose', async () => {
+    unlimitHandshakes?.()
     await runtime.adapter.close()
   })
 }

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import type { Socket } from 'node:net'
+import { createConnection, type Socket } from 'node:net'
 import { Type } from '@sinclair/typebox'
 import type { Client } from './helpers'
 import { connect, expectInvalidOptions, internals, LogSink, startServer, until } from './helpers'
@@ -106,7 +106,9 @@ t.test('inbox byte limits', async (t) => {
     await expectInvalidOptions(t, [
       ['maxQueuedBytes under maxPayload', { maxPayload: 4096, maxQueuedBytes: 1024 }, 'maxQueuedBytes'],
       ['maxQueuedBytesTotal under maxQueuedBytes', { maxQueuedBytes: 70_000, maxQueuedBytesTotal: 65_536 }, 'maxQueuedBytesTotal'],
-      ['a fractional maxQueuedBytesTotal', { maxQueuedBytesTotal: 1e6 + 0.5 }, 'maxQueuedBytesTotal']
+      ['a fractional maxQueuedBytesTotal', { maxQueuedBytesTotal: 1e6 + 0.5 }, 'maxQueuedBytesTotal'],
+      ['a negative handshakeTimeout', { handshakeTimeout: -1 }, 'handshakeTimeout'],
+      ['a handshakeTimeout string', { handshakeTimeout: '10s' }, 'handshakeTimeout']
     ])
   })
 })
@@ -152,4 +154,25 @@ t.test('invalid UTF-8 closes 1007 and is not logged as a server error', async (t
   t.equal(sink.matching('peer sent an invalid frame', 30).length, 1, 'one info line')
   t.same(errors, [], 'the app\'s error handlers are not called for a peer\'s fault')
   t.same(internals(server.app).connectionsById, 0)
+})
+
+t.test('a connection that never finishes its upgrade request is dropped after handshakeTimeout', async (t) => {
+  const server = await startServer(t, { handshakeTimeout: 300 })
+  const port = Number(new URL(server.http).port)
+  const halfOpen = createConnection({ port, host: '127.0.0.1' })
+  const closed = new Promise<number>((resolve) => halfOpen.once('close', () => resolve(Date.now())))
+  halfOpen.on('error', () => {})
+  await new Promise((resolve) => halfOpen.once('connect', resolve))
+  const started = Date.now()
+  halfOpen.write('GET /ws?userId=slowloris HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n')
+  const timer = setTimeout(() => halfOpen.destroy(), 5000)
+  const elapsed = (await closed) - started
+  clearTimeout(timer)
+  t.ok(elapsed >= 250 && elapsed < 2000, `dropped after ${elapsed} ms`)
+
+  // A completed upgrade is not cut by the timeout afterwards; nor is a plain request.
+  const client = await connect(server.url({ userId: 'alice' }))
+  await new Promise((resolve) => setTimeout(resolve, 600))
+  t.equal((await client.request({ type: 'heartbeat' })).type, 'ack', 'the upgraded connection lives on')
+  t.equal((await fetch(`${server.http}/health`)).status, 200)
 })
