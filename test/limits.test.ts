@@ -89,6 +89,41 @@ t.test('rate limit', async (t) => {
     t.same(other.violations, [])
   })
 
+  t.test('the bucket refills at perSecond', async (t) => {
+    const server = await startServer(t, { rateLimit: { burst: 2, perSecond: 10, maxViolations: 100 } })
+    const client = await connect(server.url({ userId: 'alice' }))
+    const answers = async (n: number) => {
+      const replies = []
+      for (let i = 0; i < n; i++) replies.push(client.request({ type: 'heartbeat' }))
+      return (await Promise.all(replies)).map((f) => f.type === 'ack' ? 'ack' : f.code)
+    }
+    t.same(await answers(3), ['ack', 'ack', 'rate_limited'], 'the burst is spent')
+    // 10 tokens a second: after 250 ms two are back (and a fraction), never more than the burst.
+    await delay(250)
+    t.same(await answers(3), ['ack', 'ack', 'rate_limited'], 'two tokens refilled')
+    await delay(1200)
+    t.same(await answers(3), ['ack', 'ack', 'rate_limited'], 'refilled up to the burst only')
+    t.same(client.violations, [])
+  })
+
+  t.test('violations are forgiven after a pause of one second', async (t) => {
+    const server = await startServer(t, { rateLimit: { burst: 1, perSecond: 1, maxViolations: 2 } })
+    const client = await connect(server.url({ userId: 'alice' }))
+    // One passes, two refusals: at maxViolations, not over it.
+    for (let i = 0; i < 3; i++) client.send({ type: 'heartbeat', ts: i })
+    await until(() => client.all('error').length === 2, 3000, 'two refusals')
+    await delay(1100)
+    // After the pause the count starts again: one passes, one refusal. Without forgiveness
+    // this third violation would close the connection.
+    for (let i = 3; i < 5; i++) client.send({ type: 'heartbeat', ts: i })
+    await until(() => client.all('error').length === 3, 3000, 'a third refusal')
+    t.same(client.all('heartbeat_ack').map((f) => f.ts), [0, 3])
+    await delay(1100)
+    t.equal((await client.request({ type: 'heartbeat' })).type, 'ack', 'still open and served')
+    t.equal(client.ws.readyState, client.ws.OPEN)
+    t.same(client.violations, [])
+  })
+
   t.test('rateLimit: false disables it', async (t) => {
     const server = await startServer(t, { rateLimit: false })
     const client = await connect(server.url({ userId: 'alice' }))

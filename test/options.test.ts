@@ -67,6 +67,21 @@ t.test('a heartbeat interval alone derives the timeout', async (t) => {
   t.same(client.frames[0].heartbeat, { interval: 40_000, timeout: 80_000 })
 })
 
+t.test('the websocket option reaches ws: permessage-deflate is negotiated and applied', async (t) => {
+  const server = await startServer(t, { websocket: { perMessageDeflate: { threshold: 0 } } })
+  const client = await connect(server.url({ userId: 'alice' }), { perMessageDeflate: true })
+  t.match(client.ws.extensions, /permessage-deflate/, 'the extension was negotiated')
+  await client.request({ type: 'subscribe', channel: 'room' })
+  const conn = server.app.connections.byUser('alice')[0]
+  const socket = (conn.socket as unknown as { _socket: { bytesWritten: number } })._socket
+  const before = socket.bytesWritten
+  await server.app.channels.broadcastTo('room', { text: 'a'.repeat(100_000) })
+  t.equal((await client.next('message')).data.text.length, 100_000)
+  const written = socket.bytesWritten - before
+  t.ok(written < 5_000, `100 KB of one letter went out compressed (${written} bytes)`)
+  t.same(client.violations, [])
+})
+
 t.test('works when the app registered @fastify/websocket itself', async (t) => {
   const app = Fastify({ logger: false })
   await app.register(websocket)

@@ -139,6 +139,22 @@ t.test('meta validation: size, prototype keys, shape', async (t) => {
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype pollution')
 })
 
+t.test('presence.defaultStatus is the status of an entry tracked without one', async (t) => {
+  const server = await startServer(t, { presence: { defaultStatus: 'available' } })
+  await connect(server.url({ userId: 'alice' }))
+  await until(async () => await server.app.presence.isPresent('alice'), 2000, 'alice tracked')
+  t.equal((await server.app.presence.get('alice'))?.status, 'available')
+})
+
+t.test('a client presence frame tracks a connection that was not tracked yet', async (t) => {
+  const server = await startServer(t, { presence: { autoTrack: false } })
+  const alice = await connect(server.url({ userId: 'alice' }))
+  t.notOk(await server.app.presence.isPresent('alice'))
+  t.equal((await alice.request({ type: 'presence', status: 'busy', meta: { mood: 'ok' } })).type, 'ack')
+  t.match(await server.app.presence.get('alice'), { status: 'busy', meta: { mood: 'ok' } })
+  t.same(alice.violations, [])
+})
+
 t.test('autoTrack and autoUntrack can be turned off', async (t) => {
   const server = await startServer(t, { presence: { autoTrack: false, autoUntrack: false } })
   const alice = await connect(server.url({ userId: 'alice' }))

@@ -161,6 +161,17 @@ t.test('client → server types', async (t) => {
     for (const c of [a, tab1, tab2]) t.same(c.violations, [])
   })
 
+  t.test('direct: the target is validated like every name', async (t) => {
+    const server = await startServer(t)
+    const a = await connect(server.url({ userId: 'alice' }))
+    for (const [what, to] of [['a control character', 'bo\u0001b'], ['10 KB', 'b'.repeat(10_000)], ['empty', '']]) {
+      const reply = await a.request({ type: 'direct', to, data: 'psst' })
+      t.match(reply, { type: 'error', code: 'invalid_message' }, what)
+      t.match(reply.details, [{ path: '/to' }], `${what}: names /to`)
+    }
+    t.same(a.violations, [])
+  })
+
   t.test('group reaches members; non-members are forbidden', async (t) => {
     const server = await startServer(t)
     await server.app.groups.add('alice', 'team')

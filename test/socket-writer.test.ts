@@ -1,0 +1,38 @@
+import t from 'tap'
+import WebSocket from 'ws'
+import { connect, startServer, until } from './helpers'
+
+// Frames written straight to TCP must never overtake what `ws` still holds: a Blob that `ws`
+// is reading, or a message it is compressing. Both paths are checked through what arrives.
+
+/** Every message of a plain `ws` client, text decoded, in arrival order. */
+function recorder (ws: WebSocket): string[] {
+  const received: string[] = []
+  ws.on('message', (data, isBinary) => { received.push(isBinary ? `binary:${data.toString()}` : JSON.parse(data.toString()).type) })
+  return received
+}
+
+t.test('a frame sent while ws reads a Blob waits behind it', async (t) => {
+  const server = await startServer(t)
+  const ws = new WebSocket(server.url({ userId: 'alice' }))
+  const received = recorder(ws)
+  t.teardown(() => ws.terminate())
+  await until(() => received.includes('connected'), 3000, 'connected')
+  const conn = server.app.connections.byUser('alice')[0]
+  // The app uses the socket directly: ws reads the Blob asynchronously, its sender is busy.
+  conn.socket.send(new Blob(['first']))
+  t.ok(conn.send({ type: 'direct', from: null, data: 'second', ts: new Date().toISOString() }))
+  await until(() => received.length === 3, 3000, 'both frames')
+  t.same(received, ['connected', 'binary:first', 'direct'])
+})
+
+t.test('with permessage-deflate every frame goes through ws, in order', async (t) => {
+  const server = await startServer(t, { websocket: { perMessageDeflate: { threshold: 0 } } })
+  const client = await connect(server.url({ userId: 'alice' }), { perMessageDeflate: true })
+  await client.request({ type: 'subscribe', channel: 'room' })
+  // Large and small messages interleaved: compression is asynchronous, delivery order is not.
+  for (let n = 0; n < 50; n++) await server.app.channels.broadcastTo('room', { n, pad: n % 2 === 0 ? 'x'.repeat(20_000) : '' })
+  await until(() => client.all('message').length === 50, 5000, '50 messages')
+  t.same(client.all('message').map((f) => f.data.n), [...Array(50).keys()])
+  t.same(client.violations, [])
+})
