@@ -31,6 +31,8 @@ export interface HauynaOptions {
   adapter?: Adapter
   authenticate?: Authenticate
   allowAnonymous?: boolean
+  /** Without `authenticate`, `?userId=` is taken on trust: `true` says so on purpose and silences the startup warning. */
+  allowUnverifiedIdentity?: boolean
   heartbeat?: Partial<HeartbeatOptions>
   idleTimeout?: number
   maxPayload?: number
@@ -59,6 +61,7 @@ export interface ResolvedOptions {
   adapter: Adapter
   authenticate: Authenticate | undefined
   allowAnonymous: boolean
+  allowUnverifiedIdentity: boolean
   heartbeat: HeartbeatOptions
   idleTimeout: number
   maxPayload: number
@@ -82,7 +85,7 @@ export interface ResolvedOptions {
 }
 
 const known = new Set([
-  'path', 'adapter', 'authenticate', 'allowAnonymous', 'heartbeat', 'idleTimeout', 'maxPayload',
+  'path', 'adapter', 'authenticate', 'allowAnonymous', 'allowUnverifiedIdentity', 'heartbeat', 'idleTimeout', 'maxPayload',
   'maxMetaBytes', 'rateLimit', 'maxConnectionsPerUser', 'maxSubscriptionsPerConnection',
   'maxBufferedBytes', 'maxQueuedMessages', 'closeTimeout', 'channels', 'permissions', 'presence',
   'stats', 'health', 'websocket', 'nodeId', 'codec', 'metrics', 'cleanup'
@@ -228,6 +231,7 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
     adapter,
     authenticate: options.authenticate,
     allowAnonymous: boolean('allowAnonymous', options.allowAnonymous, false),
+    allowUnverifiedIdentity: boolean('allowUnverifiedIdentity', options.allowUnverifiedIdentity, false),
     heartbeat: resolveHeartbeat(options.heartbeat),
     idleTimeout: integer('idleTimeout', options.idleTimeout, 300_000, 0),
     maxPayload: integer('maxPayload', options.maxPayload, 64 * 1024, 64),

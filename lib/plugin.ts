@@ -2,6 +2,7 @@ import websocket from '@fastify/websocket'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { WebSocket } from 'ws'
+import { warnUnverifiedIdentity } from './connection/identity'
 import { builtinTypes } from './core/builtin-handlers'
 import { checkEndpointMessages, type EndpointOptions, resolveEndpoint } from './core/endpoint'
 import { HeartbeatMonitor } from './core/heartbeat'
@@ -56,6 +57,7 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
   if (options.path !== false) registerEndpointRoute(fastify, runtime, resolveEndpoint(options.path, {}, options))
   fastify.addHook('onReady', async () => {
     checkEndpointMessages(runtime.endpoints, (type) => Object.hasOwn(builtinTypes, type) || runtime.events.messageTypes.has(type))
+    warnUnverifiedIdentity(fastify.log, runtime.endpoints, options.allowUnverifiedIdentity)
   })
   if (options.stats !== false) registerStatsRoute(fastify, runtime, options.stats)
   if (options.health !== false) registerHealthRoute(fastify, runtime, options.health.path)

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Test } from 'tap'
 import WebSocket from 'ws'
 import hauyna, { type HauynaOptions, serverSchemas } from '../lib/index'
@@ -26,9 +26,10 @@ export interface Server {
 export async function startServer (
   t: Test,
   options: HauynaOptions = {},
-  setup?: (app: FastifyInstance) => void | Promise<void>
+  setup?: (app: FastifyInstance) => void | Promise<void>,
+  logger: FastifyServerOptions['logger'] = { level: process.env.LOG_LEVEL ?? 'silent' }
 ): Promise<Server> {
-  const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'silent' } })
+  const app = Fastify({ logger })
   await app.register(hauyna, options)
   await setup?.(app)
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -41,6 +42,12 @@ export async function startServer (
     url: (query = {}, path = options.path === false ? '/' : options.path ?? '/ws') =>
       `ws://127.0.0.1:${port}${path}${Object.keys(query).length > 0 ? '?' + new URLSearchParams(query).toString() : ''}`
   }
+}
+
+/** A logger (for `startServer`) that keeps every line it writes, parsed, in `lines`. */
+export function logCapture (level = 'info'): { logger: FastifyServerOptions['logger'], lines: Array<Record<string, any>> } {
+  const lines: Array<Record<string, any>> = []
+  return { lines, logger: { level, stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } }
 }
 
 let refCounter = 0
