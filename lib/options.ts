@@ -46,7 +46,7 @@ export interface HauynaOptions {
   channels?: { default?: 'allow' | 'deny', policies?: Record<string, ChannelPolicy> }
   permissions?: { group?: PermissionRule, broadcast?: PermissionRule, direct?: PermissionRule }
   presence?: { autoTrack?: boolean, autoUntrack?: boolean, defaultStatus?: string, leaveGrace?: number }
-  stats?: ({ path?: string } & EndpointHooks) | false
+  stats?: ({ path?: string, detail?: boolean } & EndpointHooks) | false
   health?: { path?: string } | false
   /** Prometheus endpoint through fastify-metrics (reused when the app registered it first). */
   metrics?: { path?: string } | false
@@ -55,6 +55,9 @@ export interface HauynaOptions {
   nodeId?: string
   codec?: Codec
 }
+
+/** The stats route; `detail` adds channel names and meta keys (default: when a hook guards it). */
+export type StatsOptions = { path: string, detail: boolean } & EndpointHooks
 
 export interface ResolvedOptions {
   path: string | false
@@ -75,7 +78,7 @@ export interface ResolvedOptions {
   channels: { default: 'allow' | 'deny', policies: Record<string, ChannelPolicy> }
   permissions: { group: PermissionRule, broadcast: PermissionRule, direct: PermissionRule }
   presence: { autoTrack: boolean, autoUntrack: boolean, defaultStatus: string, leaveGrace: number }
-  stats: ({ path: string } & EndpointHooks) | false
+  stats: StatsOptions | false
   health: { path: string } | false
   metrics: { path: string } | false
   cleanup: CleanupOptions
@@ -173,7 +176,7 @@ function resolveEndpoint (name: string, value: { path?: string } | false | undef
   return { path: routePath(`${name}.path`, object<{ path: string }>(name, value).path, fallback) }
 }
 
-const statsKeys = new Set(['path', 'onRequest', 'preHandler'])
+const statsKeys = new Set(['path', 'detail', 'onRequest', 'preHandler'])
 
 export function routeHooks (name: string, value: unknown): void {
   if (value === undefined) return
@@ -184,13 +187,20 @@ export function routeHooks (name: string, value: unknown): void {
 // Unknown keys are refused: a misspelt `onRequest` would otherwise leave the stats open.
 function resolveStats (value: HauynaOptions['stats']): ResolvedOptions['stats'] {
   if (value === false) return false
-  const stats = object<{ path: string } & EndpointHooks>('stats', value)
+  const stats = object<StatsOptions>('stats', value)
   for (const key of Object.keys(stats)) {
-    if (!statsKeys.has(key)) fail(`stats.${key}`, 'is not an option of the stats endpoint (path, onRequest, preHandler)')
+    if (!statsKeys.has(key)) fail(`stats.${key}`, 'is not an option of the stats endpoint (path, detail, onRequest, preHandler)')
   }
   routeHooks('stats.onRequest', stats.onRequest)
   routeHooks('stats.preHandler', stats.preHandler)
-  return { path: routePath('stats.path', stats.path, '/ws/stats'), onRequest: stats.onRequest, preHandler: stats.preHandler }
+  // Channel names and meta keys identify people: shown on an open route only when asked for.
+  const guarded = [stats.onRequest ?? [], stats.preHandler ?? []].flat().length > 0
+  return {
+    path: routePath('stats.path', stats.path, '/ws/stats'),
+    detail: boolean('stats.detail', stats.detail, guarded),
+    onRequest: stats.onRequest,
+    preHandler: stats.preHandler
+  }
 }
 
 function resolveCleanup (value: HauynaOptions['cleanup']): CleanupOptions {

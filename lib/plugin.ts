@@ -18,6 +18,7 @@ import { registerEndpointRoute } from './routes/websocket'
 /** What `fastify.hauyna` exposes besides the service decorators. */
 export interface HauynaInfo {
   readonly nodeId: string
+  /** The node's stats with every detail (channel names, meta keys): server-side, whatever `stats.detail` says. */
   stats (): Promise<Stats>
 }
 
@@ -47,7 +48,7 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
   fastify.decorate('groups', runtime.groups)
   fastify.decorate('events', runtime.events)
   fastify.decorate('connections', runtime.connections)
-  fastify.decorate('hauyna', { nodeId: runtime.nodeId, stats: () => collectStats(runtime) } satisfies HauynaInfo)
+  fastify.decorate('hauyna', { nodeId: runtime.nodeId, stats: () => collectStats(runtime, true) } satisfies HauynaInfo)
   fastify.decorateRequest('hauynaIdentity', null)
 
   fastify.decorate('realtime', function realtime (this: FastifyInstance, path: string, endpointOptions: EndpointOptions = {}) {
