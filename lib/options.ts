@@ -32,6 +32,8 @@ export interface HauynaOptions {
   adapter?: Adapter
   authenticate?: Authenticate
   allowAnonymous?: boolean
+  /** Without `authenticate`, `?userId=` is taken on trust: `true` says so on purpose and silences the startup warning. */
+  allowUnverifiedIdentity?: boolean
   heartbeat?: Partial<HeartbeatOptions>
   idleTimeout?: number
   maxPayload?: number
@@ -49,7 +51,7 @@ export interface HauynaOptions {
   channels?: { default?: 'allow' | 'deny', policies?: Record<string, ChannelPolicy> }
   permissions?: { group?: PermissionRule, broadcast?: PermissionRule, direct?: PermissionRule }
   presence?: { autoTrack?: boolean, autoUntrack?: boolean, defaultStatus?: string, leaveGrace?: number }
-  stats?: ({ path?: string } & EndpointHooks) | false
+  stats?: ({ path?: string, detail?: boolean } & EndpointHooks) | false
   health?: { path?: string } | false
   /** Prometheus endpoint through fastify-metrics (reused when the app registered it first). */
   metrics?: { path?: string } | false
@@ -59,11 +61,15 @@ export interface HauynaOptions {
   codec?: Codec
 }
 
+/** The stats route; `detail` adds channel names and meta keys (default: when a hook guards it). */
+export type StatsOptions = { path: string, detail: boolean } & EndpointHooks
+
 export interface ResolvedOptions {
   path: string | false
   adapter: Adapter
   authenticate: Authenticate | undefined
   allowAnonymous: boolean
+  allowUnverifiedIdentity: boolean
   heartbeat: HeartbeatOptions
   idleTimeout: number
   maxPayload: number
@@ -80,7 +86,7 @@ export interface ResolvedOptions {
   channels: { default: 'allow' | 'deny', policies: Record<string, ChannelPolicy> }
   permissions: { group: PermissionRule, broadcast: PermissionRule, direct: PermissionRule }
   presence: { autoTrack: boolean, autoUntrack: boolean, defaultStatus: string, leaveGrace: number }
-  stats: ({ path: string } & EndpointHooks) | false
+  stats: StatsOptions | false
   health: { path: string } | false
   metrics: { path: string } | false
   cleanup: CleanupOptions
@@ -90,7 +96,7 @@ export interface ResolvedOptions {
 }
 
 const known = new Set([
-  'path', 'adapter', 'authenticate', 'allowAnonymous', 'heartbeat', 'idleTimeout', 'maxPayload',
+  'path', 'adapter', 'authenticate', 'allowAnonymous', 'allowUnverifiedIdentity', 'heartbeat', 'idleTimeout', 'maxPayload',
   'maxMetaBytes', 'rateLimit', 'maxConnectionsPerUser', 'maxSubscriptionsPerConnection',
   'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'maxQueuedBytesTotal', 'closeTimeout', 'handshakeTimeout', 'channels', 'permissions', 'presence',
   'stats', 'health', 'websocket', 'nodeId', 'codec', 'metrics', 'cleanup'
@@ -178,7 +184,7 @@ function resolveEndpoint (name: string, value: { path?: string } | false | undef
   return { path: routePath(`${name}.path`, object<{ path: string }>(name, value).path, fallback) }
 }
 
-const statsKeys = new Set(['path', 'onRequest', 'preHandler'])
+const statsKeys = new Set(['path', 'detail', 'onRequest', 'preHandler'])
 
 export function routeHooks (name: string, value: unknown): void {
   if (value === undefined) return
@@ -189,13 +195,20 @@ export function routeHooks (name: string, value: unknown): void {
 // Unknown keys are refused: a misspelt `onRequest` would otherwise leave the stats open.
 function resolveStats (value: HauynaOptions['stats']): ResolvedOptions['stats'] {
   if (value === false) return false
-  const stats = object<{ path: string } & EndpointHooks>('stats', value)
+  const stats = object<StatsOptions>('stats', value)
   for (const key of Object.keys(stats)) {
-    if (!statsKeys.has(key)) fail(`stats.${key}`, 'is not an option of the stats endpoint (path, onRequest, preHandler)')
+    if (!statsKeys.has(key)) fail(`stats.${key}`, 'is not an option of the stats endpoint (path, detail, onRequest, preHandler)')
   }
   routeHooks('stats.onRequest', stats.onRequest)
   routeHooks('stats.preHandler', stats.preHandler)
-  return { path: routePath('stats.path', stats.path, '/ws/stats'), onRequest: stats.onRequest, preHandler: stats.preHandler }
+  // Channel names and meta keys identify people: shown on an open route only when asked for.
+  const guarded = [stats.onRequest ?? [], stats.preHandler ?? []].flat().length > 0
+  return {
+    path: routePath('stats.path', stats.path, '/ws/stats'),
+    detail: boolean('stats.detail', stats.detail, guarded),
+    onRequest: stats.onRequest,
+    preHandler: stats.preHandler
+  }
 }
 
 function resolveCleanup (value: HauynaOptions['cleanup']): CleanupOptions {
@@ -248,6 +261,7 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
     adapter,
     authenticate: options.authenticate,
     allowAnonymous: boolean('allowAnonymous', options.allowAnonymous, false),
+    allowUnverifiedIdentity: boolean('allowUnverifiedIdentity', options.allowUnverifiedIdentity, false),
     heartbeat: resolveHeartbeat(options.heartbeat),
     idleTimeout: integer('idleTimeout', options.idleTimeout, 300_000, 0),
     maxPayload,

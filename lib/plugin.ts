@@ -2,6 +2,7 @@ import websocket from '@fastify/websocket'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { WebSocket } from 'ws'
+import { warnUnverifiedIdentity } from './connection/identity'
 import { builtinTypes } from './core/builtin-handlers'
 import { checkEndpointMessages, type EndpointOptions, resolveEndpoint } from './core/endpoint'
 import { HeartbeatMonitor } from './core/heartbeat'
@@ -18,6 +19,7 @@ import { limitHandshakeTime } from './transport/handshake-timeout'
 /** What `fastify.hauyna` exposes besides the service decorators. */
 export interface HauynaInfo {
   readonly nodeId: string
+  /** The node's stats with every detail (channel names, meta keys): server-side, whatever `stats.detail` says. */
   stats (): Promise<Stats>
 }
 
@@ -48,7 +50,7 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
   fastify.decorate('groups', runtime.groups)
   fastify.decorate('events', runtime.events)
   fastify.decorate('connections', runtime.connections)
-  fastify.decorate('hauyna', { nodeId: runtime.nodeId, stats: () => collectStats(runtime) } satisfies HauynaInfo)
+  fastify.decorate('hauyna', { nodeId: runtime.nodeId, stats: () => collectStats(runtime, true) } satisfies HauynaInfo)
   fastify.decorateRequest('hauynaIdentity', null)
 
   fastify.decorate('realtime', function realtime (this: FastifyInstance, path: string, endpointOptions: EndpointOptions = {}) {
@@ -58,6 +60,7 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
   if (options.path !== false) registerEndpointRoute(fastify, runtime, resolveEndpoint(options.path, {}, options))
   fastify.addHook('onReady', async () => {
     checkEndpointMessages(runtime.endpoints, (type) => Object.hasOwn(builtinTypes, type) || runtime.events.messageTypes.has(type))
+    warnUnverifiedIdentity(fastify.log, runtime.endpoints, options.allowUnverifiedIdentity)
   })
   if (options.stats !== false) registerStatsRoute(fastify, runtime, options.stats)
   if (options.health !== false) registerHealthRoute(fastify, runtime, options.health.path)

@@ -45,7 +45,7 @@ t.test('context: the endpoint is the configured path; an empty query is shared, 
 
 t.test('setMeta: visible in connections.get() and summarized in /ws/stats', async (t) => {
   const shared = { plan: 'pro' }
-  const server = await startServer(t, { authenticate: async () => ({ id: 'alice', meta: shared }) })
+  const server = await startServer(t, { stats: { detail: true }, authenticate: async () => ({ id: 'alice', meta: shared }) })
   const a = await connect(server.url())
   const b = await connect(server.url())
   const conn = server.app.connections.get(a.frames[0].connectionId as string) as Connection

@@ -1,5 +1,4 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { Writable } from 'node:stream'
 import type { Test } from 'tap'
 import WebSocket from 'ws'
 import hauyna, { type HauynaOptions, serverSchemas } from '../lib/index'
@@ -29,13 +28,8 @@ export class LogSink {
   readonly logger: FastifyServerOptions['logger']
 
   constructor (level: string) {
-    const stream = new Writable({
-      write: (chunk: Buffer, _encoding, done) => {
-        for (const line of chunk.toString().split('\n')) if (line !== '') this.lines.push(JSON.parse(line))
-        done()
-      }
-    })
-    this.logger = { level, stream }
+    // pino writes one line per call to a stream's `write`.
+    this.logger = { level, stream: { write: (line: string) => { this.lines.push(JSON.parse(line)) } } }
   }
 
   /** Lines whose message includes `text`, optionally at one pino level (30 info, 40 warn, 50 error). */

@@ -133,6 +133,7 @@ t.test('GET /health', async (t) => {
 
 t.test('GET /ws/stats reflects the connected clients', async (t) => {
   const server = await startServer(t, {
+    stats: { detail: true },
     authenticate: (request) => {
       const { userId } = request.query as { userId: string }
       return { id: userId, groups: userId === 'bob' ? ['ops'] : [] }

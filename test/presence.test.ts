@@ -103,6 +103,27 @@ t.test('presence channels: snapshot in subscribed, diffs to subscribers, none el
   t.same(alice.violations, [])
 })
 
+t.test('users named __proto__ and constructor are in snapshots, diffs and list()', async (t) => {
+  const server = await startServer(t, presenceChannels)
+  for (const userId of ['__proto__', 'constructor']) {
+    const client = await connect(server.url({ userId }))
+    await client.request({ type: 'subscribe', channel: 'room:a' })
+  }
+  const alice = await connect(server.url({ userId: 'alice' }))
+  alice.send({ type: 'subscribe', channel: 'room:a', ref: 's1' })
+  const subscribed = await alice.next('subscribed')
+  t.same(Object.keys(subscribed.presence).sort(), ['__proto__', 'alice', 'constructor'], 'every user is an own key')
+  t.match(subscribed.presence.constructor, { status: 'online', connections: 1 })
+  const list = await server.app.presence.list({ channel: 'room:a' })
+  t.same(list.map((p) => p.userId).sort(), ['__proto__', 'alice', 'constructor'])
+  const proto = await connect(server.url({ userId: '__proto__' }))
+  await proto.request({ type: 'subscribe', channel: 'room:a' })
+  await proto.request({ type: 'presence', status: 'away' })
+  const update = await alice.next((f) => f.type === 'presence_diff' && f.updates !== undefined)
+  t.same(Object.keys(update.updates), ['__proto__'], 'a diff names __proto__ too')
+  t.same(alice.violations, [])
+})
+
 t.test('list filters: channel, group, status, meta', async (t) => {
   const server = await startServer(t, {
     authenticate: async (request) => {

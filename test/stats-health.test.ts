@@ -32,6 +32,7 @@ async function health (http: string, path = '/health'): Promise<{ status: number
 t.test('/ws/stats matches a known set of connected clients', async (t) => {
   const server = await startServer(t, {
     nodeId: 'node-a',
+    stats: { detail: true },
     authenticate: (request) => {
       const { userId, group } = request.query as { userId: string, group?: string }
       return { id: userId, groups: group === undefined ? [] : [group] }

@@ -25,7 +25,9 @@ async function clientBundle (): Promise<string | undefined> {
  */
 export async function buildChatApp (logger: boolean = true): Promise<FastifyInstance> {
   const app = Fastify({ logger })
-  await app.register(hauyna, { path: '/ws' })
+  // A demo: anyone may be anyone (?userId=), and /ws/stats names the rooms. A real app sets
+  // `authenticate` and guards the stats route instead (README, Authentication).
+  await app.register(hauyna, { path: '/ws', allowUnverifiedIdentity: true, stats: { detail: true } })
 
   app.events.on('typing', { schema: Type.Object({ room: Type.String({ minLength: 1, maxLength: 200 }) }) },
     async (conn, msg) => {

@@ -1,7 +1,8 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { randomUUID } from 'node:crypto'
+import type { Endpoint } from '../core/endpoint'
 import { errors } from '../errors'
-import { checkName, isValidName } from '../protocol/names'
+import { normalizeUserId } from '../protocol/names'
 import type { Authenticate } from '../options'
 import type { Identity } from './connection'
 
@@ -19,18 +20,29 @@ export async function authenticateRequest (request: FastifyRequest, authenticate
     request.log.info('websocket authentication returned no identity')
     throw new errors.Unauthorized('no identity')
   }
-  try {
-    checkName('user', identity.id)
-  } catch (error) {
-    throw new errors.Unauthorized((error as Error).message)
+  const id = normalizeUserId(identity.id)
+  if (id === undefined) {
+    throw new errors.Unauthorized(`invalid user id ${JSON.stringify(identity.id)}: 1-200 characters without control or invisible characters`)
   }
-  return identity
+  return id === identity.id ? identity : { ...identity, id }
 }
 
 /** Identity without `authenticate`: `?userId=` (or `?user_id=`), else an anonymous id when allowed. */
 export function identityFromQuery (query: unknown, allowAnonymous: boolean): Identity | null {
   const q = (query ?? {}) as Record<string, unknown>
-  const id = q.userId ?? q.user_id
-  if (isValidName(id)) return { id }
+  const id = normalizeUserId(q.userId ?? q.user_id)
+  if (id !== undefined) return { id }
   return allowAnonymous ? { id: `anon-${randomUUID()}` } : null
+}
+
+/**
+ * Once every endpoint is declared: one warning when some take `?userId=` on trust, since any
+ * client can then connect (and be addressed, and send) as any user.
+ */
+export function warnUnverifiedIdentity (log: FastifyBaseLogger, endpoints: readonly Endpoint[], allowed: boolean): void {
+  const open = endpoints.filter((endpoint) => endpoint.authenticate === undefined).map(({ path }) => path)
+  if (allowed || open.length === 0) return
+  log.warn({ endpoints: open },
+    'fastify-hauyna: no authenticate on %s, so ?userId= is an unverified claim: any client can connect as any user. ' +
+    'Set authenticate, or allowUnverifiedIdentity: true if this is deliberate (a demo, a trusted network)', open.join(', '))
 }

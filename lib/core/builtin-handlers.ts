@@ -2,6 +2,7 @@ import { type Static, type TObject } from '@sinclair/typebox'
 import type { Connection } from '../connection/connection'
 import { errors } from '../errors'
 import { frames } from '../protocol/frames'
+import { checkUserId } from '../protocol/names'
 import { clientSchemas } from '../protocol/schemas'
 import { compileValidator, type Validator } from '../protocol/validator'
 import { allows, type PermissionRule, type RuleContext } from '../services/policies'
@@ -56,7 +57,9 @@ const handlers: { [K in keyof Schemas]: Handler<Schemas[K]> } = {
     return thenDo(checked, () => runtime.publish(channelTopic(channel), frames.message(channel, conn.userId, data), conn.id))
   },
 
-  direct (conn, { to, data }, runtime) {
+  direct (conn, { to: id, data }, runtime) {
+    // In its stored form: `alice ` reaches alice, a look-alike (`alice\u200b`) is refused.
+    const to = checkUserId(id)
     const checked = check(runtime.options.permissions.direct, { connection: conn, to, data }, true,
       () => new errors.Forbidden(`not allowed to send direct messages to "${to}"`))
     return thenDo(checked, () => runtime.publish(userTopic(to), frames.direct(conn.userId, data)))

@@ -1,6 +1,9 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 
-/** 1–200 characters without control characters: channel, group and user names. */
+/**
+ * 1–200 characters without control characters: channel, group and user names. Invisible
+ * characters and user id normalization are names.ts's (a pattern here has no Unicode classes).
+ */
 export const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\x00-\\x1f\\x7f]+$' })
 export const Ref = Type.Union([Type.String({ maxLength: 64 }), Type.Number()])
 export const Meta = Type.Record(Type.String(), Type.Unknown())

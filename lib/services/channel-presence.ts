@@ -75,9 +75,8 @@ export class ChannelPresence {
 
   snapshot (channel: string): Diff | undefined {
     if (!this.enabled(channel)) return undefined
-    const out: Diff = {}
-    for (const [userId, member] of this.channels.get(channel) ?? []) out[userId] = summary(member)
-    return out
+    // Own keys for every user id: `out[userId] = …` on a plain object would drop `__proto__`.
+    return Object.fromEntries(Array.from(this.channels.get(channel) ?? [], ([userId, member]) => [userId, summary(member)]))
   }
 
   get size (): number {

@@ -4,7 +4,7 @@ import type { Subscription } from '../core/topic-hub'
 import { channelTopic } from '../core/topics'
 import { errors } from '../errors'
 import { frames } from '../protocol/frames'
-import { checkMeta, checkName } from '../protocol/names'
+import { checkMeta, checkName, userKey } from '../protocol/names'
 import type { Ref } from '../protocol/schemas'
 import { type ChannelInfo, ChannelRegistry } from './channel-registry'
 import { type ChannelPolicy, ChannelPolicies } from './policies'
@@ -65,7 +65,7 @@ export class ChannelsService {
   /** Removes every connection of `userId` from `channel`, each told why; resolves to the number removed. */
   async kick (channel: string, userId: string, reason = 'kicked'): Promise<number> {
     let kicked = 0
-    for (const conn of this.runtime.userConnections(userId)) {
+    for (const conn of this.runtime.userConnections(userKey(userId))) {
       if (await this.drop(conn, channel, reason)) kicked++
     }
     return kicked

@@ -5,7 +5,7 @@ import { ALL_TOPIC, userTopic } from '../core/topics'
 import { errors } from '../errors'
 import { CloseCode, isValidCloseCode } from '../protocol/codes'
 import { frames } from '../protocol/frames'
-import { checkName } from '../protocol/names'
+import { checkUserId, userKey } from '../protocol/names'
 import { type SendOptions, senderOf } from './send-options'
 
 /** The live registry of this node's connections, direct messages and broadcasts. */
@@ -17,13 +17,12 @@ export class ConnectionsService {
   }
 
   byUser (userId: string): Connection[] {
-    return this.runtime.userConnections(userId)
+    return this.runtime.userConnections(userKey(userId))
   }
 
   /** Every connection of `userId` receives a `direct` frame; resolves to the deliveries made. */
   async sendTo (userId: string, data: unknown, options: SendOptions = {}): Promise<number> {
-    checkName('user', userId)
-    return this.runtime.publish(userTopic(userId), frames.direct(senderOf(options), data))
+    return this.runtime.publish(userTopic(checkUserId(userId)), frames.direct(senderOf(options), data))
   }
 
   /** Every connection receives a `broadcast` frame; resolves to the deliveries made. */
@@ -57,7 +56,7 @@ export class ConnectionsService {
   async closeUser (userId: string, code: number = CloseCode.Normal, reason = ''): Promise<number> {
     // Checked first, so an invalid code closes none rather than throwing midway.
     if (!isValidCloseCode(code)) throw new errors.InvalidCloseCode(code)
-    const conns = this.runtime.userConnections(userId)
+    const conns = this.runtime.userConnections(userKey(userId))
     for (const conn of conns) conn.close(code, reason)
     return conns.length
   }

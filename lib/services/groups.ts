@@ -2,7 +2,7 @@ import type { Connection } from '../connection/connection'
 import type { Runtime } from '../core/runtime'
 import { groupTopic } from '../core/topics'
 import { frames } from '../protocol/frames'
-import { checkName } from '../protocol/names'
+import { checkName, checkUserId, userKey } from '../protocol/names'
 import { type SendOptions, senderOf } from './send-options'
 
 export interface GroupMember {
@@ -33,10 +33,11 @@ export class GroupsService {
   constructor (private readonly runtime: Runtime) {}
 
   async add (userId: string, group: string, options: { role?: string } = {}): Promise<void> {
-    await this.join(checkName('user', userId), checkName('group', group), options.role, true)
+    await this.join(checkUserId(userId), checkName('group', group), options.role, true)
   }
 
-  async remove (userId: string, group: string): Promise<boolean> {
+  async remove (id: string, group: string): Promise<boolean> {
+    const userId = userKey(id)
     const members = this.memberships.get(group)
     if (members === undefined || !members.delete(userId)) return false
     if (members.size === 0) this.memberships.delete(group)
@@ -48,7 +49,7 @@ export class GroupsService {
   }
 
   async has (userId: string, group: string, role?: string): Promise<boolean> {
-    return this.hasSync(userId, group, role)
+    return this.hasSync(userKey(userId), group, role)
   }
 
   /** Synchronous membership check for the dispatcher's permission rules. @internal */
@@ -63,7 +64,8 @@ export class GroupsService {
     return [...members].map(([userId, m]) => ({ userId, role: m.role }))
   }
 
-  async of (userId: string): Promise<UserGroup[]> {
+  async of (id: string): Promise<UserGroup[]> {
+    const userId = userKey(id)
     const groups = this.userGroups.get(userId)
     if (groups === undefined) return []
     return [...groups].map((group) => ({ group, role: this.memberships.get(group)?.get(userId)?.role }))

@@ -1,6 +1,6 @@
 import type { PresenceEntry, PresenceStore } from '../adapters/adapter'
 import type { Connection } from '../connection/connection'
-import { checkMeta, checkName } from '../protocol/names'
+import { checkMeta, checkName, userKey } from '../protocol/names'
 import type { EventsService } from './events'
 
 /** A present user: one entry per connection; `status`/`meta` are those last changed. */
@@ -88,7 +88,7 @@ export class PresenceService {
    * `merge` (default) adds the given meta keys; `replace` swaps the whole meta object.
    */
   async update (target: Connection | string, state: PresenceState, options: { mode?: 'merge' | 'replace' } = {}): Promise<boolean> {
-    const userId = typeof target === 'string' ? target : target.userId
+    const userId = typeof target === 'string' ? userKey(target) : target.userId
     const status = state.status === undefined ? undefined : checkName('status', state.status)
     const meta = state.meta === undefined ? undefined : checkMeta('presence meta', state.meta, this.deps.maxMetaBytes)
     const entries = await this.deps.store.get(userId)
@@ -110,7 +110,8 @@ export class PresenceService {
     return true
   }
 
-  async get (userId: string): Promise<UserPresence | null> {
+  async get (id: string): Promise<UserPresence | null> {
+    const userId = userKey(id)
     const entries = await this.deps.store.get(userId)
     return entries.length === 0 ? null : summarize(userId, entries)
   }
@@ -131,7 +132,7 @@ export class PresenceService {
   }
 
   async isPresent (userId: string): Promise<boolean> {
-    return (await this.deps.store.get(userId)).length > 0
+    return (await this.deps.store.get(userKey(userId))).length > 0
   }
 
   count (): Promise<number> {

@@ -36,6 +36,10 @@ app.register(hauyna, {
 expectAssignable<HauynaOptions>({ metrics: false, stats: { preHandler: [async () => {}] } })
 expectError(app.register(hauyna, { cleanup: { batchSize: '50' } }))
 expectType<Promise<number>>(app.hauyna.stats().then((stats) => stats.cleanup.queueSize))
+// Identifying lists are optional (stats.detail); a demo without authenticate says so.
+expectAssignable<HauynaOptions>({ stats: { detail: true }, allowUnverifiedIdentity: true })
+expectError(app.register(hauyna, { stats: { detail: 'yes' } }))
+expectType<Promise<Array<{ channel: string, subscribers: number }> | undefined>>(app.hauyna.stats().then((stats) => stats.channels.top))
 
 // Decorators arrive through declaration merging.
 expectType<Promise<number>>(app.channels.broadcastTo('room', { text: 'hi' }))
