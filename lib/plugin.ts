@@ -32,7 +32,8 @@ async function registerWebsocket (fastify: FastifyInstance, runtime: Runtime): P
   if (fastify.hasDecorator('websocketServer')) return
   await fastify.register(websocket, {
     errorHandler: terminateOnError,
-    options: { maxPayload: runtime.options.maxPayload, clientTracking: false, ...runtime.options.websocket }
+    // autoPong off: lifecycle answers pings itself, once they pass the connection's rate limit.
+    options: { maxPayload: runtime.options.maxPayload, clientTracking: false, autoPong: false, ...runtime.options.websocket }
   })
 }
 

@@ -1,5 +1,7 @@
-import t from 'tap'
-import { connect, delay, startServer, until } from './helpers'
+import { performance } from 'node:perf_hooks'
+import t, { type Test } from 'tap'
+import { SWEEP_SLICE } from '../lib/core/heartbeat'
+import { type Client, connect, delay, type Server, startServer, until } from './helpers'
 
 const heartbeat = { interval: 50, timeout: 200 }
 
@@ -68,4 +70,92 @@ t.test('heartbeat frames count as traffic and are answered with heartbeat_ack', 
   t.equal(reply.type, 'ack')
   t.equal(client.all('heartbeat_ack').at(-1)?.ts, 'abc')
   t.same(client.violations, [])
+})
+
+t.test('unsolicited pongs do not keep a client that never answers pings alive', async (t) => {
+  const server = await startServer(t, { heartbeat, closeTimeout: 200 })
+  const silent = await connect(server.url({ userId: 'forger' }), { autoPong: false })
+  // Within the rate limit: empty pongs, and 16 bytes shaped like a stamp (this process's clock, no valid tag).
+  const forged = Buffer.alloc(16)
+  const pongs = setInterval(() => {
+    forged.writeDoubleBE(performance.now())
+    silent.ws.pong(forged)
+    silent.ws.pong()
+  }, 40)
+  t.teardown(() => clearInterval(pongs))
+  const result = await Promise.race([silent.closed, delay(3000).then(() => ({ code: 0, reason: 'still open after 3 s' }))])
+  t.same(result, { code: 4000, reason: 'heartbeat timeout' })
+  t.same(silent.violations, [])
+})
+
+const FLOOD_FRAMES = 20_000
+const FLOOD_MS = 3000
+
+/** Sends control frames until the server closes the socket, bounded in count and time; resolves with the count sent. */
+async function flood (client: Client, send: () => void): Promise<number> {
+  let closed = false
+  void client.closed.then(() => { closed = true })
+  const deadline = Date.now() + FLOOD_MS
+  let sent = 0
+  while (!closed && sent < FLOOD_FRAMES && Date.now() < deadline) {
+    for (let i = 0; i < 200; i++) send()
+    sent += 200
+    await new Promise(setImmediate)
+  }
+  return sent
+}
+
+async function expectResponsive (t: Test, server: Server, bystander: Client): Promise<void> {
+  const health = await fetch(`${server.http}/health`, { signal: AbortSignal.timeout(2000) })
+  t.equal(health.status, 200, '/health answers')
+  bystander.send({ type: 'heartbeat', ts: 1 })
+  t.equal((await bystander.next('heartbeat_ack')).ts, 1, 'another connection is served')
+}
+
+for (const kind of ['pong', 'ping'] as const) {
+  t.test(`a connection flooding ${kind}s is closed with 1008 by the rate limit`, async (t) => {
+    const rateLimit = { burst: 100, perSecond: 50, maxViolations: 50 }
+    const server = await startServer(t, { rateLimit })
+    const bystander = await connect(server.url({ userId: 'bystander' }))
+    const flooder = await connect(server.url({ userId: 'flooder' }))
+    let pongs = 0
+    flooder.ws.on('pong', () => { pongs++ })
+    const started = Date.now()
+    const sent = await flood(flooder, () => flooder.ws[kind]())
+    const closed = await Promise.race([flooder.closed, delay(2000).then(() => ({ code: 0, reason: `still open after ${sent} ${kind}s` }))])
+    t.same(closed, { code: 1008, reason: 'rate limit exceeded' })
+    const admitted = rateLimit.burst + rateLimit.perSecond * Math.ceil((Date.now() - started) / 1000)
+    t.ok(pongs <= admitted, `only admitted pings are answered (${pongs} pongs for ${sent} ${kind}s)`)
+    await expectResponsive(t, server, bystander)
+  })
+}
+
+t.test('a sweep runs in slices of at most SWEEP_SLICE connections with the event loop free in between', async (t) => {
+  const count = SWEEP_SLICE * 3 + 17
+  const server = await startServer(t, { heartbeat: { interval: 300, timeout: 10_000 } })
+  const clients: Client[] = []
+  for (let i = 0; i < count; i += 50) {
+    clients.push(...await Promise.all(Array.from({ length: Math.min(50, count - i) }, (_, j) => connect(server.url({ userId: `u${i + j}` })))))
+  }
+  t.teardown(() => { for (const client of clients) client.ws.terminate() })
+  // Each slice pings with its own stamp, whose first 8 bytes are performance.now() when it was made.
+  const slices = new Map<string, { madeAt: number, firstSeenAt: number, sockets: number }>()
+  const pinged = new Map<Client, number>()
+  for (const client of clients) {
+    client.ws.on('ping', (data: Buffer) => {
+      const slice = slices.get(data.toString('hex')) ?? { madeAt: data.readDoubleBE(0), firstSeenAt: performance.now(), sockets: 0 }
+      slice.sockets++
+      slices.set(data.toString('hex'), slice)
+      pinged.set(client, (pinged.get(client) ?? 0) + 1)
+    })
+  }
+  // Two pings each: at least one whole round after listening started.
+  await until(() => clients.every((client) => (pinged.get(client) ?? 0) >= 2), 10_000, 'two pings for every connection')
+  const sizes = [...slices.values()].map((slice) => slice.sockets)
+  t.ok(Math.max(...sizes) <= SWEEP_SLICE, `no slice pings more than ${SWEEP_SLICE} connections (largest ${Math.max(...sizes)})`)
+  t.ok(slices.size >= Math.ceil(count / SWEEP_SLICE), `${slices.size} slices for ${count} connections`)
+  // Clients live in this process: a ping read before the next slice's stamp was made means the loop turned in between.
+  const ordered = [...slices.values()].sort((a, b) => a.madeAt - b.madeAt)
+  const yielded = ordered.slice(1).filter((slice, i) => ordered[i].firstSeenAt < slice.madeAt).length
+  t.ok(yielded > 0, `the event loop ran between slices (${yielded} of ${ordered.length - 1} times)`)
 })

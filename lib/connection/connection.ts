@@ -24,6 +24,8 @@ export interface Identity {
 const OPEN = 1
 // Most connections belong to no group: they share this one instead of an empty set each.
 const NO_GROUPS: ReadonlySet<string> = new Set()
+// What `onRateLimited` is handed for a ping or pong: it only reads the frame to answer a message's ref.
+const CONTROL_FRAME = Buffer.alloc(0)
 
 /**
  * One WebSocket connection as handlers see it. Kept deliberately small: no per-connection
@@ -43,7 +45,7 @@ export class Connection {
   state: ConnectionState = ConnectionState.Connected
   stateSince: number
   readonly connectedAt: number
-  /** Last frame or pong: liveness for the heartbeat. */
+  /** Last message, or pong answering one of our pings: liveness for the heartbeat. */
   lastSeen: number
   /** Last frame: the idle timer. */
   lastActivity: number
@@ -196,6 +198,19 @@ export class Connection {
       return
     }
     this.process(data, isBinary)
+  }
+
+  /**
+   * A ping or pong from the client takes a token like a message, or is dropped (`false`):
+   * control frames are otherwise free to send and would cost the server unmetered CPU. @internal
+   */
+  admitControl (): boolean {
+    if (this.closing) return false
+    if (this.bucket === undefined || this.bucket.take(Date.now())) return true
+    // No error frame for a dropped control frame: a flood would be answered with one.
+    if (this.bucket.persistentlyExceeded) this.runtime.onRateLimited(this, true, CONTROL_FRAME, false)
+    else this.runtime.counters.rateLimited++
+    return false
   }
 
   /** Setup finished: handle whatever arrived meanwhile. @internal */

@@ -1,34 +1,61 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
+import type { Connection } from '../connection/connection'
 import { ConnectionState } from '../connection/state'
 import { CloseCode } from '../protocol/codes'
 import type { Runtime } from './runtime'
 
-const STAMP_BYTES = 8
+const TIME_BYTES = 8
+const TAG_BYTES = 8
+const STAMP_BYTES = TIME_BYTES + TAG_BYTES
+// Signs stamps: a client cannot make up a pong for a ping it never read.
+const STAMP_KEY = randomBytes(32)
 
 /**
- * A ping's payload is the time it was sent (`performance.now()`): the pong echoes it, so the
- * round trip is known without any per-connection state.
+ * Connections checked (and pinged) per synchronous slice of a sweep: a ping costs tens of
+ * microseconds (one socket write), so a slice stays within a few milliseconds. @internal
+ */
+export const SWEEP_SLICE = 128
+
+function tagOf (time: Buffer): Buffer {
+  return createHmac('sha256', STAMP_KEY).update(time).digest().subarray(0, TAG_BYTES)
+}
+
+/**
+ * A ping's payload: the time it was sent (`performance.now()`) and a tag signing it. The pong
+ * echoes both, so the round trip is known and checked without any per-connection state.
  */
 export function pingStamp (now: number): Buffer {
   const stamp = Buffer.allocUnsafe(STAMP_BYTES)
   stamp.writeDoubleBE(now)
+  tagOf(stamp.subarray(0, TIME_BYTES)).copy(stamp, TIME_BYTES)
   return stamp
 }
 
-/** Milliseconds since the ping a pong answers, or `undefined` for a pong that answers none of ours. */
+/**
+ * Milliseconds since the ping a pong answers, or `undefined` for a pong that answers none of
+ * ours within `timeout` (unsolicited, forged, or replayed too late).
+ */
 export function roundTrip (pong: Buffer, now: number, timeout: number): number | undefined {
   if (pong.length !== STAMP_BYTES) return undefined
   const ms = now - pong.readDoubleBE(0)
-  return ms >= 0 && ms <= timeout ? ms : undefined
+  if (!(ms >= 0 && ms <= timeout)) return undefined
+  return timingSafeEqual(tagOf(pong.subarray(0, TIME_BYTES)), pong.subarray(TIME_BYTES)) ? ms : undefined
 }
 
 /**
  * One timer for every connection: pings each `interval`, terminates connections silent
  * for longer than `timeout` (4000), and moves connections without traffic to Idle.
+ * A sweep runs in slices of `SWEEP_SLICE` connections with the event loop free in between,
+ * so tens of thousands of connections never stall it for the whole round.
  */
 export class HeartbeatMonitor {
   private timer: NodeJS.Timeout | undefined
   private lastPing = 0
+  /** The sweep in progress: a live iterator, so connections added or removed meanwhile are fine. */
+  private round: Iterator<Connection> | undefined
+  private pinging = false
+  private nextSlice: NodeJS.Immediate | undefined
 
   constructor (private readonly runtime: Runtime) {}
 
@@ -42,27 +69,48 @@ export class HeartbeatMonitor {
 
   stop (): void {
     clearInterval(this.timer)
-    this.timer = undefined
+    clearImmediate(this.nextSlice)
+    this.timer = this.nextSlice = this.round = undefined
   }
 
-  sweep (now: number): void {
-    const { heartbeat, idleTimeout } = this.runtime.options
-    const ping = now - this.lastPing >= heartbeat.interval
-    if (ping) this.lastPing = now
-    // One stamp for the whole sweep: every socket gets the same bytes.
-    const stamp = ping ? pingStamp(performance.now()) : undefined
-    for (const conn of this.runtime.connectionsById.values()) {
-      if (!conn.isOpen) continue
-      if (now - conn.lastSeen > heartbeat.timeout) {
-        this.runtime.log.info({ connectionId: conn.id, userId: conn.userId }, 'heartbeat timeout')
-        conn.transition(ConnectionState.Error)
-        conn.closeAndTerminate(CloseCode.HeartbeatTimeout, 'heartbeat timeout')
-        continue
+  /** Starts a round over every connection, unless the previous one is still going. */
+  private sweep (now: number): void {
+    if (this.round !== undefined) return
+    this.pinging = now - this.lastPing >= this.runtime.options.heartbeat.interval
+    if (this.pinging) this.lastPing = now
+    this.round = this.runtime.connectionsById.values()
+    this.slice()
+  }
+
+  private slice (): void {
+    const round = this.round
+    if (round === undefined) return
+    const now = Date.now()
+    // One stamp per slice: its sockets share the bytes, and the round trip excludes earlier slices.
+    const stamp = this.pinging ? pingStamp(performance.now()) : undefined
+    for (let i = 0; i < SWEEP_SLICE; i++) {
+      const next = round.next()
+      if (next.done === true) {
+        this.round = this.nextSlice = undefined
+        return
       }
-      if (idleTimeout > 0 && conn.state === ConnectionState.Connected && now - conn.lastActivity >= idleTimeout) {
-        conn.transition(ConnectionState.Idle)
-      }
-      if (stamp !== undefined) conn.socket.ping(stamp)
+      this.check(next.value, now, stamp)
     }
+    this.nextSlice = setImmediate(() => this.slice())
+  }
+
+  private check (conn: Connection, now: number, stamp: Buffer | undefined): void {
+    const { heartbeat, idleTimeout } = this.runtime.options
+    if (!conn.isOpen) return
+    if (now - conn.lastSeen > heartbeat.timeout) {
+      this.runtime.log.info({ connectionId: conn.id, userId: conn.userId }, 'heartbeat timeout')
+      conn.transition(ConnectionState.Error)
+      conn.closeAndTerminate(CloseCode.HeartbeatTimeout, 'heartbeat timeout')
+      return
+    }
+    if (idleTimeout > 0 && conn.state === ConnectionState.Connected && now - conn.lastActivity >= idleTimeout) {
+      conn.transition(ConnectionState.Idle)
+    }
+    if (stamp !== undefined) conn.socket.ping(stamp)
   }
 }

@@ -27,11 +27,24 @@ function onMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
   connectionOf(this).receive(data as Buffer, isBinary)
 }
 
+// Only a pong answering one of our pings proves the peer reads: unsolicited pongs are ignored.
 function onPong (this: WebSocket, data: Buffer): void {
   const conn = connectionOf(this)
-  conn.lastSeen = Date.now()
+  if (!conn.admitControl()) return
   const ms = roundTrip(data, performance.now(), conn.runtime.options.heartbeat.timeout)
-  if (ms !== undefined) conn.runtime.telemetry.heartbeat(ms)
+  if (ms === undefined) return
+  conn.lastSeen = Date.now()
+  conn.runtime.telemetry.heartbeat(ms)
+}
+
+// ws runs with autoPong off (plugin.ts) so that pings are rate limited before they are answered;
+// `_autoPong` is ws's own flag, still on when the app turned it back on or registered
+// @fastify/websocket itself: then ws answers and the ping is only counted.
+function onPing (this: WebSocket & { _autoPong?: boolean }, data: Buffer): void {
+  const conn = connectionOf(this)
+  if (!conn.admitControl() || this._autoPong === true) return
+  // Like ws's maxPendingAutoPongs, which only guards its own pongs: none pile up for a peer that does not read.
+  if (this.bufferedAmount <= conn.runtime.options.maxBufferedBytes) this.pong(data)
 }
 
 function onClose (this: WebSocket, code: number, reason: Buffer): void {
@@ -90,6 +103,7 @@ export function openConnection (
   // request and reply, keeping them alive as long as the socket; ours replaces it.
   socket.removeAllListeners('error')
   socket.on('message', onMessage)
+  socket.on('ping', onPing)
   socket.on('pong', onPong)
   socket.on('close', onClose)
   socket.on('error', onError)
