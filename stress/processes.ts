@@ -12,9 +12,9 @@ export interface StressServer {
   pid: number
   child: ChildProcess
   /** GET /stress/probe; `gc` collects garbage first, `reset` restarts the event-loop delay record. */
-  probe (flags?: { gc?: boolean, reset?: boolean }): Promise<Probe>
-  /** GET `path` as JSON (e.g. /ws/stats). */
-  get<T = any> (path: string): Promise<T>
+  probe (flags?: { gc?: boolean, reset?: boolean, timeout?: number }): Promise<Probe>
+  /** GET `path` as JSON (e.g. /ws/stats), failing after `timeout` ms (10 s). */
+  get<T = any> (path: string, timeout?: number): Promise<T>
   stop (): Promise<void>
 }
 
@@ -58,8 +58,8 @@ export async function startServer (config: ServerConfig, { fdLimit = false } = {
   })
   const port = await withTimeout(listening, 30_000, 'stress server did not listen within 30 s')
   if (fdLimit) raiseFdLimit(child.pid as number)
-  const get = async (route: string): Promise<any> => {
-    const { status, body } = await httpGet(port, route)
+  const get = async (route: string, timeout?: number): Promise<any> => {
+    const { status, body } = await httpGet(port, route, timeout)
     if (status !== 200 && status !== 503) throw new Error(`GET ${route}: HTTP ${status}`)
     return JSON.parse(body)
   }
@@ -68,7 +68,7 @@ export async function startServer (config: ServerConfig, { fdLimit = false } = {
     pid: child.pid as number,
     child,
     get,
-    probe: ({ gc = false, reset = false } = {}) => get(`/stress/probe?${gc ? 'gc=1&' : ''}${reset ? 'reset=1' : ''}`),
+    probe: ({ gc = false, reset = false, timeout } = {}) => get(`/stress/probe?${gc ? 'gc=1&' : ''}${reset ? 'reset=1' : ''}`, timeout),
     stop: () => stopChild(child, () => child.send({ type: 'stop' }))
   }
 }

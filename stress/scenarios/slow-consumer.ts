@@ -53,8 +53,8 @@ export const slowConsumer: Scenario = {
       const closedWithin = Number.isNaN(allClosedAfter) ? `not within ${seconds + 10} s` : `${allClosedAfter.toFixed(1)} s`
       return {
         figures: { 'slow closed within': closedWithin, 'healthy received/sent': `${received}/${sent * HEALTHY}`, 'order ok': ordered ? 'yes' : 'NO' },
+        // How soon the slow ones go depends mostly on the kernel's socket buffers: a figure, not a budget.
         budgets: [
-          budget('slow consumers closed while publishing', allClosedAfter <= seconds, closedWithin),
           budget('healthy subscribers lose nothing, in order', received === sent * HEALTHY && ordered, `${received}/${sent * HEALTHY}${ordered ? '' : ', out of order'}`)
         ]
       }
