@@ -16,7 +16,7 @@ import { slowConsumer } from './scenarios/slow-consumer'
 
 const all: Scenario[] = [fuzz, flood, inbox, pong, slowConsumer, churn, redisOutage, heartbeat]
 // A scenario that hangs despite its own bounds is stopped here, so the suite always ends.
-const SCENARIO_TIMEOUT_MS = 240_000
+const SCENARIO_TIMEOUT_MS = 300_000
 
 function argValues (name: string): string[] {
   return process.argv.flatMap((arg, i) => (arg === name ? [process.argv[i + 1]] : []))

@@ -10,6 +10,7 @@ import { protocolViolation } from '../../test/helpers'
 import { connect } from '../attack'
 import { type Template, templates } from '../fuzz/frames'
 import { mb, now, sleep, waitFor } from '../measure'
+import { cpuMs } from '../proc'
 import { startServer } from '../processes'
 import { budget, type Scenario } from '../scenario'
 
@@ -131,7 +132,8 @@ export const fuzz: Scenario = {
       const fuzzers = Array.from({ length: CONNECTIONS }, () => new Fuzzer(tally))
       await Promise.all(fuzzers.map((f, i) => f.open(server.port, `fuzz-${i}`)))
       const started = now()
-      const deadline = started + (quick ? 60_000 : 180_000)
+      const cpu = { server: cpuMs(server.pid), harness: process.cpuUsage() }
+      const deadline = started + (quick ? 60_000 : 200_000)
       let next = 0
       await Promise.all(fuzzers.map(async (f) => {
         while (next < total && now() < deadline && crashes === 0) {
@@ -142,6 +144,9 @@ export const fuzz: Scenario = {
       const sent = next
       await waitFor(() => fuzzers.every((f) => f.outstanding === 0 || f.closed) || crashes > 0, 15_000, 50)
       const elapsed = (now() - started) / 1000
+      // Which side was the limit: CPU seconds of each while the frames went out.
+      const harnessCpu = process.cpuUsage(cpu.harness)
+      const cpuSeconds = `${((cpuMs(server.pid) - cpu.server) / 1000).toFixed(0)}/${((harnessCpu.user + harnessCpu.system) / 1e6).toFixed(0)}`
       const missing = fuzzers.reduce((n, f) => n + f.outstanding, 0)
       if (missing > 0) note(tally, `${missing} refs never answered`)
       tally.mismatches += missing
@@ -161,7 +166,8 @@ export const fuzz: Scenario = {
           'protocol violations': tally.violations,
           polluted: polluted ? 'YES' : 'no',
           'RSS before/after MB': `${mb(before.rss)}/${after === undefined ? '—' : mb(after.rss)}`,
-          'frames/s': (sent / elapsed).toFixed(0)
+          'frames/s': (sent / elapsed).toFixed(0),
+          'CPU s server/harness': `${cpuSeconds} in ${elapsed.toFixed(0)} s`
         },
         notes: tally.examples,
         budgets: [
