@@ -8,12 +8,12 @@ const crypto = require('node:crypto')
 
 const MASK = Buffer.from([0x11, 0x22, 0x33, 0x44])
 
-function encodeText (text) {
-  const payload = Buffer.from(text)
+/** One masked, final frame of `opcode` (0x1 text, 0x2 binary, 0x9 ping, 0xa pong) carrying `payload`. */
+function encodeFrame (opcode, payload) {
   const len = payload.length
   const headerLength = len < 126 ? 2 : len < 65536 ? 4 : 10
   const frame = Buffer.allocUnsafe(headerLength + 4 + len)
-  frame[0] = 0x81
+  frame[0] = 0x80 | opcode
   if (len < 126) frame[1] = 0x80 | len
   else if (len < 65536) { frame[1] = 0x80 | 126; frame.writeUInt16BE(len, 2) } else { frame[1] = 0x80 | 127; frame.writeBigUInt64BE(BigInt(len), 2) }
   MASK.copy(frame, headerLength)
@@ -21,9 +21,16 @@ function encodeText (text) {
   return frame
 }
 
+function encodeText (text) {
+  return encodeFrame(0x1, Buffer.from(text))
+}
+
 class LeanClient {
-  constructor (port, path, { onMessage, decode = false, control, localAddress } = {}) {
+  /** `onClose(code)` hears the server's close frame (code 1005 when it carries none); no close frame is sent back. */
+  constructor (port, path, { onMessage, decode = false, control, localAddress, onClose } = {}) {
     this.onMessage = onMessage
+    this.onClose = onClose
+    this.closeCode = undefined
     this.decode = decode
     this.control = control
     this.received = 0
@@ -69,6 +76,9 @@ class LeanClient {
         }
       } else if (opcode === 0x9) {
         this.pong(buf.subarray(offset + header, offset + header + len))
+      } else if (opcode === 0x8 && this.closeCode === undefined) {
+        this.closeCode = len >= 2 ? buf.readUInt16BE(offset + header) : 1005
+        this.onClose?.(this.closeCode)
       }
       offset += header + len
     }
@@ -76,10 +86,7 @@ class LeanClient {
   }
 
   pong (payload) {
-    const frame = Buffer.alloc(6 + payload.length)
-    frame[0] = 0x8a; frame[1] = 0x80 | payload.length; MASK.copy(frame, 2)
-    for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i] ^ MASK[i & 3]
-    this.socket.write(frame)
+    this.socket.write(encodeFrame(0xa, payload))
   }
 
   send (text) {
@@ -96,4 +103,4 @@ class LeanClient {
   }
 }
 
-module.exports = { LeanClient, encodeText }
+module.exports = { LeanClient, encodeText, encodeFrame }

@@ -2,66 +2,16 @@
 // The load generator process: opens lean clients, runs one scenario on command from run.js,
 // and reports counts. Every loop is bounded in count and in time. Scenarios are written once;
 // each target's dialect comes from bench/protocols.js.
-const { LeanClient, encodeText } = require('./lean-client')
+const { encodeText } = require('./lean-client')
 const { protocols } = require('./protocols')
+const { subscriber: subscribeClient, openUntil } = require('./subscriber')
 
 const port = Number(process.argv[2])
 const proto = protocols[process.argv[3]]
 const now = () => performance.timeOrigin + performance.now()
 
-/**
- * A client of user `u${i}`, resolved once subscribed to `channel`. Until then every frame is
- * decoded; afterwards only with `decodeAll`, and `onData` gets each delivery (parsed, or null).
- */
-function subscriber (i, channel, { decodeAll = false, onData, localAddress, timeout = 30_000 } = {}) {
-  return new Promise((resolve, reject) => {
-    let subscribed = false
-    const client = new LeanClient(port, proto.path(`u${i}`), {
-      decode: true,
-      control: proto.control,
-      localAddress,
-      onMessage: (text) => {
-        if (subscribed) {
-          if (onData) onData(client.decode ? proto.parse(text) : null)
-          return
-        }
-        const msg = proto.parse(text)
-        if (proto.subscribed(msg)) {
-          subscribed = true
-          client.decode = decodeAll
-          resolve(client)
-        } else if (proto.hello && msg.type === 'connected') client.send(proto.subscribe(channel))
-      }
-    })
-    const fail = (reason) => {
-      if (subscribed) return
-      client.destroy()
-      reject(new Error(reason))
-    }
-    client.ready.then(() => client.send(proto.hello ?? proto.subscribe(channel)), (error) => fail(error.code ?? error.message))
-    // A server out of file descriptors accepts and closes at once: fail then, not at the timeout.
-    client.socket.once('close', () => fail('closed before subscribed'))
-    setTimeout(() => fail(`not subscribed within ${timeout / 1000} s`), timeout).unref()
-  })
-}
-
-/**
- * Opens `count` clients, `concurrency` at a time, until the first failure or `deadline`;
- * resolves to the clients opened and why it stopped early (`failure`, null if it did not).
- */
-async function openUntil (count, make, { concurrency = 250, deadline = Infinity } = {}) {
-  const clients = []
-  for (let i = 0; i < count; i += concurrency) {
-    if (now() > deadline) return { clients, failure: 'time budget spent' }
-    const batch = []
-    for (let j = i; j < Math.min(count, i + concurrency); j++) batch.push(make(j))
-    const settled = await Promise.allSettled(batch)
-    for (const s of settled) if (s.status === 'fulfilled') clients.push(s.value)
-    const failed = settled.find((s) => s.status === 'rejected')
-    if (failed) return { clients, failure: failed.reason.message }
-  }
-  return { clients, failure: null }
-}
+/** A client of user `u${i}` subscribed to `channel` (see bench/subscriber.js). */
+const subscriber = (i, channel, options) => subscribeClient(port, proto, `u${i}`, channel, options)
 
 async function openMany (count, make, concurrency) {
   const { clients, failure } = await openUntil(count, make, { concurrency })
