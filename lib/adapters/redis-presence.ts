@@ -31,14 +31,16 @@ class LuaScript {
   }
 
   // Keys and arguments go as one array, never spread into a call: a registration carries
-  // three arguments per connection, past the engine's limit on a call's arguments.
-  async run (redis: Redis, keys: string[], args: string[]): Promise<unknown> {
-    const values = [...keys, ...args]
+  // three arguments per connection, past the engine's limit on a call's arguments. Arguments
+  // given as a function are taken at each send, so the full script sent after NOSCRIPT
+  // carries the state of that moment, not of the first attempt.
+  async run (redis: Redis, keys: string[], args: string[] | (() => string[])): Promise<unknown> {
+    const values = (): string[] => [...keys, ...typeof args === 'function' ? args() : args]
     try {
-      return await redis.evalsha(this.sha, keys.length, values)
+      return await redis.evalsha(this.sha, keys.length, values())
     } catch (error) {
       if (!(error as Error).message.startsWith('NOSCRIPT')) throw error
-      return redis.eval(this.source, keys.length, values)
+      return redis.eval(this.source, keys.length, values())
     }
   }
 }
@@ -152,8 +154,6 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly mirror = new PresenceTable()
   /** Redis may lack what the mirror holds: a write did not reach it since the last registration. */
   stale = false
-  /** Writes attempted so far, to see one that raced a registration. */
-  private writes = 0
 
   constructor (
     private readonly redis: Redis,
@@ -214,21 +214,13 @@ export class RedisPresenceStore implements PresenceStore {
    * entries of a previous run under the same nodeId. Rejects when Redis does not answer.
    */
   async register (): Promise<void> {
-    const args = this.beatArgs()
-    for (const [userId, entries] of this.mirror.snapshot()) {
-      for (const entry of entries) args.push(entry.connectionId, userId, JSON.stringify(entry))
-    }
     this.stale = false
-    const writes = this.writes
-    try {
-      await REGISTER.run(this.redis, [], args)
-    } catch (error) {
+    // The mirror as it is when the script is sent: every write sent before it is in the mirror,
+    // every write sent after it runs after it in Redis.
+    await REGISTER.run(this.redis, [], () => this.registration()).catch((error: unknown) => {
       this.stale = true
       throw error
-    }
-    // A write sent meanwhile may have reached Redis before the registration (a script resent
-    // after NOSCRIPT): the next beat writes the mirror again.
-    if (this.writes !== writes) this.stale = true
+    })
   }
 
   /** Refreshes this node's liveness key and purges dead nodes; `false` when this node's key was gone. */
@@ -241,13 +233,20 @@ export class RedisPresenceStore implements PresenceStore {
     await LEAVE.run(this.redis, [], [this.keys.prefix, this.owner()])
   }
 
+  private registration (): string[] {
+    const args = this.beatArgs()
+    for (const [userId, entries] of this.mirror.snapshot()) {
+      for (const entry of entries) args.push(entry.connectionId, userId, JSON.stringify(entry))
+    }
+    return args
+  }
+
   private beatArgs (): string[] {
     return [this.keys.prefix, this.owner(), String(this.nodeTtl)]
   }
 
   /** Redis's answer, or `undefined` (and a registration due) when it is down or slow. */
   private async write (command: () => Promise<unknown>): Promise<unknown> {
-    this.writes++
     const reply = isReady(this.redis) ? await within(command(), COMMAND_TIMEOUT_MS).catch(() => undefined) : undefined
     if (reply === undefined) this.stale = true
     return reply
