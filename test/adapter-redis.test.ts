@@ -108,6 +108,20 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     t.same(await keysUnder(redis, prefix), [`${prefix}node:${node.nodeId}`, `${prefix}nodes`])
   })
 
+  t.test('entries Redis lost are still this node\'s: seen, counted and removed until written back', async (t) => {
+    const prefix = testPrefix(t)
+    const redis = rawRedis(t)
+    const adapter = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
+    await started(t, adapter)
+    await adapter.presence.set('alice', entry('a1'))
+    await adapter.presence.set('alice', entry('a2'))
+    await redis.del(...await keysUnder(redis, prefix))
+    t.equal(await adapter.presence.remove('alice', 'a1'), 1, 'alice keeps a2: no leave')
+    t.same((await adapter.presence.get('alice')).map((e) => e.connectionId), ['a2'], 'a2 is still seen here')
+    t.equal(await adapter.presence.remove('alice', 'a2'), 0, 'then alice left')
+    t.equal(await adapter.presence.remove('alice', 'a2'), -1, 'and a2 is gone')
+  })
+
   t.test('the app\'s client: used for commands, duplicated for subscribing, never closed', async (t) => {
     const prefix = testPrefix(t)
     const client = new Redis(REDIS_URL)

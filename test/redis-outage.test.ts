@@ -77,7 +77,8 @@ interface Node {
 async function startNode (t: Test, port: number): Promise<Node> {
   const adapter = redisAdapter({ url: `redis://127.0.0.1:${port}`, nodeTtl: NODE_TTL })
   const node: Node = { adapter, leaves: [], errors: [], server: undefined as unknown as Server }
-  node.server = await startServer(t, { adapter }, (app) => {
+  const channels = { policies: { lobby: { presence: true } } }
+  node.server = await startServer(t, { adapter, channels }, (app) => {
     app.events.on('presence_change', (change: PresenceChange) => { if (change.event === 'leave') node.leaves.push(change.userId) })
     app.events.on('error', (error: Error) => { node.errors.push(error) })
   })
@@ -125,10 +126,16 @@ t.test('Redis goes down and comes back empty', { skip: skipLoudly(binaryMissing)
   const b = await startNode(t, redis.port)
   // Clients opened in one step serve the later ones too: closed when the whole test ends.
   const open = (node: Node, userId: string): Promise<Client> => client(t, node, userId)
+  const rawRedis = (): Redis => {
+    const raw = new Redis(redis.port, '127.0.0.1')
+    t.teardown(() => { raw.disconnect() })
+    return raw
+  }
   const alice = await open(a, 'alice')
   const bob = await open(a, 'bob')
   const carol = await open(b, 'carol')
   for (const c of [alice, bob, carol]) t.equal((await c.request({ type: 'subscribe', channel: 'room' })).type, 'ack')
+  t.equal((await alice.request({ type: 'subscribe', channel: 'lobby' })).type, 'ack')
   t.equal(await a.server.app.presence.count(), 3)
   let dave: Client | undefined
 
@@ -139,6 +146,8 @@ t.test('Redis goes down and comes back empty', { skip: skipLoudly(binaryMissing)
     const connectMs = await timed((async () => { dave = await open(a, 'dave') })())
     t.ok(connectMs < 2000, `a new connection gets \`connected\` in ${connectMs} ms`)
     t.equal((await dave!.request({ type: 'subscribe', channel: 'room' })).type, 'ack', 'and subscribes at once')
+    t.equal((await dave!.request({ type: 'subscribe', channel: 'lobby' })).type, 'ack', 'even to a presence channel')
+    t.ok(alice.all('presence_diff').some((f) => 'dave' in f.joins), 'whose local subscribers hear the join')
     const countMs = await timed((async () => { t.equal(await a.server.app.presence.count(), 3, 'presence.count(): this node\'s users only') })())
     t.ok(countMs < 100, `presence.count() answers in ${countMs} ms`)
 
@@ -186,12 +195,20 @@ t.test('Redis goes down and comes back empty', { skip: skipLoudly(binaryMissing)
   })
 
   await t.test('Redis lost the data under a live connection: the heartbeat finds its key gone and registers again', async (t) => {
-    const raw = new Redis(redis.port, '127.0.0.1')
-    t.teardown(() => { raw.disconnect() })
-    await raw.flushall()
+    await rawRedis().flushall()
     const ms = await timed(until(async () => await a.server.app.presence.count() === 3 && await b.server.app.presence.count() === 3,
       2 * NODE_TTL, 'both nodes to count alice, dave and carol again'))
     t.ok(ms <= 2 * NODE_TTL, `both nodes registered again ${ms} ms after FLUSHALL (nodeTtl ${NODE_TTL} ms)`)
+  })
+
+  await t.test('Redis refusing writes (out of memory): a connection is accepted and tracked, and registered by a later beat', async (t) => {
+    const raw = rawRedis()
+    await raw.config('SET', 'maxmemory', '1')
+    await open(a, 'eve')
+    await until(async () => (await a.server.app.presence.get('eve')) !== null, 1000, 'eve present on her node')
+    await raw.config('SET', 'maxmemory', '0')
+    const ms = await timed(until(async () => (await b.server.app.presence.get('eve')) !== null, 2 * NODE_TTL, 'eve on the other node'))
+    t.ok(ms <= 2 * NODE_TTL, `eve seen by the other node ${ms} ms after Redis accepted writes again`)
   })
 
   for (const node of [a, b]) t.same(node.errors, [], 'no error was reported (nor logged) on either node')

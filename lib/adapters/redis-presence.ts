@@ -182,9 +182,10 @@ export class RedisPresenceStore implements PresenceStore {
     if (reply === undefined) return own
     if (reply[0] === 1) return reply[1]
     if (own < 0) return -1
-    // This node's entry that Redis lost: it was present all the same, and the rest needs writing back.
+    // This node's entry that Redis lost: it was present all the same, and the rest needs writing
+    // back. The user has at least the entries left in Redis, and at least this node's own.
     this.stale = true
-    return reply[1]
+    return Math.max(reply[1], own)
   }
 
   get (userId: string): Promise<PresenceEntry[]> {
