@@ -20,7 +20,21 @@ export const errors = {
   TooLarge: createError<[string, number, number]>('HAUYNA_TOO_LARGE', '%s is %d bytes, over the limit of %d bytes', 413),
   InvalidCloseCode: createError<[number]>('HAUYNA_INVALID_CLOSE_CODE', 'Close code %d is not one an endpoint may send'),
   UnknownConnection: createError<[string]>('HAUYNA_UNKNOWN_CONNECTION', 'No connection with id "%s"', 404),
-  ChannelExists: createError<[string]>('HAUYNA_CHANNEL_EXISTS', 'Channel "%s" was already created', 409)
+  ChannelExists: createError<[string]>('HAUYNA_CHANNEL_EXISTS', 'Channel "%s" was already created', 409),
+  Unavailable: createError<[]>('HAUYNA_UNAVAILABLE', 'Delivered on this node only: the other nodes are unreachable', 503)
+}
+
+/** A publish that reached this node's subscribers but not the other nodes; `delivered` is this node's count. */
+export type UnavailableError = InstanceType<typeof errors.Unavailable> & { delivered: number }
+
+export function unavailable (delivered: number): UnavailableError {
+  return Object.assign(new errors.Unavailable(), { delivered })
+}
+
+/** This node's deliveries of a publish that failed only to reach the other nodes; rethrows any other error. */
+export function deliveredLocally (error: unknown): number {
+  if ((error as { code?: unknown } | null)?.code !== 'HAUYNA_UNAVAILABLE') throw error
+  return (error as UnavailableError).delivered
 }
 
 const wireCodes: Record<string, ErrorCode> = {
@@ -28,7 +42,8 @@ const wireCodes: Record<string, ErrorCode> = {
   HAUYNA_INVALID_META: ErrorCode.InvalidMessage,
   HAUYNA_FORBIDDEN: ErrorCode.Forbidden,
   HAUYNA_NOT_SUBSCRIBED: ErrorCode.NotSubscribed,
-  HAUYNA_TOO_LARGE: ErrorCode.TooLarge
+  HAUYNA_TOO_LARGE: ErrorCode.TooLarge,
+  HAUYNA_UNAVAILABLE: ErrorCode.Unavailable
 }
 
 /** The wire code a client sees for an error thrown while handling its message. */

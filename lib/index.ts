@@ -50,6 +50,8 @@ namespace hauyna {
   export type PresenceEntry = import('./adapters/adapter').PresenceEntry
   export type PresenceStore = import('./adapters/adapter').PresenceStore
   export type RedisAdapterOptions = import('./adapters/redis').RedisAdapterOptions
+  export type RedisAdapter = import('./adapters/redis').RedisAdapter
+  export type OutgoingStats = import('./adapters/redis').OutgoingStats
   export type Connection = import('./connection/connection').Connection
   export type Identity = import('./connection/connection').Identity
   export type ConnectionState = import('./connection/state').ConnectionState

@@ -29,6 +29,8 @@ t.test('redisAdapter options are validated', async (t) => {
     ['a nodeTtl too short', { url: REDIS_URL, nodeTtl: 50 }, 'redisAdapter.nodeTtl'],
     ['a fractional nodeTtl', { url: REDIS_URL, nodeTtl: 1000.5 }, 'redisAdapter.nodeTtl'],
     ['a nodeTtl string', { url: REDIS_URL, nodeTtl: '15000' }, 'redisAdapter.nodeTtl'],
+    ['a maxOutgoingMessages of 0', { url: REDIS_URL, maxOutgoingMessages: 0 }, 'redisAdapter.maxOutgoingMessages'],
+    ['a maxOutgoingBytes string', { url: REDIS_URL, maxOutgoingBytes: '1mb' }, 'redisAdapter.maxOutgoingBytes'],
     ['an unknown option', { url: REDIS_URL, ttl: 1000 }, 'redisAdapter.ttl']
   ]
   for (const [what, options, name] of cases) {
@@ -72,6 +74,25 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     t.equal(messages[0], `${node.nodeId.length}:${node.nodeId}6:conn-10:${payload}`)
   })
 
+  t.test('the outgoing queue is bounded in messages and bytes: over it, a publish is local only', async (t) => {
+    const prefix = testPrefix(t)
+    const adapter = redisAdapter({ url: REDIS_URL, keyPrefix: prefix, maxOutgoingMessages: 2, maxOutgoingBytes: 200 })
+    const node = await started(t, adapter)
+    node.subscribers.set('room', 3)
+    // Sent in one turn, so none is answered before the next: the first two fill the queue.
+    const publishes = [1, 2, 3].map((n) => adapter.publish('room', { payload: `{"n":${n}}` }))
+    const sent = `${node.nodeId.length}:${node.nodeId}0:0:{"n":1}`
+    t.same(adapter.outgoing, { messages: 2, bytes: 2 * Buffer.byteLength(sent), dropped: 1 })
+    t.equal(await publishes[0], 3)
+    t.equal(await publishes[1], 3)
+    await t.rejects(publishes[2], { code: 'HAUYNA_UNAVAILABLE', delivered: 3 }, 'over the message bound')
+    await t.rejects(adapter.publish('room', { payload: JSON.stringify('x'.repeat(200)) }), { code: 'HAUYNA_UNAVAILABLE', delivered: 3 },
+      'over the byte bound')
+    t.equal(node.of('room').length, 4, 'every one delivered locally')
+    await until(() => adapter.outgoing.messages === 0, 2000, 'Redis to answer')
+    t.same(adapter.outgoing, { messages: 0, bytes: 0, dropped: 2 }, 'the answered ones left the queue')
+  })
+
   t.test('presence keys live under the prefix, and go with the last entry', async (t) => {
     const prefix = testPrefix(t)
     const redis = rawRedis(t)
@@ -85,6 +106,20 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     t.ok(await redis.pttl(`${prefix}node:${node.nodeId}`) <= 15_000, 'the liveness key expires (default nodeTtl)')
     await adapter.presence.remove('alice', 'a1')
     t.same(await keysUnder(redis, prefix), [`${prefix}node:${node.nodeId}`, `${prefix}nodes`])
+  })
+
+  t.test('entries Redis lost are still this node\'s: seen, counted and removed until written back', async (t) => {
+    const prefix = testPrefix(t)
+    const redis = rawRedis(t)
+    const adapter = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
+    await started(t, adapter)
+    await adapter.presence.set('alice', entry('a1'))
+    await adapter.presence.set('alice', entry('a2'))
+    await redis.del(...await keysUnder(redis, prefix))
+    t.equal(await adapter.presence.remove('alice', 'a1'), 1, 'alice keeps a2: no leave')
+    t.same((await adapter.presence.get('alice')).map((e) => e.connectionId), ['a2'], 'a2 is still seen here')
+    t.equal(await adapter.presence.remove('alice', 'a2'), 0, 'then alice left')
+    t.equal(await adapter.presence.remove('alice', 'a2'), -1, 'and a2 is gone')
   })
 
   t.test('the app\'s client: used for commands, duplicated for subscribing, never closed', async (t) => {

@@ -26,7 +26,7 @@ t.test('ESM: default import is the plugin, named exports resolve', async (t) => 
     import WebSocket from 'ws'
     import hauyna, { ErrorCode, schemas } from 'fastify-hauyna'
     ${script}`])
-  t.same(JSON.parse(out), { type: 'connected', userId: 'pkg', codes: 9, schemas: 9 })
+  t.same(JSON.parse(out), { type: 'connected', userId: 'pkg', codes: 10, schemas: 9 })
 })
 
 t.test('CommonJS: require() returns the plugin', async (t) => {
@@ -36,7 +36,7 @@ t.test('CommonJS: require() returns the plugin', async (t) => {
     const hauyna = require('fastify-hauyna')
     const { ErrorCode, schemas } = hauyna
     ;(async () => { ${script} })().catch((e) => { console.error(e); process.exit(1) })`])
-  t.same(JSON.parse(out), { type: 'connected', userId: 'pkg', codes: 9, schemas: 9 })
+  t.same(JSON.parse(out), { type: 'connected', userId: 'pkg', codes: 10, schemas: 9 })
 })
 
 t.test('the packed tarball holds the build and its types', async (t) => {

@@ -24,18 +24,29 @@ function probe (): string | undefined {
 /** Why the Redis suites cannot run here, or `undefined` when Redis answers. */
 export const redisMissing = probe()
 
-// Without Redis the suites are skipped loudly on a developer's machine, and fail in CI.
-const skip = redisMissing !== undefined && process.env.CI !== 'true'
-if (skip) console.error(`\n${'!'.repeat(100)}\n!!! SKIPPING Redis suites: ${redisMissing}\n${'!'.repeat(100)}\n`)
+/**
+ * tap's `skip` option for a suite that needs what `missing` says is absent: skipped loudly on
+ * a developer's machine, never in CI, where `requireOrFail` fails it instead.
+ */
+export function skipLoudly (missing: string | undefined): string | false {
+  if (missing === undefined || process.env.CI === 'true') return false
+  console.error(`\n${'!'.repeat(100)}\n!!! SKIPPING Redis suites: ${missing}\n${'!'.repeat(100)}\n`)
+  return `SKIPPED LOUDLY: ${missing}`
+}
+
+/** Fails the test when `missing` says what it needs is absent (in CI); `true` when it is there. */
+export function requireOrFail (t: Test, missing: string | undefined): boolean {
+  if (missing === undefined) return true
+  t.fail(`CI must run the Redis suites: ${missing}`)
+  return false
+}
 
 /** tap's `skip` option for a test that needs Redis. */
-export const skipRedis: string | false = skip ? `SKIPPED LOUDLY: ${redisMissing}` : false
+export const skipRedis = skipLoudly(redisMissing)
 
 /** Fails the test when Redis is missing (in CI, where it is not skipped); `true` when Redis is there. */
 export function requireRedis (t: Test): boolean {
-  if (redisMissing === undefined) return true
-  t.fail(`CI must run the Redis suites: ${redisMissing}`)
-  return false
+  return requireOrFail(t, redisMissing)
 }
 
 /** Every key under `prefix`, found with SCAN (never KEYS, which blocks the server). */

@@ -7,10 +7,15 @@ function listOf (entries: Entries): PresenceEntry[] {
   return entries instanceof Map ? [...entries.values()] : [entries]
 }
 
-class MemoryPresenceStore implements PresenceStore {
-  private readonly users = new Map<string, Entries>()
+/**
+ * Presence entries held in this process, synchronously: the memory adapter's store, and the
+ * Redis adapter's mirror of the entries its own node tracked.
+ */
+export class PresenceTable {
+  protected readonly users = new Map<string, Entries>()
 
-  async set (userId: string, entry: PresenceEntry): Promise<number> {
+  /** Adds or replaces an entry; the user's entry count afterwards. */
+  put (userId: string, entry: PresenceEntry): number {
     const held = this.users.get(userId)
     if (held instanceof Map) return held.set(entry.connectionId, entry).size
     if (held === undefined || held.connectionId === entry.connectionId) {
@@ -21,7 +26,8 @@ class MemoryPresenceStore implements PresenceStore {
     return 2
   }
 
-  async remove (userId: string, connectionId: string): Promise<number> {
+  /** Removes an entry; the user's remaining entry count, or -1 if it was absent. */
+  drop (userId: string, connectionId: string): number {
     const held = this.users.get(userId)
     if (held === undefined) return -1
     if (!(held instanceof Map)) {
@@ -34,19 +40,41 @@ class MemoryPresenceStore implements PresenceStore {
     return held.size
   }
 
-  async get (userId: string): Promise<PresenceEntry[]> {
+  entriesOf (userId: string): PresenceEntry[] {
     const held = this.users.get(userId)
     return held === undefined ? [] : listOf(held)
   }
 
-  async all (): Promise<Map<string, PresenceEntry[]>> {
+  snapshot (): Map<string, PresenceEntry[]> {
     const out = new Map<string, PresenceEntry[]>()
     for (const [userId, held] of this.users) out.set(userId, listOf(held))
     return out
   }
 
-  async count (): Promise<number> {
+  get userCount (): number {
     return this.users.size
+  }
+}
+
+class MemoryPresenceStore extends PresenceTable implements PresenceStore {
+  async set (userId: string, entry: PresenceEntry): Promise<number> {
+    return this.put(userId, entry)
+  }
+
+  async remove (userId: string, connectionId: string): Promise<number> {
+    return this.drop(userId, connectionId)
+  }
+
+  async get (userId: string): Promise<PresenceEntry[]> {
+    return this.entriesOf(userId)
+  }
+
+  async all (): Promise<Map<string, PresenceEntry[]>> {
+    return this.snapshot()
+  }
+
+  async count (): Promise<number> {
+    return this.userCount
   }
 }
 

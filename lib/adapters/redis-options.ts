@@ -10,6 +10,10 @@ export interface RedisAdapterOptions {
   keyPrefix?: string
   /** Milliseconds a node counts as alive without a heartbeat; its presence entries are purged after that (15000). */
   nodeTtl?: number
+  /** Cross-node publishes sent to Redis and not yet answered; more are dropped (10000). */
+  maxOutgoingMessages?: number
+  /** Their bytes; more are dropped (8 MiB). */
+  maxOutgoingBytes?: number
 }
 
 export interface RedisConfig {
@@ -17,12 +21,16 @@ export interface RedisConfig {
   client: Redis | undefined
   keyPrefix: string
   nodeTtl: number
+  maxOutgoingMessages: number
+  maxOutgoingBytes: number
 }
 
 const DEFAULT_PREFIX = 'hauyna:'
 const DEFAULT_NODE_TTL = 15_000
 const MIN_NODE_TTL = 100
-const KNOWN_OPTIONS = new Set(['url', 'client', 'keyPrefix', 'nodeTtl'])
+const DEFAULT_OUTGOING_MESSAGES = 10_000
+const DEFAULT_OUTGOING_BYTES = 8 * 1024 * 1024
+const KNOWN_OPTIONS = new Set(['url', 'client', 'keyPrefix', 'nodeTtl', 'maxOutgoingMessages', 'maxOutgoingBytes'])
 
 const optionName = (option: string): string => `redisAdapter.${option}`
 
@@ -57,6 +65,8 @@ export function resolveConfig (options: unknown): RedisConfig {
     url: url === undefined ? undefined : checkUrl(url),
     client: client === undefined ? undefined : checkClient(client),
     keyPrefix: text(optionName('keyPrefix'), given.keyPrefix, DEFAULT_PREFIX),
-    nodeTtl: integer(optionName('nodeTtl'), given.nodeTtl, DEFAULT_NODE_TTL, MIN_NODE_TTL)
+    nodeTtl: integer(optionName('nodeTtl'), given.nodeTtl, DEFAULT_NODE_TTL, MIN_NODE_TTL),
+    maxOutgoingMessages: integer(optionName('maxOutgoingMessages'), given.maxOutgoingMessages, DEFAULT_OUTGOING_MESSAGES, 1),
+    maxOutgoingBytes: integer(optionName('maxOutgoingBytes'), given.maxOutgoingBytes, DEFAULT_OUTGOING_BYTES, 1)
   }
 }

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { PresenceEntry, PresenceStore } from './adapter'
+import { PresenceTable } from './memory'
+import { COMMAND_TIMEOUT_MS, isReady, within } from './redis-reply'
 
 /** Every key and channel name; the Lua scripts below build the same names from the prefix. */
 export function keysOf (prefix: string) {
@@ -28,12 +30,17 @@ class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex')
   }
 
-  async run (redis: Redis, keys: string[], args: Array<string | number>): Promise<unknown> {
+  // Keys and arguments go as one array, never spread into a call: a registration carries
+  // three arguments per connection, past the engine's limit on a call's arguments. Arguments
+  // given as a function are taken at each send, so the full script sent after NOSCRIPT
+  // carries the state of that moment, not of the first attempt.
+  async run (redis: Redis, keys: string[], args: string[] | (() => string[])): Promise<unknown> {
+    const values = (): string[] => [...keys, ...typeof args === 'function' ? args() : args]
     try {
-      return await redis.evalsha(this.sha, keys.length, ...keys, ...args)
+      return await redis.evalsha(this.sha, keys.length, values())
     } catch (error) {
       if (!(error as Error).message.startsWith('NOSCRIPT')) throw error
-      return redis.eval(this.source, keys.length, ...keys, ...args)
+      return redis.eval(this.source, keys.length, values())
     }
   }
 }
@@ -63,27 +70,36 @@ local function purge (prefix, node)
 end
 `
 
-// KEYS: user hash, users, owners, this node's index, nodes. ARGV: connectionId, entry, userId, nodeId.
+// put(prefix, user, conn, entry, node): adds or replaces an entry; the user's entry count.
 // An entry that exists keeps its owner: another node may be updating a status it does not own.
-const SET = new LuaScript(`
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[3])
-if redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[4]) == 1 then
-  redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
-  redis.call('SADD', KEYS[5], ARGV[4])
+const PUT = `
+local function put (prefix, user, conn, entry, node)
+  local hash = prefix .. 'presence:user:' .. user
+  redis.call('HSET', hash, conn, entry)
+  redis.call('SADD', prefix .. 'presence:users', user)
+  if redis.call('HSETNX', prefix .. 'presence:owners', conn, node) == 1 then
+    redis.call('HSET', prefix .. 'presence:node:' .. node, conn, user)
+    redis.call('SADD', prefix .. 'nodes', node)
+  end
+  return redis.call('HLEN', hash)
 end
-return redis.call('HLEN', KEYS[1])
+`
+
+// ARGV: prefix, userId, connectionId, entry, nodeId. Returns the user's entry count and the entry's owner.
+const SET = new LuaScript(PUT + `
+return { put(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]), redis.call('HGET', ARGV[1] .. 'presence:owners', ARGV[3]) }
 `)
 
-// KEYS: user hash, users, owners. ARGV: connectionId, userId, prefix.
+// KEYS: user hash, users, owners. ARGV: connectionId, userId, prefix. Returns whether the entry
+// was there (1/0) and the user's entries left.
 const REMOVE = new LuaScript(`
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return -1 end
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return { 0, redis.call('HLEN', KEYS[1]) } end
 local owner = redis.call('HGET', KEYS[3], ARGV[1])
 redis.call('HDEL', ARGV[3] .. 'presence:node:' .. owner, ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
 local left = redis.call('HLEN', KEYS[1])
 if left == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
-return left
+return { 1, left }
 `)
 
 // KEYS: users. ARGV: prefix. One consistent snapshot: user, entries, user, entries…
@@ -97,56 +113,149 @@ return out
 `)
 
 // ARGV: prefix, nodeId, nodeTtl. Refreshes this node, then purges every node whose key expired.
+// Returns whether this node's key still existed (0 when Redis lost its data or purged this node).
 const BEAT = `
+local existed = redis.call('EXISTS', ARGV[1] .. 'node:' .. ARGV[2])
 redis.call('SET', ARGV[1] .. 'node:' .. ARGV[2], '1', 'PX', ARGV[3])
 redis.call('SADD', ARGV[1] .. 'nodes', ARGV[2])
 for _, node in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'nodes')) do
   if redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 0 then purge(ARGV[1], node) end
 end
+return existed
 `
-export const HEARTBEAT = new LuaScript(PURGE + BEAT)
+const HEARTBEAT = new LuaScript(PURGE + BEAT)
 
-// The first beat. Entries this node id already owns are a previous run's (a node restarted
-// under a fixed nodeId before the others swept it): their connections are gone.
-export const START = new LuaScript(PURGE + 'purge(ARGV[1], ARGV[2])' + BEAT)
+// ARGV: prefix, nodeId, nodeTtl, then connectionId, userId, entry for each entry the node holds.
+// Replaces whatever Redis has for this node by those entries, and beats, in one atomic step.
+const REGISTER = new LuaScript(PURGE + PUT + `
+purge(ARGV[1], ARGV[2])
+for i = 4, #ARGV, 3 do put(ARGV[1], ARGV[i + 1], ARGV[i], ARGV[i + 2], ARGV[2]) end
+` + BEAT)
 
 // ARGV: prefix, nodeId. A clean stop: this node's entries go now rather than after nodeTtl.
-export const LEAVE = new LuaScript(PURGE + 'purge(ARGV[1], ARGV[2])')
+const LEAVE = new LuaScript(PURGE + 'purge(ARGV[1], ARGV[2])')
 
 function parseEntries (values: string[]): PresenceEntry[] {
   return values.map((value) => JSON.parse(value) as PresenceEntry)
 }
 
-/** Presence shared by every node through Redis; entries are tagged with the node that owns them. */
+/** The shared entries, plus this node's own that Redis lacks while they are not written back. */
+function withOwn (shared: PresenceEntry[], own: PresenceEntry[]): PresenceEntry[] {
+  const known = new Set(shared.map((entry) => entry.connectionId))
+  return [...shared, ...own.filter((entry) => !known.has(entry.connectionId))]
+}
+
+/**
+ * Presence shared by every node through Redis; entries are tagged with the node that owns them.
+ * Each node also keeps a mirror of the entries it owns: it answers from the mirror while Redis
+ * is down (counts are then this node's only) and writes the mirror back when Redis returns.
+ */
 export class RedisPresenceStore implements PresenceStore {
-  constructor (private readonly redis: Redis, private readonly keys: RedisKeys, private readonly owner: () => string) {}
+  private readonly mirror = new PresenceTable()
+  /** Redis may lack what the mirror holds: a write did not reach it since the last registration. */
+  stale = false
+
+  constructor (
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly owner: () => string,
+    private readonly nodeTtl: number
+  ) {}
 
   async set (userId: string, entry: PresenceEntry): Promise<number> {
     const { keys } = this
     const owner = this.owner()
-    return Number(await SET.run(this.redis,
-      [keys.user(userId), keys.users, keys.owners, keys.nodeIndex(owner), keys.nodes],
-      [entry.connectionId, JSON.stringify(entry), userId, owner]))
+    const own = this.mirror.put(userId, entry)
+    const reply = await this.write(() => SET.run(this.redis, [],
+      [keys.prefix, userId, entry.connectionId, JSON.stringify(entry), owner])) as [number, string] | undefined
+    if (reply === undefined) return own
+    // Another node's entry, changed from here: that node mirrors it, not this one.
+    if (reply[1] !== owner) this.mirror.drop(userId, entry.connectionId)
+    return reply[0]
   }
 
   async remove (userId: string, connectionId: string): Promise<number> {
     const { keys } = this
-    return Number(await REMOVE.run(this.redis, [keys.user(userId), keys.users, keys.owners],
-      [connectionId, userId, keys.prefix]))
+    const own = this.mirror.drop(userId, connectionId)
+    const reply = await this.write(() => REMOVE.run(this.redis, [keys.user(userId), keys.users, keys.owners],
+      [connectionId, userId, keys.prefix])) as [number, number] | undefined
+    if (reply === undefined) return own
+    if (reply[0] === 1) return reply[1]
+    if (own < 0) return -1
+    // This node's entry that Redis lost: it was present all the same, and the rest needs writing
+    // back. The user has at least the entries left in Redis, and at least this node's own.
+    this.stale = true
+    return Math.max(reply[1], own)
   }
 
-  async get (userId: string): Promise<PresenceEntry[]> {
-    return parseEntries(await this.redis.hvals(this.keys.user(userId)))
+  get (userId: string): Promise<PresenceEntry[]> {
+    const own = this.mirror.entriesOf(userId)
+    return this.read(async () => {
+      const shared = parseEntries(await this.redis.hvals(this.keys.user(userId)))
+      return this.stale ? withOwn(shared, own) : shared
+    }, () => own)
   }
 
-  async all (): Promise<Map<string, PresenceEntry[]>> {
-    const flat = await ALL.run(this.redis, [this.keys.users], [this.keys.prefix]) as Array<string | string[]>
-    const out = new Map<string, PresenceEntry[]>()
-    for (let i = 0; i < flat.length; i += 2) out.set(flat[i] as string, parseEntries(flat[i + 1] as string[]))
-    return out
+  all (): Promise<Map<string, PresenceEntry[]>> {
+    return this.read(async () => {
+      const flat = await ALL.run(this.redis, [this.keys.users], [this.keys.prefix]) as Array<string | string[]>
+      const out = new Map<string, PresenceEntry[]>()
+      for (let i = 0; i < flat.length; i += 2) out.set(flat[i] as string, parseEntries(flat[i + 1] as string[]))
+      return out
+    }, () => this.mirror.snapshot())
   }
 
   count (): Promise<number> {
-    return this.redis.scard(this.keys.users)
+    return this.read(() => this.redis.scard(this.keys.users), () => this.mirror.userCount)
+  }
+
+  /**
+   * Writes every mirrored entry back under this node, drops whatever else Redis holds for it,
+   * and beats, in one step. The first registration, with nothing mirrored yet, clears the
+   * entries of a previous run under the same nodeId. Rejects when Redis does not answer.
+   */
+  async register (): Promise<void> {
+    this.stale = false
+    // The mirror as it is when the script is sent: every write sent before it is in the mirror,
+    // every write sent after it runs after it in Redis.
+    await REGISTER.run(this.redis, [], () => this.registration()).catch((error: unknown) => {
+      this.stale = true
+      throw error
+    })
+  }
+
+  /** Refreshes this node's liveness key and purges dead nodes; `false` when this node's key was gone. */
+  async beat (): Promise<boolean> {
+    return await HEARTBEAT.run(this.redis, [], this.beatArgs()) === 1
+  }
+
+  /** A clean stop: this node's entries go now. */
+  async leave (): Promise<void> {
+    await LEAVE.run(this.redis, [], [this.keys.prefix, this.owner()])
+  }
+
+  private registration (): string[] {
+    const args = this.beatArgs()
+    for (const [userId, entries] of this.mirror.snapshot()) {
+      for (const entry of entries) args.push(entry.connectionId, userId, JSON.stringify(entry))
+    }
+    return args
+  }
+
+  private beatArgs (): string[] {
+    return [this.keys.prefix, this.owner(), String(this.nodeTtl)]
+  }
+
+  /** Redis's answer, or `undefined` (and a registration due) when it is down or slow. */
+  private async write (command: () => Promise<unknown>): Promise<unknown> {
+    const reply = isReady(this.redis) ? await within(command(), COMMAND_TIMEOUT_MS).catch(() => undefined) : undefined
+    if (reply === undefined) this.stale = true
+    return reply
+  }
+
+  /** Redis's answer, or this node's own when Redis is down, fails or is slow. */
+  private async read<T> (command: () => Promise<T>, local: () => T): Promise<T> {
+    if (!isReady(this.redis)) return local()
+    return await within(command(), COMMAND_TIMEOUT_MS).catch(() => undefined) ?? local()
   }
 }

@@ -1,14 +1,22 @@
 import type * as IORedis from 'ioredis'
 import type { Redis, RedisOptions } from 'ioredis'
+import { unavailable } from '../errors'
 import type { Adapter, AdapterNode, Envelope } from './adapter'
 import { type RedisAdapterOptions, type RedisConfig, resolveConfig } from './redis-options'
-import { HEARTBEAT, keysOf, LEAVE, type RedisKeys, RedisPresenceStore, START } from './redis-presence'
+import { Outbox, type OutgoingStats } from './redis-outbox'
+import { keysOf, type RedisKeys, RedisPresenceStore } from './redis-presence'
+import { ignore, isReady, REPLY_TIMEOUT_MS, within } from './redis-reply'
+import { Subscriptions } from './redis-subscriptions'
 import { decodeMessage, field } from './redis-wire'
 
 export type { RedisAdapterOptions } from './redis-options'
+export type { OutgoingStats } from './redis-outbox'
 
-/** A health check or a clean-shutdown step that Redis does not answer in this time counts as failed. */
-const REPLY_TIMEOUT_MS = 2000
+/** The Redis adapter, with the state of its outgoing queue. */
+export interface RedisAdapter extends Adapter {
+  /** Cross-node publishes in flight to Redis, and those dropped so far. */
+  readonly outgoing: Readonly<OutgoingStats>
+}
 
 /**
  * Loaded on first use: ioredis takes about 18 MiB and a tenth of a second to load, which an
@@ -19,26 +27,22 @@ function loadIORedis (): typeof IORedis {
   return require('ioredis') as typeof IORedis
 }
 
-function ignore (): void {}
-
-/** Settles with `undefined` when `promise` has not settled within `ms`. */
-function within<T> (promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms) })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
 async function end (redis: Redis): Promise<void> {
-  if (redis.status === 'ready') await within(redis.quit(), REPLY_TIMEOUT_MS).catch(ignore)
+  if (isReady(redis)) await within(redis.quit(), REPLY_TIMEOUT_MS).catch(ignore)
   redis.disconnect()
 }
 
-class RedisAdapter implements Adapter {
+/** The subscriber connection's own options: see `Subscriptions` for why ioredis does not resubscribe. */
+const SUBSCRIBER_OPTIONS = { autoResubscribe: false }
+
+class RedisAdapterImpl implements RedisAdapter {
   readonly name = 'redis'
   readonly presence: RedisPresenceStore
   private readonly keys: RedisKeys
   private readonly commands: Redis
   private readonly subscriber: Redis
+  private readonly subscriptions: Subscriptions
+  private readonly outbox: Outbox
   /** The connections this adapter opened and so closes; never the app's client. */
   private readonly owned: Redis[]
   private node: AdapterNode | undefined
@@ -53,20 +57,28 @@ class RedisAdapter implements Adapter {
     this.keys = keysOf(config.keyPrefix)
     if (config.client !== undefined) {
       this.commands = config.client
-      this.subscriber = config.client.duplicate({ lazyConnect: true })
+      this.subscriber = config.client.duplicate({ ...SUBSCRIBER_OPTIONS, lazyConnect: true })
       this.owned = [this.subscriber]
     } else {
       const url = config.url as string | RedisOptions
       const { Redis } = loadIORedis()
       this.commands = typeof url === 'string' ? new Redis(url, { lazyConnect: true }) : new Redis({ ...url, lazyConnect: true })
-      this.subscriber = this.commands.duplicate()
+      this.subscriber = this.commands.duplicate(SUBSCRIBER_OPTIONS)
       this.owned = [this.commands, this.subscriber]
     }
     // Without a listener ioredis prints every connection error to the console. The adapter
     // has no logger; a lost connection reaches the app through healthy() (/health answers 503).
     for (const redis of this.owned) redis.on('error', ignore)
     this.subscriber.on('message', (channel: string, message: string) => this.receive(channel, message))
-    this.presence = new RedisPresenceStore(this.commands, this.keys, () => this.nodeId)
+    this.subscriptions = new Subscriptions(this.subscriber)
+    this.outbox = new Outbox(this.commands, { maxMessages: config.maxOutgoingMessages, maxBytes: config.maxOutgoingBytes })
+    this.presence = new RedisPresenceStore(this.commands, this.keys, () => this.nodeId, config.nodeTtl)
+    // Back from an outage, Redis may have lost this node's entries or purged them as a dead node's.
+    this.commands.on('ready', () => this.reregister())
+  }
+
+  get outgoing (): Readonly<OutgoingStats> {
+    return this.outbox.stats
   }
 
   async init (node: AdapterNode): Promise<void> {
@@ -75,7 +87,7 @@ class RedisAdapter implements Adapter {
     this.ownHeader = field(node.nodeId)
     try {
       await Promise.all(this.owned.map((redis) => redis.connect()))
-      await START.run(this.commands, [], this.beatArgs())
+      await this.presence.register()
     } catch (error) {
       this.node = undefined
       for (const redis of this.owned) redis.disconnect()
@@ -87,28 +99,29 @@ class RedisAdapter implements Adapter {
   }
 
   /**
-   * Delivers to this node's subscribers at once, then sends the message to Redis for the
-   * others, and ignores it when it comes back (see `receive`). Delivering locally rather than
-   * waiting for the echo saves local subscribers a Redis round trip and gives the count now.
-   * Resolves to the deliveries made on this node: other nodes' counts are not known here.
+   * Delivers to this node's subscribers at once, then hands the message to the outgoing queue
+   * for the others, and ignores it when it comes back (see `receive`). Nothing waits for Redis:
+   * resolves to the deliveries made on this node (other nodes' counts are not known here), or
+   * rejects with HAUYNA_UNAVAILABLE, carrying that count, when the message could not go to the
+   * other nodes (Redis not ready, or the queue full).
    */
-  async publish (topic: string, envelope: Envelope): Promise<number> {
-    if (this.node === undefined) return 0
+  publish (topic: string, envelope: Envelope): Promise<number> {
+    if (this.node === undefined) return Promise.resolve(0)
     const delivered = this.node.deliver(topic, envelope)
-    await this.commands.publish(this.keys.topic(topic), this.ownHeader + field(envelope.origin) + field(envelope.skip) + envelope.payload)
-    return delivered
+    const message = this.ownHeader + field(envelope.origin) + field(envelope.skip) + envelope.payload
+    return this.outbox.send(this.keys.topic(topic), message) ? Promise.resolve(delivered) : Promise.reject(unavailable(delivered))
   }
 
-  async subscribe (topic: string): Promise<void> {
-    await this.subscriber.subscribe(this.keys.topic(topic))
+  subscribe (topic: string): Promise<void> {
+    return this.subscriptions.add(this.keys.topic(topic))
   }
 
-  async unsubscribe (topic: string): Promise<void> {
-    await this.subscriber.unsubscribe(this.keys.topic(topic))
+  unsubscribe (topic: string): Promise<void> {
+    return this.subscriptions.remove(this.keys.topic(topic))
   }
 
   async healthy (): Promise<boolean> {
-    if (this.node === undefined || this.commands.status !== 'ready' || this.subscriber.status !== 'ready') return false
+    if (this.node === undefined || !isReady(this.commands) || !isReady(this.subscriber)) return false
     return await within(this.commands.ping().catch(ignore), REPLY_TIMEOUT_MS) === 'PONG'
   }
 
@@ -122,9 +135,7 @@ class RedisAdapter implements Adapter {
     const initialized = this.node !== undefined
     this.node = undefined
     // Best effort: if Redis does not answer, the other nodes purge these entries after nodeTtl.
-    if (initialized && this.commands.status === 'ready') {
-      await within(LEAVE.run(this.commands, [], [this.keys.prefix, this.nodeId]), REPLY_TIMEOUT_MS).catch(ignore)
-    }
+    if (initialized && isReady(this.commands)) await within(this.presence.leave(), REPLY_TIMEOUT_MS).catch(ignore)
     await Promise.all(this.owned.map(end))
   }
 
@@ -133,16 +144,24 @@ class RedisAdapter implements Adapter {
     this.node?.deliver(channel.slice(this.keys.topics.length), decodeMessage(message))
   }
 
-  private beatArgs (): Array<string | number> {
-    return [this.keys.prefix, this.nodeId, this.config.nodeTtl]
+  /** The command connection is ready again (not its first connect, which `init` handles). */
+  private reregister (): void {
+    if (this.heartbeat === undefined || this.node === undefined) return
+    this.presence.stale = true
+    this.tick()
   }
 
-  // A failed beat means Redis is unreachable, which healthy() reports; one beat at a time, so
-  // beats do not pile up in ioredis's offline queue while it reconnects.
+  // One beat at a time, never queued while Redis is not ready, and bounded: a beat lost with
+  // its connection does not hold the next ones back. A beat that finds this node's key gone, or
+  // follows a write that did not reach Redis, writes this node's entries back.
   private tick (): void {
-    if (this.beating) return
+    if (this.beating || !isReady(this.commands)) return
     this.beating = true
-    HEARTBEAT.run(this.commands, [], this.beatArgs()).catch(ignore).finally(() => { this.beating = false })
+    within(this.maintain(), REPLY_TIMEOUT_MS).catch(ignore).finally(() => { this.beating = false })
+  }
+
+  private async maintain (): Promise<void> {
+    if (this.presence.stale || !await this.presence.beat()) await this.presence.register()
   }
 }
 
@@ -151,6 +170,6 @@ class RedisAdapter implements Adapter {
  * channel per topic a node has local subscribers for, and presence in hashes that every node
  * reads, with a crashed node's entries purged once its liveness key expires.
  */
-export function redisAdapter (options: RedisAdapterOptions): Adapter {
-  return new RedisAdapter(resolveConfig(options))
+export function redisAdapter (options: RedisAdapterOptions): RedisAdapter {
+  return new RedisAdapterImpl(resolveConfig(options))
 }

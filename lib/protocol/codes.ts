@@ -8,6 +8,8 @@ export const ErrorCode = {
   RateLimited: 'rate_limited',
   TooLarge: 'too_large',
   MissingUserId: 'missing_user_id',
+  /** Delivered on this node only: the adapter could not hand the message to the other nodes. */
+  Unavailable: 'unavailable',
   InternalError: 'internal_error'
 } as const
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]

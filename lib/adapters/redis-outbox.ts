@@ -1,0 +1,50 @@
+import type { Redis } from 'ioredis'
+import { isReady } from './redis-reply'
+
+export interface OutboxLimits {
+  /** Publishes sent and not yet answered by Redis. */
+  maxMessages: number
+  /** Their bytes (UTF-8). */
+  maxBytes: number
+}
+
+/** What the outgoing queue holds now and has dropped so far. */
+export interface OutgoingStats {
+  messages: number
+  bytes: number
+  /** Cross-node publishes that never reached Redis: refused while it was down or the queue full, or lost in flight. */
+  dropped: number
+}
+
+/**
+ * The cross-node PUBLISHes of one node. Each is written to Redis at once and held (by ioredis)
+ * until Redis answers, so the queue is the publishes in flight: bounded, so that a stalled or
+ * lost connection holds a bounded amount of memory, and never waited on by a publisher.
+ */
+export class Outbox {
+  readonly stats: OutgoingStats = { messages: 0, bytes: 0, dropped: 0 }
+
+  constructor (private readonly redis: Redis, private readonly limits: OutboxLimits) {}
+
+  /** `false` (and counted as dropped) when Redis is not ready or the queue is full. */
+  send (channel: string, message: string): boolean {
+    const { stats, limits } = this
+    const bytes = Buffer.byteLength(message)
+    if (!isReady(this.redis) || stats.messages >= limits.maxMessages || stats.bytes + bytes > limits.maxBytes) {
+      stats.dropped++
+      return false
+    }
+    stats.messages++
+    stats.bytes += bytes
+    this.redis.publish(channel, message).then(() => this.settle(bytes), () => {
+      stats.dropped++
+      this.settle(bytes)
+    })
+    return true
+  }
+
+  private settle (bytes: number): void {
+    this.stats.messages--
+    this.stats.bytes -= bytes
+  }
+}

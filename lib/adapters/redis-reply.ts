@@ -1,0 +1,28 @@
+import type { Redis } from 'ioredis'
+
+/**
+ * How long a command sent on a ready connection may go unanswered before the adapter goes on
+ * without it. A connection that drops with commands in flight keeps them in ioredis until it
+ * reconnects (or gives up after `maxRetriesPerRequest` retries, about 10 s): nothing waits that long.
+ */
+export const COMMAND_TIMEOUT_MS = 1000
+
+/** A health check or a clean-shutdown step that Redis does not answer in this time counts as failed. */
+export const REPLY_TIMEOUT_MS = 2000
+
+export function ignore (): void {}
+
+/**
+ * Whether a command sent now goes to Redis at once. Any other status would put it in ioredis's
+ * offline queue, where it waits for the reconnect: the adapter sends nothing then.
+ */
+export function isReady (redis: Redis): boolean {
+  return redis.status === 'ready'
+}
+
+/** Settles with `undefined` when `promise` has not settled within `ms`. */
+export function within<T> (promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms) })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
