@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { createConnection, type Socket } from 'node:net'
 import { Type } from '@sinclair/typebox'
 import type { Client } from './helpers'
-import { connect, expectInvalidOptions, internals, LogSink, startServer, until } from './helpers'
+import { connect, expectInvalidOptions, internals, LogSink, startServer, until, within } from './helpers'
 
 /** The `net.Socket` under a `ws` client: pausing it makes a peer that never answers a close. */
 function rawSocket (client: Client): Socket {
@@ -162,7 +162,7 @@ t.test('a connection that never finishes its upgrade request is dropped after ha
   const halfOpen = createConnection({ port, host: '127.0.0.1' })
   const closed = new Promise<number>((resolve) => halfOpen.once('close', () => resolve(Date.now())))
   halfOpen.on('error', () => {})
-  await new Promise((resolve) => halfOpen.once('connect', resolve))
+  await within(new Promise((resolve) => halfOpen.once('connect', resolve)), 2000, 'the TCP connection')
   const started = Date.now()
   halfOpen.write('GET /ws?userId=slowloris HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n')
   const timer = setTimeout(() => halfOpen.destroy(), 5000)

@@ -80,27 +80,35 @@ export function within<T> (promise: Promise<T>, ms: number, what: string): Promi
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
+/** Longest wait for an upgrade: above the slowest `authenticate` the tests hold on purpose. */
+export const OPEN_WAIT_MS = 5000
+
 /** Longest wait for a socket to close: above every `closeTimeout` the tests set, under tap's. */
 export const CLOSE_WAIT_MS = 10_000
 
 /** A real `ws` client that records frames and lets a test await them. */
 export class Client {
   readonly frames: Frame[] = []
-  readonly opened: Promise<void>
   violations: string[] = []
   private waiters: Array<{ match: (f: Frame) => boolean, resolve: (f: Frame) => void }> = []
   private cursor = 0
   private readonly closing: Promise<{ code: number, reason: string }>
+  private readonly opening: Promise<void>
 
   constructor (readonly ws: WebSocket) {
     ws.on('message', (data) => this.receive(JSON.parse(data.toString())))
     this.closing = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
-    this.opened = new Promise((resolve, reject) => {
+    this.opening = new Promise((resolve, reject) => {
       ws.once('open', () => resolve())
       ws.once('error', reject)
       ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { statusCode: res.statusCode })))
     })
     ws.on('error', () => {})
+  }
+
+  /** Resolves on open; rejects on a refused upgrade (with its `statusCode`) or after `OPEN_WAIT_MS`. */
+  get opened (): Promise<void> {
+    return within(this.opening, OPEN_WAIT_MS, 'the upgrade to complete')
   }
 
   /** The close code and reason; rejects if the socket is still open after `CLOSE_WAIT_MS`. */
