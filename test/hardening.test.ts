@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap'
 import { createConnection, type Socket } from 'node:net'
 import { Type } from '@sinclair/typebox'
-import type { Client } from './helpers'
-import { connect, expectInvalidOptions, internals, LogSink, startServer, until, within } from './helpers'
+import WebSocket from 'ws'
+import { Client, connect, expectInvalidOptions, internals, LogSink, startServer, until, within } from './helpers'
 
 /** The `net.Socket` under a `ws` client: pausing it makes a peer that never answers a close. */
 function rawSocket (client: Client): Socket {
@@ -154,6 +154,23 @@ t.test('invalid UTF-8 closes 1007 and is not logged as a server error', async (t
   t.equal(sink.matching('peer sent an invalid frame', 30).length, 1, 'one info line')
   t.same(errors, [], 'the app\'s error handlers are not called for a peer\'s fault')
   t.same(internals(server.app).connectionsById, 0)
+})
+
+t.test('an invalid frame on a socket refused at upgrade: terminated at once, not logged as an error', async (t) => {
+  // A refused socket (here: no user id, 1002) never becomes a connection, so its errors reach
+  // @fastify/websocket's errorHandler, the plugin's terminateOnError.
+  const sink = new LogSink('info')
+  const server = await startServer(t, {}, undefined, sink.logger)
+  const ws = new WebSocket(server.url())
+  // Sent on open, before the refusal's close frame is read: a FIN frame with reserved opcode 0xF.
+  ws.once('open', () => { (ws as unknown as { _socket: Socket })._socket.write(Buffer.from([0x8f, 0x80, 0, 0, 0, 0])) })
+  const client = new Client(ws)
+  const started = Date.now()
+  // ws alone would wait 30 s for a close frame it no longer reads; the handler terminates.
+  const { code } = await within(client.closed, 2000, 'the refused socket to be dropped')
+  t.comment(`closed with ${code} after ${Date.now() - started} ms`)
+  t.match(client.frames, [{ type: 'error', code: 'missing_user_id' }])
+  t.same(sink.lines.filter((l) => l.level >= 50), [], 'no error-level line')
 })
 
 t.test('a connection that never finishes its upgrade request is dropped after handshakeTimeout', async (t) => {
