@@ -5,7 +5,7 @@ import { internals, open, startServer, until } from './helpers'
 // A connection whose setup fails after the upgrade (joining its topics, its groups) is closed
 // with 1011, reported once to `error`, and leaves nothing behind.
 
-async function expectSetupFailure (t: Test, options: HauynaOptions, failure: RegExp): Promise<void> {
+async function expectSetupFailure (t: Test, options: HauynaOptions, reported: { message: RegExp, userId?: string }): Promise<void> {
   const errors: Array<{ message: string, userId?: string }> = []
   let connects = 0
   const server = await startServer(t, options, (app) => {
@@ -16,7 +16,7 @@ async function expectSetupFailure (t: Test, options: HauynaOptions, failure: Reg
   t.same(await client.closed, { code: 1011, reason: 'internal error' })
   t.same(client.frames, [], 'no connected frame')
   t.equal(errors.length, 1, 'reported once')
-  t.match(errors[0], { message: failure, userId: 'alice' })
+  t.match(errors[0], reported)
   t.equal(connects, 0, 'connect never emitted')
   await until(async () => (await server.app.connections.count()) === 0, 3000, 'the connection to be removed')
   await until(() => internals(server.app).hubTopics === 0, 3000, 'its topics to be left')
@@ -25,11 +25,22 @@ async function expectSetupFailure (t: Test, options: HauynaOptions, failure: Reg
 t.test('an identity with an invalid group name closes with 1011', async (t) => {
   await expectSetupFailure(t, {
     authenticate: (request) => ({ id: (request.query as { userId: string }).userId, groups: ['bad\u0000group'] })
-  }, /group/)
+  }, { message: /group/, userId: 'alice' })
 })
 
 t.test('an adapter whose subscribe rejects closes with 1011', async (t) => {
   const adapter = memoryAdapter()
   adapter.subscribe = async () => { throw new Error('adapter unavailable') }
-  await expectSetupFailure(t, { adapter }, /adapter unavailable/)
+  await expectSetupFailure(t, { adapter }, { message: /adapter unavailable/, userId: 'alice' })
+})
+
+t.test('an identity whose meta cannot be copied: reported, and closed with 1011', async (t) => {
+  // `connection.meta` is a copy of the identity's meta, made while the upgrade completes:
+  // a throwing getter fails it there, outside the setup that reports and closes with 1011.
+  await expectSetupFailure(t, {
+    authenticate: (request) => ({
+      id: (request.query as { userId: string }).userId,
+      meta: { get broken (): never { throw new Error('meta getter failed') } }
+    })
+  }, { message: /meta getter failed/ })
 })
