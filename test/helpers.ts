@@ -220,6 +220,12 @@ export async function open (url: string, options: WebSocket.ClientOptions = {}):
   return client
 }
 
+/**
+ * CI runs must not skip: any non-empty `CI` (GitHub sets `true`, others `1` or a name) turns a
+ * missing dependency (Chromium, Redis) into a failure instead of a loud skip.
+ */
+export const IN_CI = (process.env.CI ?? '') !== ''
+
 export function delay (ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
