@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Test } from 'tap'
 import type { Adapter, AdapterNode, Envelope, PresenceEntry } from '../lib/index'
-import { connect, delay, startServer, until } from './helpers'
+import { type Client, connect, type Server, startServer, until } from './helpers'
 
 /**
  * The adapter's caller in these tests, in place of the runtime: it records every delivery
@@ -30,9 +30,6 @@ export interface ContractOptions {
 
 interface Started { adapter: Adapter, node: RecordingNode }
 
-/** Long enough for a message to cross Redis on loopback many times over: what has not arrived by then is not coming. */
-const SETTLE_MS = 150
-
 export function entry (connectionId: string, status = 'online', meta: Record<string, unknown> = {}): PresenceEntry {
   const now = Date.now()
   return { connectionId, status, meta, since: now, updatedAt: now }
@@ -50,6 +47,30 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
     return { adapter, node }
   }
 
+  /**
+   * Resolves once every message published before the call has reached `target`: another node
+   * publishes a marker on a topic `target` subscribes to, and Redis hands a subscriber its
+   * messages in the order it ran the PUBLISHes. The memory adapter delivers synchronously.
+   */
+  async function flushed (t: Test, target: Started): Promise<void> {
+    if (!options.shared) return
+    const other = await start(t)
+    const topic = `barrier-${randomUUID()}`
+    await target.adapter.subscribe(topic)
+    await other.adapter.publish(topic, { payload: '{"barrier":true}' })
+    await until(() => target.node.of(topic).length > 0, 2000, 'the barrier message')
+    await target.adapter.unsubscribe(topic)
+  }
+
+  /** Every client got a broadcast marker from every server: what they published earlier has arrived. */
+  async function serversFlushed (servers: Set<Server>, clients: Client[]): Promise<void> {
+    const marker = `barrier-${randomUUID()}`
+    for (const server of servers) await server.app.connections.broadcast(marker)
+    for (const c of clients) {
+      await until(() => c.count((f) => f.type === 'broadcast' && f.data === marker) === servers.size, 2000, 'the barrier broadcasts')
+    }
+  }
+
   await t.test(`${name} adapter contract`, async (t) => {
     t.test('publish delivers on this node once, carries origin and skip, resolves to this node\'s count', async (t) => {
       const { adapter, node } = await start(t)
@@ -58,7 +79,7 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
       t.equal(await adapter.publish('room', { payload: '{"n":1}', origin: 'conn-1', skip: 'conn-2' }), 2)
       t.equal(await adapter.publish('room', { payload: '{"n":2}' }), 2)
       t.equal(await adapter.publish('empty', { payload: '{"n":3}' }), 0, 'a topic without local subscribers')
-      await delay(SETTLE_MS)
+      await flushed(t, { adapter, node })
       t.same(node.of('room').map((e) => [e.payload, e.origin, e.skip]),
         [['{"n":1}', 'conn-1', 'conn-2'], ['{"n":2}', undefined, undefined]], 'each once, in order, nothing echoed back')
       await adapter.unsubscribe('room')
@@ -77,7 +98,7 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
         for (let i = 0; i < 20; i++) await a.adapter.publish('room', { payload: `{"i":${i}}` })
         await a.adapter.publish('elsewhere', { payload: '{"not":"subscribed"}' })
         await until(() => b.node.of('room').length === 21, 2000, 'the messages crossed')
-        await delay(SETTLE_MS)
+        await flushed(t, b)
         const received = b.node.of('room')
         t.same(received[0], { payload: tricky, origin: 'conn:1', skip: '7:x' })
         t.same(received.slice(1).map((e) => e.payload), Array.from({ length: 20 }, (_, i) => `{"i":${i}}`))
@@ -87,7 +108,7 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
 
         await b.adapter.unsubscribe('room')
         await a.adapter.publish('room', { payload: '{"after":"unsubscribe"}' })
-        await delay(SETTLE_MS)
+        await flushed(t, b)
         t.equal(b.node.of('room').length, 21, 'nothing after unsubscribe')
       })
     }
@@ -191,10 +212,10 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
       for (const server of new Set([first, second])) {
         t.same((await server.app.presence.list()).map((p) => p.userId).sort(), ['alice', 'bob'], 'presence of every node')
       }
-      await delay(SETTLE_MS)
+      await serversFlushed(new Set([first, second]), [alice, bob])
       for (const c of [alice, bob]) {
         t.equal(c.all('message').length, 1, 'one message each')
-        t.equal(c.all('broadcast').length, 1, 'one broadcast each')
+        t.equal(c.count((f) => f.type === 'broadcast' && f.data === 'everyone'), 1, 'one broadcast each')
         t.same(c.violations, [])
       }
       t.equal(bob.all('direct').length, 2)

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import t from 'tap'
 import { buildChatApp } from '../example/chat/app'
+import { IN_CI } from './helpers'
 
 // The example chat page in Debian's headless Chromium, speaking through the SDK bundle.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -51,7 +52,7 @@ async function say (page: Page, text: string): Promise<void> {
 const missing = existsSync(CHROMIUM)
   ? undefined
   : `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; .ci/run does this)`
-const skip = missing !== undefined && process.env.CI !== 'true'
+const skip = missing !== undefined && !IN_CI
 if (skip) console.error(`\n${'!'.repeat(100)}\n!!! SKIPPING the headless-Chromium chat test: ${missing}\n${'!'.repeat(100)}\n`)
 
 t.test('the chat page in headless Chromium: two users, a message, a server restart, another message', {

@@ -50,9 +50,7 @@ t.test('subscriptions: meta, subscribedChannels, isSubscribed, idempotent resubs
 
   // One message delivered once, not twice, after the resubscribe.
   await b.request({ type: 'publish', channel: 'room', data: 'once' })
-  await until(() => messagesOn(a, 'room').length === 1, 2000, 'alice to get the message')
-  await b.request({ type: 'heartbeat' })
-  await a.request({ type: 'heartbeat' })
+  t.match(await a.once((f) => f.type === 'message' && f.data === 'once', 'the message on alice'), { channel: 'room' })
   t.same(messagesOn(a, 'room'), ['once'])
 
   t.equal(a.all('subscribed').length, 3)
@@ -98,6 +96,51 @@ t.test('echo: false skips the publisher; default echo gives every subscriber one
     t.equal(frame.from, String(frame.data).slice(0, 2), 'from is the publishing user')
   }
   for (const c of everyone) t.same(c.violations, [])
+})
+
+t.test('echo: false is per connection: the publisher\'s other tab still gets its message once', async (t) => {
+  const server = await startServer(t)
+  const quietTab = await connect(server.url({ userId: 'alice' }))
+  const otherTab = await connect(server.url({ userId: 'alice' }))
+  await subscribe(quietTab, 'news', { echo: false })
+  await subscribe(otherTab, 'news')
+  await quietTab.request({ type: 'publish', channel: 'news', data: 'from-tab-1' })
+  t.match(await otherTab.once((f) => f.type === 'message' && f.data === 'from-tab-1', 'the message on the other tab'),
+    { from: 'alice' })
+  await quietTab.settle()
+  t.same(messagesOn(quietTab, 'news'), [], 'the publishing tab gets none')
+  for (const c of [quietTab, otherTab]) t.same(c.violations, [])
+})
+
+t.test('echo: false does not apply to server publishes: broadcastTo reaches that subscriber once', async (t) => {
+  const server = await startServer(t)
+  const quiet = await connect(server.url({ userId: 'quiet' }))
+  await subscribe(quiet, 'news', { echo: false })
+  t.equal(await server.app.channels.broadcastTo('news', 'server news', { from: 'quiet' }), 1)
+  t.match(await quiet.once((f) => f.type === 'message' && f.data === 'server news', 'the server publish'), { from: 'quiet' },
+    'even with `from` naming the echo:false subscriber')
+  t.same(quiet.violations, [])
+})
+
+t.test('a re-subscribe replaces echo: false → true → false, client-side and server-side', async (t) => {
+  const server = await startServer(t)
+  const alice = await connect(server.url({ userId: 'alice' }))
+  const publish = async (data: string) => {
+    await alice.request({ type: 'publish', channel: 'news', data })
+    await alice.settle()
+    return messagesOn(alice, 'news').filter((d) => d === data).length
+  }
+  await subscribe(alice, 'news', { echo: false })
+  t.equal(await publish('one'), 0, 'echo: false')
+  await subscribe(alice, 'news', { echo: true })
+  t.equal(await publish('two'), 1, 'back to true: exactly one echo')
+  await subscribe(alice, 'news', { echo: false })
+  t.equal(await publish('three'), 0, 'false again')
+  await subscribe(alice, 'news')
+  t.equal(await publish('four'), 1, 'a re-subscribe without echo restores the default, true')
+  await server.app.channels.subscribe(connectionOf(server, 'alice'), 'news', { echo: false })
+  t.equal(await publish('five'), 0, 'a server-side re-subscribe replaces it too')
+  t.same(alice.violations, [])
 })
 
 t.test('policies from options: patterns, default deny, exact names, publish rules, async functions', async (t) => {

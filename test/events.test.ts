@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import t from 'tap'
 import type { PresenceChange } from '../lib/index'
-import { connect, delay, startServer, until } from './helpers'
+import { connect, LogSink, startServer, until } from './helpers'
 
 type Recorded = Array<[string, ...unknown[]]>
 
@@ -108,17 +108,19 @@ t.test('a throwing message handler: the client gets internal_error, `error` gets
 
 t.test('a throwing `error` handler does not feed itself', async (t) => {
   let calls = 0
+  const sink = new LogSink('error')
   const server = await startServer(t, {}, (app) => {
     app.events.on('connect', () => { throw new Error('first failure') })
     app.events.on('error', () => {
       calls++
       throw new Error('the error handler fails too')
     })
-  })
+  }, sink.logger)
   const a = await connect(server.url({ userId: 'alice' }))
-  await until(() => calls >= 1, 2000, 'the error handler')
-  await delay(50)
+  // The end of the path: the handler's own failure is logged, where it would otherwise be re-emitted.
+  await until(() => sink.matching('"error" handler failed').length > 0, 2000, 'the error handler\'s failure logged')
   t.equal(calls, 1, 'called once for the first failure, not again for its own')
+  t.equal(sink.matching('"error" handler failed').length, 1)
   t.equal((await a.request({ type: 'heartbeat' })).type, 'ack')
   t.same(a.violations, [])
 })
@@ -177,7 +179,8 @@ t.test('emit runs custom handlers in order, waits for async ones; off removes', 
   const order: string[] = []
   const first = (n: unknown) => { order.push(`first:${String(n)}`) }
   const second = async (n: unknown) => {
-    await delay(20)
+    // A macrotask: the next handler would run meanwhile if emit did not await this one.
+    await new Promise((resolve) => setImmediate(resolve))
     order.push(`second:${String(n)}`)
   }
   const third = (n: unknown) => { order.push(`third:${String(n)}`) }

@@ -3,21 +3,25 @@ import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { buildPresenceServer, type PresenceServerOptions } from '../example/presence-server/app'
-import { until } from './helpers'
+import { CLOSE_WAIT_MS, until, within } from './helpers'
 
 type Frame = Record<string, any>
 
 /** A client that follows the presence-system document, nothing else. */
 class SeedClient {
   readonly frames: Frame[] = []
-  readonly closed: Promise<{ code: number, reason: string }>
   readonly ws: WebSocket
+  private readonly closing: Promise<{ code: number, reason: string }>
 
   constructor (url: string, options: WebSocket.ClientOptions = {}) {
     this.ws = new WebSocket(url, options)
     this.ws.on('message', (data) => this.frames.push(JSON.parse(data.toString())))
     this.ws.on('error', () => {})
-    this.closed = new Promise((resolve) => this.ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+    this.closing = new Promise((resolve) => this.ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+  }
+
+  get closed (): Promise<{ code: number, reason: string }> {
+    return within(this.closing, CLOSE_WAIT_MS, 'the socket to close')
   }
 
   send (type: string, extra: Record<string, unknown> = {}): void {

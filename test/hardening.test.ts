@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap'
 import { createConnection, type Socket } from 'node:net'
 import { Type } from '@sinclair/typebox'
-import type { Client } from './helpers'
-import { connect, expectInvalidOptions, internals, LogSink, startServer, until } from './helpers'
+import WebSocket from 'ws'
+import { Client, connect, expectInvalidOptions, internals, LogSink, startServer, until, within } from './helpers'
 
 /** The `net.Socket` under a `ws` client: pausing it makes a peer that never answers a close. */
 function rawSocket (client: Client): Socket {
@@ -156,13 +156,30 @@ t.test('invalid UTF-8 closes 1007 and is not logged as a server error', async (t
   t.same(internals(server.app).connectionsById, 0)
 })
 
+t.test('an invalid frame on a socket refused at upgrade: terminated at once, not logged as an error', async (t) => {
+  // A refused socket (here: no user id, 1002) never becomes a connection, so its errors reach
+  // @fastify/websocket's errorHandler, the plugin's terminateOnError.
+  const sink = new LogSink('info')
+  const server = await startServer(t, {}, undefined, sink.logger)
+  const ws = new WebSocket(server.url())
+  // Sent on open, before the refusal's close frame is read: a FIN frame with reserved opcode 0xF.
+  ws.once('open', () => { (ws as unknown as { _socket: Socket })._socket.write(Buffer.from([0x8f, 0x80, 0, 0, 0, 0])) })
+  const client = new Client(ws)
+  const started = Date.now()
+  // ws alone would wait 30 s for a close frame it no longer reads; the handler terminates.
+  const { code } = await within(client.closed, 2000, 'the refused socket to be dropped')
+  t.comment(`closed with ${code} after ${Date.now() - started} ms`)
+  t.match(client.frames, [{ type: 'error', code: 'missing_user_id' }])
+  t.same(sink.lines.filter((l) => l.level >= 50), [], 'no error-level line')
+})
+
 t.test('a connection that never finishes its upgrade request is dropped after handshakeTimeout', async (t) => {
   const server = await startServer(t, { handshakeTimeout: 300 })
   const port = Number(new URL(server.http).port)
   const halfOpen = createConnection({ port, host: '127.0.0.1' })
   const closed = new Promise<number>((resolve) => halfOpen.once('close', () => resolve(Date.now())))
   halfOpen.on('error', () => {})
-  await new Promise((resolve) => halfOpen.once('connect', resolve))
+  await within(new Promise((resolve) => halfOpen.once('connect', resolve)), 2000, 'the TCP connection')
   const started = Date.now()
   halfOpen.write('GET /ws?userId=slowloris HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n')
   const timer = setTimeout(() => halfOpen.destroy(), 5000)

@@ -62,24 +62,52 @@ export async function startServer (
 
 let refCounter = 0
 
+/**
+ * `promise`, or a rejection naming `what` after `ms`: every wait in a test is bounded, so a
+ * missing event fails that test with a message instead of tap's whole-file timeout.
+ */
+export function within<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** Longest wait for an upgrade: above the slowest `authenticate` the tests hold on purpose. */
+export const OPEN_WAIT_MS = 5000
+
+/** Longest wait for a socket to close: above every `closeTimeout` the tests set, under tap's. */
+export const CLOSE_WAIT_MS = 10_000
+
 /** A real `ws` client that records frames and lets a test await them. */
 export class Client {
   readonly frames: Frame[] = []
-  readonly closed: Promise<{ code: number, reason: string }>
-  readonly opened: Promise<void>
   violations: string[] = []
   private waiters: Array<{ match: (f: Frame) => boolean, resolve: (f: Frame) => void }> = []
   private cursor = 0
+  private readonly closing: Promise<{ code: number, reason: string }>
+  private readonly opening: Promise<void>
 
   constructor (readonly ws: WebSocket) {
     ws.on('message', (data) => this.receive(JSON.parse(data.toString())))
-    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
-    this.opened = new Promise((resolve, reject) => {
+    this.closing = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+    this.opening = new Promise((resolve, reject) => {
       ws.once('open', () => resolve())
       ws.once('error', reject)
       ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { statusCode: res.statusCode })))
     })
     ws.on('error', () => {})
+  }
+
+  /** Resolves on open; rejects on a refused upgrade (with its `statusCode`) or after `OPEN_WAIT_MS`. */
+  get opened (): Promise<void> {
+    return within(this.opening, OPEN_WAIT_MS, 'the upgrade to complete')
+  }
+
+  /** The close code and reason; rejects if the socket is still open after `CLOSE_WAIT_MS`. */
+  get closed (): Promise<{ code: number, reason: string }> {
+    return within(this.closing, CLOSE_WAIT_MS, 'the socket to close')
   }
 
   private receive (frame: Frame): void {
@@ -127,6 +155,39 @@ export class Client {
     return reply
   }
 
+  /**
+   * A barrier: a heartbeat round trip. The server answers a connection's frames in order and
+   * delivers on its own node synchronously, so once the answer is here, every frame caused by
+   * something already acknowledged (to this or any client) is here too. Moves no cursor.
+   */
+  async settle (timeout = 2000): Promise<void> {
+    const ref = `settle${++refCounter}`
+    const answered = new Promise<void>((resolve) => {
+      this.waiters.push({ match: (f) => f.type === 'ack' && f.ref === ref, resolve: () => resolve() })
+    })
+    this.send({ type: 'heartbeat', ref })
+    await within(answered, timeout, `the answer to a settle heartbeat; got ${JSON.stringify(this.frames.slice(-5))}`)
+  }
+
+  /** How many frames received so far match. */
+  count (match: ((f: Frame) => boolean) | string): number {
+    const test = typeof match === 'string' ? (f: Frame) => f.type === match : match
+    return this.frames.filter(test).length
+  }
+
+  /**
+   * The one frame matching `match`: waits for it, settles, and fails if another matching
+   * frame came too (the protocol's "exactly once").
+   */
+  async once (match: ((f: Frame) => boolean) | string, what = String(match)): Promise<Frame> {
+    const test = typeof match === 'string' ? (f: Frame) => f.type === match : match
+    await until(() => this.count(test) > 0, 2000, what)
+    await this.settle()
+    const matching = this.frames.filter(test)
+    if (matching.length !== 1) throw new Error(`expected exactly one ${what}, got ${matching.length}: ${JSON.stringify(matching)}`)
+    return matching[0]
+  }
+
   /** Frames of a type received so far. */
   all (type: string): Frame[] {
     return this.frames.filter((f) => f.type === type)
@@ -152,6 +213,12 @@ export async function open (url: string, options: WebSocket.ClientOptions = {}):
   await client.opened
   return client
 }
+
+/**
+ * CI runs must not skip: any non-empty `CI` (GitHub sets `true`, others `1` or a name) turns a
+ * missing dependency (Chromium, Redis) into a failure instead of a loud skip.
+ */
+export const IN_CI = (process.env.CI ?? '') !== ''
 
 export function delay (ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))

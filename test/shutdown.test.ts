@@ -1,5 +1,8 @@
+import websocket from '@fastify/websocket'
+import Fastify from 'fastify'
 import t from 'tap'
-import type { Socket } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
+import hauyna from '../lib/index'
 import { type Client, connect, open, startServer, until } from './helpers'
 
 function rawSocket (client: Client): Socket {
@@ -92,4 +95,38 @@ t.test('an upgrade whose authentication finishes during shutdown is refused and 
   await closing
   t.equal(connects, 0, 'never registered')
   t.equal(await server.app.connections.count(), 0)
+})
+
+t.test('an upgrade that completes while draining is closed with 1001 and never registered', async (t) => {
+  // The app registered @fastify/websocket itself, with a preClose that leaves its ws server
+  // open (hauyna's drain closes the clients): so a late upgrade completes, during the drain.
+  let release: () => void = () => {}
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  let authenticating = false
+  const app = Fastify({ logger: false })
+  await app.register(websocket, { preClose: async () => {} })
+  await app.register(hauyna, {
+    closeTimeout: 200,
+    authenticate: async (request) => {
+      authenticating = true
+      await gate
+      return { id: (request.query as { userId: string }).userId }
+    }
+  })
+  let connects = 0
+  app.events.on('connect', () => { connects++ })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as AddressInfo
+
+  const pending = open(`ws://127.0.0.1:${port}/ws?userId=late`)
+  await until(() => authenticating, 3000, 'authenticate running')
+  const closing = app.close()
+  await until(() => (app.channels as any).runtime.draining === true, 3000, 'draining')
+  release()
+  const client = await pending
+  t.same(await client.closed, { code: 1001, reason: 'server shutting down' })
+  t.same(client.frames, [], 'no connected frame')
+  await closing
+  t.equal(connects, 0, 'never registered')
 })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { canTransition, ConnectionState, connectionStates } from '../lib/connection/state'
-import { connect, delay, startServer, until } from './helpers'
+import { connect, startServer, until } from './helpers'
 
 // The seed's table of allowed transitions, written out independently of lib/.
 const seedTable: Record<string, string[]> = {
@@ -45,7 +45,8 @@ t.test('a silent connection goes idle, and traffic brings it back', async (t) =>
   t.equal((await server.app.hauyna.stats()).states.idle, 1)
   const idleSince = conn.stateSince
 
-  await delay(5)
+  // stateSince has millisecond resolution: let the clock move before coming back.
+  await until(() => Date.now() > idleSince, 1000, 'the clock to move')
   client.send({ type: 'heartbeat' })
   await client.next('heartbeat_ack')
   t.equal(conn.state, ConnectionState.Connected)
@@ -58,8 +59,11 @@ t.test('a silent connection goes idle, and traffic brings it back', async (t) =>
 t.test('idleTimeout 0 disables the idle state', async (t) => {
   const server = await startServer(t, { idleTimeout: 0, heartbeat: { interval: 20 } })
   const changes = recordChanges(server.app)
-  await connect(server.url({ userId: 'alice' }))
-  await delay(200)
+  const client = await connect(server.url({ userId: 'alice' }))
+  // Each ping comes from a sweep that has already run the idle check: ten pings, ten checks.
+  let pings = 0
+  client.ws.on('ping', () => { pings++ })
+  await until(() => pings >= 10, 3000, 'ten heartbeat sweeps')
   t.same(changes, [])
   t.equal(server.app.connections.inState('connected').length, 1)
 })

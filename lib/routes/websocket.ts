@@ -7,6 +7,7 @@ import { authenticateRequest, identityFromQuery } from '../connection/identity'
 import type { Endpoint, EndpointRouteOptions } from '../core/endpoint'
 import { openConnection } from '../core/lifecycle'
 import type { Runtime } from '../core/runtime'
+import { CloseCode } from '../protocol/codes'
 import { holdWrites, releaseWrites } from '../transport/socket-writer'
 
 /**
@@ -25,6 +26,17 @@ function releaseUpgradeResponse (request: FastifyRequest): void {
 function holdUpgradeWrites (request: FastifyRequest, _reply: unknown, done: HookHandlerDoneFunction): void {
   if (request.ws) holdWrites(request.raw.socket)
   done()
+}
+
+/**
+ * Opening the connection threw (e.g. copying an identity's `meta` with a throwing getter).
+ * Left to @fastify/websocket's errorHandler, the socket would be dropped unreported; this
+ * fails it like a setup failure: reported, then closed with 1011.
+ */
+function failUpgrade (runtime: Runtime, socket: WebSocket, error: unknown): void {
+  runtime.reportError(error, undefined, 'connection setup failed')
+  releaseWrites(socket)
+  socket.close(CloseCode.InternalError, 'internal error')
 }
 
 function authenticationHook (runtime: Runtime, endpoint: Endpoint): preValidationHookHandler | undefined {
@@ -64,8 +76,14 @@ export function registerEndpointRoute (
     handler: (socket: WebSocket, request: FastifyRequest) => {
       releaseUpgradeResponse(request)
       const identity = request.hauynaIdentity ?? identityFromQuery(request.query, endpoint.allowAnonymous)
-      // Copied values only: the connection must not keep the request (and its reply) alive.
-      const conn = openConnection(runtime, socket, identity, contextOf(request, endpoint))
+      let conn
+      try {
+        // Copied values only: the connection must not keep the request (and its reply) alive.
+        conn = openConnection(runtime, socket, identity, contextOf(request, endpoint))
+      } catch (error) {
+        failUpgrade(runtime, socket, error)
+        return
+      }
       if (conn === undefined) releaseWrites(socket)
     }
   } as never)
