@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
+import { IN_CI } from './helpers'
 
 export const REDIS_URL = 'redis://127.0.0.1:6379'
 
@@ -29,7 +30,7 @@ export const redisMissing = probe()
  * a developer's machine, never in CI, where `requireOrFail` fails it instead.
  */
 export function skipLoudly (missing: string | undefined): string | false {
-  if (missing === undefined || process.env.CI === 'true') return false
+  if (missing === undefined || IN_CI) return false
   console.error(`\n${'!'.repeat(100)}\n!!! SKIPPING Redis suites: ${missing}\n${'!'.repeat(100)}\n`)
   return `SKIPPED LOUDLY: ${missing}`
 }
