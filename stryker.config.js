@@ -1,0 +1,42 @@
+// Mutation testing (StrykerJS with its tap runner): `npm run mutation -- lib/connection`.
+// One folder per run, against the test files that exercise it: the whole suite per mutant
+// would take hours on two cores. Each test file runs in its own node process under tsx.
+'use strict'
+
+/** The test files that speak for each folder; `npm run mutation` refuses any other folder. */
+const suites = {
+  'lib/connection': ['hardening', 'limits', 'identity', 'context', 'states', 'heartbeat', 'protocol'],
+  'lib/services': ['channels', 'groups', 'presence', 'events', 'connections', 'channel-lifecycle', 'delivery-once', 'identity'],
+  'lib/adapters': ['adapter-memory', 'adapter-topics', 'adapter-redis', 'redis-outage'],
+  'lib/protocol': ['protocol', 'hardening', 'identity', 'codec', 'limits', 'presence'],
+  'lib/core': ['protocol', 'hardening', 'heartbeat', 'cleanup-queue', 'cleanup', 'shutdown', 'states', 'endpoints',
+    'setup-failure', 'stats-health', 'stats-privacy', 'events', 'socket-writer'],
+  'lib/transport': ['socket-writer', 'hardening', 'options', 'protocol'],
+  'lib/routes': ['stats-health', 'stats-privacy', 'metrics', 'endpoints', 'auth', 'setup-failure'],
+  'lib/metrics': ['metrics'],
+  'lib/client': ['client', 'client-queue', 'client-reconnect', 'client-retry-policy', 'client-stop']
+}
+
+const folder = process.env.HAUYNA_MUTATE ?? 'lib/connection'
+if (!(folder in suites)) throw new Error(`mutation: no suite for ${folder}; one of ${Object.keys(suites).join(', ')}`)
+const name = folder.replace(/\//g, '-')
+
+module.exports = {
+  testRunner: 'tap',
+  plugins: ['@stryker-mutator/tap-runner'],
+  mutate: [`${folder}/**/*.ts`],
+  tap: {
+    testFiles: suites[folder].map((file) => `test/${file}.test.ts`),
+    nodeArgs: ['--import', 'tsx'],
+    forceBail: true
+  },
+  coverageAnalysis: 'perTest',
+  concurrency: 2,
+  timeoutMS: 30000,
+  // Only what the tests load: Stryker's sandbox is a copy of these.
+  ignorePatterns: ['dist', 'coverage', '.tap', 'bench/results', 'reports', 'example/**/node_modules'],
+  reporters: ['clear-text', 'progress', 'json'],
+  jsonReporter: { fileName: `reports/mutation/${name}.json` },
+  tempDirName: `.stryker-tmp/${name}`,
+  cleanTempDir: 'always'
+}
