@@ -11,8 +11,8 @@
 import { fork } from 'node:child_process'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import Fastify from 'fastify'
-import { HeartbeatMonitor } from '../lib/core/heartbeat'
 import hauyna from '../lib/index'
+import { timeSweepWork } from './sweep-timer'
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { LeanClient } = require('./lean-client.js') as { LeanClient: new (port: number, path: string, options: { localAddress: string }) => { ready: Promise<void> } }
@@ -32,27 +32,6 @@ async function openClients (port: number, count: number): Promise<void> {
 }
 
 const ms = (ns: number): string => (ns / 1e6).toFixed(1)
-
-/**
- * Times every call of the monitor's unit of synchronous work (`slice` when it has one, else
- * the whole `sweep`), in wall-clock and CPU time: on a shared machine the process may be
- * descheduled mid-call, which only the wall-clock figure counts.
- */
-function timeSweepWork (): { wall: number[], cpu: number[] } {
-  const record = { wall: [] as number[], cpu: [] as number[] }
-  const proto = HeartbeatMonitor.prototype as unknown as Record<string, (...args: unknown[]) => void>
-  const name = typeof proto.slice === 'function' ? 'slice' : 'sweep'
-  const original = proto[name]
-  proto[name] = function (this: unknown, ...args: unknown[]) {
-    const started = performance.now()
-    const cpu = process.cpuUsage()
-    original.apply(this, args)
-    const used = process.cpuUsage(cpu)
-    record.wall.push(performance.now() - started)
-    record.cpu.push((used.user + used.system) / 1000)
-  }
-  return record
-}
 
 function summary (values: number[]): string {
   const sorted = [...values].sort((a, b) => a - b)

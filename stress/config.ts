@@ -22,6 +22,10 @@ export interface Probe {
   heapUsed: number
   /** Longest event-loop delay since the last reset, ms. */
   loopMaxMs: number
+  /** 99th percentile of the event-loop delay since the last reset, ms. */
+  loopP99Ms: number
+  /** Longest synchronous slice of the heartbeat sweep since the last reset, wall-clock ms. */
+  sweepSliceMaxMs: number
   /** Whether Object.prototype gained, lost or changed a property since the server started. */
   polluted: boolean
 }

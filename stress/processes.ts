@@ -3,6 +3,7 @@
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process'
 import http from 'node:http'
 import net from 'node:net'
+import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import type { Probe, ServerConfig } from './config'
 import { withTimeout } from './measure'
@@ -46,10 +47,24 @@ export function raiseFdLimit (pid: number): number {
   return hard
 }
 
+/**
+ * With two cores or more, the server gets core 0 to itself and the harness (this process and
+ * its attackers) the rest, as in the benchmark: otherwise the harness's own work shows up as
+ * the server's stalls. Does nothing where taskset is missing.
+ */
+function pinServer (pid: number): void {
+  const cores = availableParallelism()
+  if (cores < 2) return
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', '0', String(pid)], { stdio: 'ignore' })
+    execFileSync('taskset', ['-a', '-p', '-c', `1-${cores - 1}`, String(process.pid)], { stdio: 'ignore' })
+  } catch {}
+}
+
 /** Starts a stress server and resolves once it listens (or rejects after 30 s). */
 export async function startServer (config: ServerConfig, { fdLimit = false } = {}): Promise<StressServer> {
   const child = fork(path.join(__dirname, 'server.ts'), [JSON.stringify(config)], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
+    execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.STRESS_SERVER_FLAGS ?? '').split(' ').filter(Boolean)],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   const listening = new Promise<number>((resolve, reject) => {
@@ -58,6 +73,7 @@ export async function startServer (config: ServerConfig, { fdLimit = false } = {
   })
   const port = await withTimeout(listening, 30_000, 'stress server did not listen within 30 s')
   if (fdLimit) raiseFdLimit(child.pid as number)
+  pinServer(child.pid as number)
   const get = async (route: string, timeout?: number): Promise<any> => {
     const { status, body } = await httpGet(port, route, timeout)
     if (status !== 200 && status !== 503) throw new Error(`GET ${route}: HTTP ${status}`)

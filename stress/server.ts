@@ -6,6 +6,7 @@ import Fastify from 'fastify'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import hauyna from '../lib/index'
+import { timeSweepWork } from '../bench/sweep-timer'
 import type { Probe, ServerConfig } from './config'
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ServerConfig
@@ -24,6 +25,7 @@ async function main (): Promise<void> {
   const pristine = prototypeSnapshot()
   const loop = monitorEventLoopDelay({ resolution: 5 })
   loop.enable()
+  const sweep = timeSweepWork()
   const app = Fastify({ logger: config.logFile === undefined ? false : { level: 'info', file: config.logFile } })
   await app.register(hauyna, {
     ...config.options,
@@ -44,9 +46,14 @@ async function main (): Promise<void> {
       maxRss: process.resourceUsage().maxRSS * 1024,
       heapUsed: process.memoryUsage().heapUsed,
       loopMaxMs: loop.max / 1e6,
+      loopP99Ms: loop.percentile(99) / 1e6,
+      sweepSliceMaxMs: Math.max(0, ...sweep.wall),
       polluted: isPolluted(pristine)
     }
-    if (query.reset !== undefined) loop.reset()
+    if (query.reset !== undefined) {
+      loop.reset()
+      sweep.wall.length = sweep.cpu.length = 0
+    }
     return probe
   })
   await app.listen({ port: 0, host: '127.0.0.1' })

@@ -3,6 +3,8 @@ import { performance } from 'node:perf_hooks'
 import type { Connection } from '../connection/connection'
 import { ConnectionState } from '../connection/state'
 import { CloseCode } from '../protocol/codes'
+import { pingFrame } from '../transport/outgoing-frame'
+import { writePing } from '../transport/socket-writer'
 import type { Runtime } from './runtime'
 
 const TIME_BYTES = 8
@@ -17,8 +19,19 @@ const STAMP_KEY = randomBytes(32)
  */
 export const SWEEP_SLICE = 128
 
+// Tags of the stamps sent lately, by send time: most pongs answer one of a few hundred
+// slices' stamps, so a pong is checked by a lookup rather than an HMAC (and its garbage).
+// Only stamps this process made are kept, so forged pongs cannot crowd them out.
+const recentTags = new Map<number, Buffer>()
+const RECENT_TAGS = 4096
+
 function tagOf (time: Buffer): Buffer {
   return createHmac('sha256', STAMP_KEY).update(time).digest().subarray(0, TAG_BYTES)
+}
+
+function remember (time: number, tag: Buffer): void {
+  recentTags.set(time, tag)
+  if (recentTags.size > RECENT_TAGS) recentTags.delete(recentTags.keys().next().value as number)
 }
 
 /**
@@ -28,7 +41,9 @@ function tagOf (time: Buffer): Buffer {
 export function pingStamp (now: number): Buffer {
   const stamp = Buffer.allocUnsafe(STAMP_BYTES)
   stamp.writeDoubleBE(now)
-  tagOf(stamp.subarray(0, TIME_BYTES)).copy(stamp, TIME_BYTES)
+  const tag = tagOf(stamp.subarray(0, TIME_BYTES))
+  tag.copy(stamp, TIME_BYTES)
+  remember(now, tag)
   return stamp
 }
 
@@ -38,9 +53,11 @@ export function pingStamp (now: number): Buffer {
  */
 export function roundTrip (pong: Buffer, now: number, timeout: number): number | undefined {
   if (pong.length !== STAMP_BYTES) return undefined
-  const ms = now - pong.readDoubleBE(0)
+  const sent = pong.readDoubleBE(0)
+  const ms = now - sent
   if (!(ms >= 0 && ms <= timeout)) return undefined
-  return timingSafeEqual(tagOf(pong.subarray(0, TIME_BYTES)), pong.subarray(TIME_BYTES)) ? ms : undefined
+  const tag = recentTags.get(sent) ?? tagOf(pong.subarray(0, TIME_BYTES))
+  return timingSafeEqual(tag, pong.subarray(TIME_BYTES)) ? ms : undefined
 }
 
 /**
@@ -88,18 +105,19 @@ export class HeartbeatMonitor {
     const now = Date.now()
     // One stamp per slice: its sockets share the bytes, and the round trip excludes earlier slices.
     const stamp = this.pinging ? pingStamp(performance.now()) : undefined
+    const ping = stamp === undefined ? undefined : { stamp, frame: pingFrame(stamp) }
     for (let i = 0; i < SWEEP_SLICE; i++) {
       const next = round.next()
       if (next.done === true) {
         this.round = this.nextSlice = undefined
         return
       }
-      this.check(next.value, now, stamp)
+      this.check(next.value, now, ping)
     }
     this.nextSlice = setImmediate(() => this.slice())
   }
 
-  private check (conn: Connection, now: number, stamp: Buffer | undefined): void {
+  private check (conn: Connection, now: number, ping: { stamp: Buffer, frame: Buffer } | undefined): void {
     const { heartbeat, idleTimeout } = this.runtime.options
     if (!conn.isOpen) return
     if (now - conn.lastSeen > heartbeat.timeout) {
@@ -111,6 +129,6 @@ export class HeartbeatMonitor {
     if (idleTimeout > 0 && conn.state === ConnectionState.Connected && now - conn.lastActivity >= idleTimeout) {
       conn.transition(ConnectionState.Idle)
     }
-    if (stamp !== undefined) conn.socket.ping(stamp)
+    if (ping !== undefined) writePing(conn.socket, ping.frame, ping.stamp)
   }
 }

@@ -12,20 +12,31 @@ interface WsInternals {
 const SENDER_IDLE = 0
 
 /**
- * Writes a pre-built frame directly to the TCP socket when `ws` has nothing queued
- * (no compression, no pending blob), which keeps frame order identical to `ws.send`.
- * Any other case goes through `ws.send`, so an unexpected `ws` internals shape only
- * costs speed, never correctness.
+ * The TCP socket under `ws` when a pre-built frame may be written to it directly: `ws` has
+ * nothing queued (no compression, no pending blob), so frame order stays what `ws` would
+ * give. Otherwise `undefined`, and the caller goes through `ws`, so an unexpected `ws`
+ * internals shape only costs speed, never correctness.
  */
-export function writeFrame (ws: WebSocket, frame: OutgoingFrame): void {
+function directSocket (ws: WebSocket): Socket | undefined {
   const internals = ws as unknown as WsInternals
   const socket = internals._socket
   if (socket && internals._sender?._state === SENDER_IDLE &&
-      internals._extensions?.['permessage-deflate'] === undefined) {
-    socket.write(frame.wire)
-  } else {
-    ws.send(frame.text)
-  }
+      internals._extensions?.['permessage-deflate'] === undefined) return socket
+  return undefined
+}
+
+/** Writes a pre-built text frame, straight to TCP when `ws` allows it (`directSocket`). */
+export function writeFrame (ws: WebSocket, frame: OutgoingFrame): void {
+  const socket = directSocket(ws)
+  if (socket !== undefined) socket.write(frame.wire)
+  else ws.send(frame.text)
+}
+
+/** Writes a ping framed once for many sockets (`pingFrame`); `payload` is what `ws` would frame. */
+export function writePing (ws: WebSocket, frame: Buffer, payload: Buffer): void {
+  const socket = directSocket(ws)
+  if (socket !== undefined) socket.write(frame)
+  else ws.ping(payload)
 }
 
 /**
