@@ -17,7 +17,7 @@ const STAMP_KEY = randomBytes(32)
  * Connections checked (and pinged) per synchronous slice of a sweep: a ping costs tens of
  * microseconds (one socket write), so a slice stays within a few milliseconds. @internal
  */
-export const SWEEP_SLICE = 128
+export const SWEEP_SLICE = 64
 
 // Tags of the stamps sent lately, by send time: most pongs answer one of a few hundred
 // slices' stamps, so a pong is checked by a lookup rather than an HMAC (and its garbage).
