@@ -5,7 +5,7 @@
 
 /** The test files that speak for each folder; `npm run mutation` refuses any other folder. */
 const suites = {
-  'lib/connection': ['hardening', 'limits', 'identity', 'context', 'states', 'heartbeat', 'protocol'],
+  'lib/connection': ['hardening', 'limits', 'identity', 'context', 'states', 'heartbeat', 'protocol', 'auth', 'jwt'],
   'lib/services': ['channels', 'groups', 'presence', 'events', 'connections', 'channel-lifecycle', 'delivery-once', 'identity'],
   'lib/adapters': ['adapter-memory', 'adapter-topics', 'adapter-redis', 'redis-outage'],
   'lib/protocol': ['protocol', 'hardening', 'identity', 'codec', 'limits', 'presence'],
