@@ -2,7 +2,7 @@ import websocket from '@fastify/websocket'
 import Fastify from 'fastify'
 import t from 'tap'
 import type { AddressInfo, Socket } from 'node:net'
-import hauyna from '../lib/index'
+import hauyna, { type Authenticate } from '../lib/index'
 import { type Client, connect, open, startServer, until } from './helpers'
 
 function rawSocket (client: Client): Socket {
@@ -65,22 +65,26 @@ t.test('after close: stats are empty and new connections are refused', async (t)
   t.equal(refused, 'ECONNREFUSED')
 })
 
-t.test('an upgrade whose authentication finishes during shutdown is refused and never registered', async (t) => {
+/** An `authenticate` that holds every upgrade until `release()`; `authenticating()` once one waits. */
+function gatedAuthenticate (): { authenticate: Authenticate, authenticating: () => boolean, release: () => void } {
   let release: () => void = () => {}
   const gate = new Promise<void>((resolve) => { release = resolve })
-  let authenticating = false
-  const server = await startServer(t, {
-    closeTimeout: 200,
-    authenticate: async (request) => {
-      authenticating = true
-      await gate
-      return { id: (request.query as { userId: string }).userId }
-    }
-  })
+  let waiting = false
+  const authenticate: Authenticate = async (request) => {
+    waiting = true
+    await gate
+    return { id: (request.query as { userId: string }).userId }
+  }
+  return { authenticate, authenticating: () => waiting, release }
+}
+
+t.test('an upgrade whose authentication finishes during shutdown is refused and never registered', async (t) => {
+  const { authenticate, authenticating, release } = gatedAuthenticate()
+  const server = await startServer(t, { closeTimeout: 200, authenticate })
   let connects = 0
   server.app.events.on('connect', () => { connects++ })
   const pending = open(server.url({ userId: 'late' }))
-  await until(() => authenticating, 3000, 'authenticate running')
+  await until(authenticating, 3000, 'authenticate running')
   const closing = server.app.close()
   // Reaches an internal flag: the upgrade must complete only after draining has begun.
   await until(() => (server.app.channels as any).runtime.draining === true, 3000, 'draining')
@@ -100,19 +104,10 @@ t.test('an upgrade whose authentication finishes during shutdown is refused and 
 t.test('an upgrade that completes while draining is closed with 1001 and never registered', async (t) => {
   // The app registered @fastify/websocket itself, with a preClose that leaves its ws server
   // open (hauyna's drain closes the clients): so a late upgrade completes, during the drain.
-  let release: () => void = () => {}
-  const gate = new Promise<void>((resolve) => { release = resolve })
-  let authenticating = false
+  const { authenticate, authenticating, release } = gatedAuthenticate()
   const app = Fastify({ logger: false })
   await app.register(websocket, { preClose: async () => {} })
-  await app.register(hauyna, {
-    closeTimeout: 200,
-    authenticate: async (request) => {
-      authenticating = true
-      await gate
-      return { id: (request.query as { userId: string }).userId }
-    }
-  })
+  await app.register(hauyna, { closeTimeout: 200, authenticate })
   let connects = 0
   app.events.on('connect', () => { connects++ })
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -120,7 +115,7 @@ t.test('an upgrade that completes while draining is closed with 1001 and never r
   const { port } = app.server.address() as AddressInfo
 
   const pending = open(`ws://127.0.0.1:${port}/ws?userId=late`)
-  await until(() => authenticating, 3000, 'authenticate running')
+  await until(authenticating, 3000, 'authenticate running')
   const closing = app.close()
   await until(() => (app.channels as any).runtime.draining === true, 3000, 'draining')
   release()
