@@ -5,10 +5,10 @@
 
 /** The test files that speak for each folder; `npm run mutation` refuses any other folder. */
 const suites = {
-  'lib/connection': ['hardening', 'limits', 'identity', 'context', 'states', 'heartbeat', 'protocol', 'auth', 'jwt'],
+  'lib/connection': ['budgets', 'hardening', 'limits', 'identity', 'context', 'states', 'heartbeat', 'protocol', 'auth', 'jwt'],
   'lib/services': ['channels', 'groups', 'presence', 'events', 'connections', 'channel-lifecycle', 'delivery-once', 'identity'],
   'lib/adapters': ['adapter-memory', 'adapter-topics', 'adapter-redis', 'redis-outage'],
-  'lib/protocol': ['protocol', 'hardening', 'identity', 'codec', 'limits', 'presence'],
+  'lib/protocol': ['schemas', 'protocol-rules', 'protocol', 'hardening', 'identity', 'codec', 'limits', 'presence'],
   'lib/core': ['protocol', 'hardening', 'heartbeat', 'cleanup-queue', 'cleanup', 'shutdown', 'states', 'endpoints',
     'setup-failure', 'stats-health', 'stats-privacy', 'events', 'socket-writer'],
   'lib/transport': ['socket-writer', 'hardening', 'options', 'protocol'],
@@ -37,6 +37,9 @@ module.exports = {
   ignorePatterns: ['dist', 'coverage', '.tap', 'bench/results', 'reports', 'example/**/node_modules'],
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
+  // A rerun tests again only the mutants whose code or covering tests changed since the last one.
+  incremental: true,
+  incrementalFile: `reports/mutation/${name}.incremental.json`,
   tempDirName: `.stryker-tmp/${name}`,
   cleanTempDir: 'always'
 }
