@@ -1,9 +1,9 @@
 import createError from '@fastify/error'
-import { ErrorCode } from './protocol/codes'
 
 /**
  * Every error the plugin raises, with a stable `code`. Errors that reach a client are
- * translated to a wire code by `wireCodeOf`; everything else becomes `internal_error`.
+ * translated to a wire code by `wireCodeOf` (protocol/wire-codes.ts); everything else
+ * becomes `internal_error`.
  */
 export const errors = {
   InvalidOption: createError<[string, string]>('HAUYNA_INVALID_OPTION', 'Invalid option "%s": %s'),
@@ -35,19 +35,4 @@ export function unavailable (delivered: number): UnavailableError {
 export function deliveredLocally (error: unknown): number {
   if ((error as { code?: unknown } | null)?.code !== 'HAUYNA_UNAVAILABLE') throw error
   return (error as UnavailableError).delivered
-}
-
-const wireCodes: Record<string, ErrorCode> = {
-  HAUYNA_INVALID_NAME: ErrorCode.InvalidMessage,
-  HAUYNA_INVALID_META: ErrorCode.InvalidMessage,
-  HAUYNA_FORBIDDEN: ErrorCode.Forbidden,
-  HAUYNA_NOT_SUBSCRIBED: ErrorCode.NotSubscribed,
-  HAUYNA_TOO_LARGE: ErrorCode.TooLarge,
-  HAUYNA_UNAVAILABLE: ErrorCode.Unavailable
-}
-
-/** The wire code a client sees for an error thrown while handling its message. */
-export function wireCodeOf (err: unknown): ErrorCode {
-  const code = (err as { code?: unknown } | null)?.code
-  return (typeof code === 'string' && wireCodes[code]) || ErrorCode.InternalError
 }

@@ -57,8 +57,8 @@ namespace hauyna {
   export type ConnectionState = import('./connection/state').ConnectionState
   export type RateLimitOptions = import('./connection/rate-limiter').RateLimitOptions
   export type Stats = import('./core/stats').Stats
-  export type CleanupOptions = import('./core/cleanup-queue').CleanupOptions
-  export type CleanupMetrics = import('./core/cleanup-queue').CleanupMetrics
+  export type CleanupOptions = import('./util/cleanup-queue').CleanupOptions
+  export type CleanupMetrics = import('./util/cleanup-queue').CleanupMetrics
   export type EndpointHooks = import('./options').EndpointHooks
   export type ChannelsService = import('./services/channels').ChannelsService
   export type ChannelInfo = import('./services/channel-registry').ChannelInfo

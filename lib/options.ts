@@ -5,9 +5,9 @@ import { memoryAdapter } from './adapters/memory'
 import type { Identity } from './connection/connection'
 import type { InboxLimits } from './connection/inbox'
 import type { RateLimitOptions } from './connection/rate-limiter'
-import type { CleanupOptions } from './core/cleanup-queue'
+import type { CleanupOptions } from './util/cleanup-queue'
 import type { ChannelPolicy, PermissionRule } from './services/policies'
-import { errors } from './errors'
+import { boolean, fail, integer, object, routeHooks, routePath, text } from './util/option-checks'
 import type { Codec } from './protocol/codec'
 
 export interface HeartbeatOptions {
@@ -102,42 +102,6 @@ const known = new Set([
   'stats', 'health', 'websocket', 'nodeId', 'codec', 'metrics', 'cleanup'
 ])
 
-export function fail (name: string, reason: string): never {
-  throw new errors.InvalidOption(name, reason)
-}
-
-export function integer (name: string, value: unknown, fallback: number, min: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    fail(name, `must be an integer >= ${min}, got ${JSON.stringify(value)}`)
-  }
-  return value
-}
-
-export function boolean (name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback
-  if (typeof value !== 'boolean') fail(name, `must be a boolean, got ${JSON.stringify(value)}`)
-  return value
-}
-
-export function text (name: string, value: unknown, fallback: string): string {
-  if (value === undefined) return fallback
-  if (typeof value !== 'string' || value.length === 0) fail(name, 'must be a non-empty string')
-  return value
-}
-
-export function routePath (name: string, value: unknown, fallback: string): string {
-  const path = text(name, value, fallback)
-  if (!path.startsWith('/')) fail(name, `must start with "/", got ${JSON.stringify(path)}`)
-  return path
-}
-
-export function object<T extends object> (name: string, value: unknown): Partial<T> {
-  if (value === undefined) return {}
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(name, 'must be an object')
-  return value as Partial<T>
-}
-
 function rule (name: string, value: unknown, fallback: PermissionRule, words: readonly string[]): PermissionRule {
   if (value === undefined) return fallback
   if (typeof value === 'boolean' || typeof value === 'function' || words.includes(value as string)) {
@@ -185,12 +149,6 @@ function resolveEndpoint (name: string, value: { path?: string } | false | undef
 }
 
 const statsKeys = new Set(['path', 'detail', 'onRequest', 'preHandler'])
-
-export function routeHooks (name: string, value: unknown): void {
-  if (value === undefined) return
-  const list: unknown[] = Array.isArray(value) ? value : [value]
-  if (!list.every((hook) => typeof hook === 'function')) fail(name, 'must be a function or an array of functions')
-}
 
 // Unknown keys are refused: a misspelt `onRequest` would otherwise leave the stats open.
 function resolveStats (value: HauynaOptions['stats']): ResolvedOptions['stats'] {

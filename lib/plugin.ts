@@ -6,6 +6,7 @@ import { warnUnverifiedIdentity } from './connection/identity'
 import { builtinTypes } from './core/builtin-handlers'
 import { checkEndpointMessages, type EndpointOptions, resolveEndpoint } from './core/endpoint'
 import { HeartbeatMonitor } from './core/heartbeat'
+import { type NodeProbe, probe } from './composition/probe'
 import { Runtime } from './core/runtime'
 import { drain } from './core/shutdown'
 import { collectStats, type Stats } from './core/stats'
@@ -21,6 +22,19 @@ export interface HauynaInfo {
   readonly nodeId: string
   /** The node's stats with every detail (channel names, meta keys): server-side, whatever `stats.detail` says. */
   stats (): Promise<Stats>
+}
+
+// Keyed by the `fastify.hauyna` object: one per registration, seen from every child context.
+const runtimes = new WeakMap<HauynaInfo, Runtime>()
+
+/**
+ * The sizes of the node's internal maps behind `app`: for this package's tests only, which
+ * would otherwise reach into private fields. Not exported by the package. @internal
+ */
+export function internalsOf (app: FastifyInstance): NodeProbe {
+  const runtime = runtimes.get(app.hauyna)
+  if (runtime === undefined) throw new Error('fastify-hauyna is not registered on this instance')
+  return probe(runtime)
 }
 
 // The socket's own 'error' listener (lifecycle) reports; this only makes sure it is gone.
@@ -51,7 +65,9 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
   fastify.decorate('groups', runtime.groups)
   fastify.decorate('events', runtime.events)
   fastify.decorate('connections', runtime.connections)
-  fastify.decorate('hauyna', { nodeId: runtime.nodeId, stats: () => collectStats(runtime, true) } satisfies HauynaInfo)
+  const info: HauynaInfo = { nodeId: runtime.nodeId, stats: () => collectStats(runtime, true) }
+  runtimes.set(info, runtime)
+  fastify.decorate('hauyna', info)
   fastify.decorateRequest('hauynaIdentity', null)
 
   fastify.decorate('realtime', function realtime (this: FastifyInstance, path: string, endpointOptions: EndpointOptions = {}) {

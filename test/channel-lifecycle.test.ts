@@ -2,6 +2,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import type { ChannelInfo } from '../lib/services/channel-registry'
 import { type Client, connect, startServer, until } from './helpers'
+import { internalsOf } from '../lib/plugin'
 
 /** Records `channel_created` / `channel_removed` as `[event, name, explicit]`. */
 function recordChannelEvents (app: FastifyInstance): Array<[string, string, boolean]> {
@@ -17,7 +18,7 @@ function idOf (client: Client): string {
 
 /** The channel registry's size: the only channel state that could outlive its subscribers. */
 function channelRecords (app: FastifyInstance): number {
-  return (app.channels as any).registry.size
+  return internalsOf(app).channelRecords
 }
 
 t.test('implicit channels: created on first subscribe, removed with the last subscriber', async (t) => {

@@ -1,11 +1,9 @@
-import Fastify, { type FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import WebSocket from 'ws'
-import hauyna, { type HauynaOptions } from '../lib/index'
 import {
   type AppMessages, type ClientEvents, type ClientOptions, type ClientState, HauynaClient, type WebSocketLike
 } from '../lib/client/index'
-import { until } from './helpers'
+import { startServer, until } from './helpers'
 
 /** What these helpers need of a client, whatever its app message types. */
 type Observable = Pick<HauynaClient, 'on' | 'state'>
@@ -50,60 +48,9 @@ export function untilState (client: Observable, state: ClientState, timeout = 30
   return until(() => client.state === state, timeout, `client state ${state}`)
 }
 
-export interface RestartableServer {
-  /** The app currently listening (a new one after each restart). */
-  readonly app: FastifyInstance
-  readonly port: number
-  url (query?: Record<string, string>): string
-  /** Closes the app (clients get 1001) and frees the port. */
-  stop (): Promise<void>
-  /** A fresh app, same options, on the same port: a server restart as clients see it. */
-  restart (): Promise<void>
-}
-
-/**
- * A real server that can be stopped and started again on the same loopback port. The
- * first start takes a random port; later starts reuse it.
- */
-export async function restartableServer (
-  t: Test,
-  options: HauynaOptions = {},
-  setup?: (app: FastifyInstance) => void | Promise<void>
-): Promise<RestartableServer> {
-  let app: FastifyInstance | undefined
-  let port = 0
-  async function listen (): Promise<void> {
-    const next = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'silent' } })
-    await next.register(hauyna, options)
-    await setup?.(next)
-    await next.listen({ port, host: '127.0.0.1' })
-    const address = next.server.address()
-    port = typeof address === 'object' && address !== null ? address.port : 0
-    app = next
-  }
-  async function stop (): Promise<void> {
-    const current = app
-    app = undefined
-    await current?.close()
-  }
-  await listen()
-  t.teardown(stop)
-  return {
-    get app () {
-      if (app === undefined) throw new Error('the server is stopped')
-      return app
-    },
-    get port () { return port },
-    url: (query = {}) => `ws://127.0.0.1:${port}${options.path ?? '/ws'}` +
-      (Object.keys(query).length > 0 ? `?${new URLSearchParams(query).toString()}` : ''),
-    stop,
-    restart: listen
-  }
-}
-
 /** A loopback URL where nothing listens: a port a server just released. */
 export async function deadUrl (t: Test, query: Record<string, string> = { userId: 'nobody' }): Promise<string> {
-  const server = await restartableServer(t)
+  const server = await startServer(t)
   const url = server.url(query)
   await server.stop()
   return url

@@ -1,13 +1,13 @@
 import { Type } from '@sinclair/typebox'
 import t from 'tap'
 import type { HauynaError } from '../lib/client/index'
-import { BrowserLikeWebSocket, createClient, deadUrl, nextEvent, record, restartableServer, untilState } from './client-helpers'
+import { BrowserLikeWebSocket, createClient, deadUrl, nextEvent, record, untilState } from './client-helpers'
 import { connect, startServer, until } from './helpers'
 
 const fast = { baseDelay: 20, maxDelay: 80, backoffMultiplier: 2, jitter: 0 }
 
 t.test('server restarted on the same port: backoff, resubscribe, queued messages once and in order', async (t) => {
-  const server = await restartableServer(t)
+  const server = await startServer(t)
   const alice = createClient(t, server.url({ userId: 'alice' }), { retry: fast })
   const bob = createClient(t, server.url({ userId: 'bob' }), { retry: fast })
   const states = record(alice, 'state')
@@ -135,7 +135,7 @@ t.test('maxAttempts 0 gives up at the first failure', async (t) => {
 })
 
 t.test('start() after a failure tries again, with the subscriptions', async (t) => {
-  const server = await restartableServer(t)
+  const server = await startServer(t)
   const url = server.url({ userId: 'alice' })
   await server.stop()
   const client = createClient(t, url, { retry: { ...fast, maxAttempts: 1 } })

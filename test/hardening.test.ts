@@ -2,16 +2,14 @@ import t, { type Test } from 'tap'
 import { createConnection, type Socket } from 'node:net'
 import { Type } from '@sinclair/typebox'
 import WebSocket from 'ws'
-import { Client, connect, expectInvalidOptions, internals, LogSink, startServer, until, within } from './helpers'
+import { Client, connect, expectInvalidOptions, LogSink, startServer, until, within } from './helpers'
+import { internalsOf } from '../lib/plugin'
 
 /** The `net.Socket` under a `ws` client: pausing it makes a peer that never answers a close. */
 function rawSocket (client: Client): Socket {
   return (client.ws as unknown as { _socket: Socket })._socket
 }
 
-function runtimeOf (app: { channels: unknown }): { inboxBudget: { used: number }, options: { closeTimeout: number } } {
-  return (app.channels as any).runtime
-}
 
 t.test('a connection closed for flooding is read no further and dropped after closeTimeout', async (t) => {
   const sink = new LogSink('info')
@@ -51,7 +49,7 @@ t.test('frames that arrive after the app closed a connection are dropped unread'
   for (let n = 0; n < 50; n++) client.send({ type: 'work', n })
   t.equal((await client.closed).code, 4001)
   t.same(handled, [0], 'nothing queued behind the closing frame ran')
-  t.equal(runtimeOf(server.app).inboxBudget.used, 0, 'the dropped frames gave their bytes back')
+  t.equal(internalsOf(server.app).inboxBytes, 0, 'the dropped frames gave their bytes back')
 })
 
 t.test('inbox byte limits', async (t) => {
@@ -77,11 +75,11 @@ t.test('inbox byte limits', async (t) => {
     for (let i = 0; i < 6; i++) client.send(frame(`a${i}`))
     await until(() => client.all('error').length === 2, 3000, 'two refusals')
     t.same(client.all('error').map((f) => [f.code, f.ref]), [['rate_limited', 'a4'], ['rate_limited', 'a5']])
-    t.ok(runtimeOf(server.app).inboxBudget.used > 30_000, 'the waiting bytes are counted')
+    t.ok(internalsOf(server.app).inboxBytes > 30_000, 'the waiting bytes are counted')
     release()
     await until(() => client.all('ack').length === 4, 3000, 'four acks')
     t.same(handled, ['a0', 'a1', 'a2', 'a3'])
-    t.equal(runtimeOf(server.app).inboxBudget.used, 0, 'every byte given back')
+    t.equal(internalsOf(server.app).inboxBytes, 0, 'every byte given back')
     t.same(client.violations, [])
   })
 
@@ -91,15 +89,15 @@ t.test('inbox byte limits', async (t) => {
     const alice = await connect(server.url({ userId: 'alice' }))
     const bob = await connect(server.url({ userId: 'bob' }))
     for (let i = 0; i < 3; i++) alice.send(frame(`a${i}`))
-    await until(() => runtimeOf(server.app).inboxBudget.used > 20_000, 3000, 'alice\'s frames parked')
+    await until(() => internalsOf(server.app).inboxBytes > 20_000, 3000, 'alice\'s frames parked')
     // Within bob's own limit, but the node's budget (35 KiB, 20 KB taken) has room for one more frame.
     for (let i = 0; i < 4; i++) bob.send(frame(`b${i}`))
     await until(() => bob.all('error').length === 2, 3000, 'bob refused over the node budget')
     t.same(bob.all('error').map((f) => [f.code, f.ref]), [['rate_limited', 'b2'], ['rate_limited', 'b3']])
-    t.ok(runtimeOf(server.app).inboxBudget.used <= 35 * 1024, 'the budget was never exceeded')
+    t.ok(internalsOf(server.app).inboxBytes <= 35 * 1024, 'the budget was never exceeded')
     release()
     await until(() => alice.all('ack').length === 3 && bob.all('ack').length === 2, 3000, 'the parked frames to run')
-    t.equal(runtimeOf(server.app).inboxBudget.used, 0)
+    t.equal(internalsOf(server.app).inboxBytes, 0)
   })
 
   t.test('the options are validated', async (t) => {
@@ -153,7 +151,7 @@ t.test('invalid UTF-8 closes 1007 and is not logged as a server error', async (t
   t.same(sink.lines.filter((l) => l.level >= 50), [], 'no error-level line')
   t.equal(sink.matching('peer sent an invalid frame', 30).length, 1, 'one info line')
   t.same(errors, [], 'the app\'s error handlers are not called for a peer\'s fault')
-  t.same(internals(server.app).connectionsById, 0)
+  t.equal(internalsOf(server.app).connectionsById, 0)
 })
 
 t.test('an invalid frame on a socket refused at upgrade: terminated at once, not logged as an error', async (t) => {

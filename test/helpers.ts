@@ -17,9 +17,15 @@ export function protocolViolation (frame: Frame): string | undefined {
 }
 
 export interface Server {
-  app: FastifyInstance
+  /** The app listening now (a new one after each `restart`). */
+  readonly app: FastifyInstance
+  readonly port: number
+  readonly http: string
   url (query?: Record<string, string>, path?: string): string
-  http: string
+  /** Closes the app (clients get 1001) and frees the port. */
+  stop (): Promise<void>
+  /** A fresh app, same options and setup, on the same port: a server restart as clients see it. */
+  restart (): Promise<void>
 }
 
 /** Log lines written by a server, parsed: pass `sink.logger` as `startServer`'s logger. */
@@ -38,25 +44,46 @@ export class LogSink {
   }
 }
 
-/** A real Fastify server with the plugin, listening on a random loopback port. */
+/**
+ * A real Fastify server with the plugin, listening on a random loopback port; closed when the
+ * test ends. `restart` listens again on the same port.
+ */
 export async function startServer (
   t: Test,
   options: HauynaOptions = {},
   setup?: (app: FastifyInstance) => void | Promise<void>,
   logger: FastifyServerOptions['logger'] = { level: process.env.LOG_LEVEL ?? 'silent' }
 ): Promise<Server> {
-  const app = Fastify({ logger })
-  await app.register(hauyna, options)
-  await setup?.(app)
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  t.teardown(() => app.close())
-  const address = app.server.address()
-  const port = typeof address === 'object' && address !== null ? address.port : 0
+  let app: FastifyInstance | undefined
+  let port = 0
+  async function listen (): Promise<void> {
+    const next = Fastify({ logger })
+    await next.register(hauyna, options)
+    await setup?.(next)
+    await next.listen({ port, host: '127.0.0.1' })
+    const address = next.server.address()
+    port = typeof address === 'object' && address !== null ? address.port : 0
+    app = next
+  }
+  async function stop (): Promise<void> {
+    const current = app
+    app = undefined
+    await current?.close()
+  }
+  await listen()
+  t.teardown(stop)
+  const defaultPath = options.path === false ? '/' : options.path ?? '/ws'
   return {
-    app,
-    http: `http://127.0.0.1:${port}`,
-    url: (query = {}, path = options.path === false ? '/' : options.path ?? '/ws') =>
-      `ws://127.0.0.1:${port}${path}${Object.keys(query).length > 0 ? '?' + new URLSearchParams(query).toString() : ''}`
+    get app () {
+      if (app === undefined) throw new Error('the server is stopped')
+      return app
+    },
+    get port () { return port },
+    get http () { return `http://127.0.0.1:${port}` },
+    url: (query = {}, path = defaultPath) =>
+      `ws://127.0.0.1:${port}${path}${Object.keys(query).length > 0 ? '?' + new URLSearchParams(query).toString() : ''}`,
+    stop,
+    restart: listen
   }
 }
 
@@ -230,23 +257,6 @@ export async function until (condition: () => boolean | Promise<boolean>, timeou
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await delay(5)
-  }
-}
-
-/**
- * The runtime's internal maps. Stats cover the registries, but not every map behind them
- * (group memberships per user, per-user presence entries), so this reaches into privates:
- * the runtime through a service, then the hub, groups and the memory presence store.
- */
-export function internals (app: FastifyInstance): Record<string, number> {
-  const runtime = (app.channels as any).runtime
-  return {
-    connectionsById: runtime.connectionsById.size,
-    connectionsByUser: runtime.connectionsByUser.size,
-    hubTopics: runtime.hub.topics.size,
-    groupMemberships: runtime.groups.memberships.size,
-    userGroups: runtime.groups.userGroups.size,
-    presenceUsers: runtime.adapter.presence.users.size
   }
 }
 

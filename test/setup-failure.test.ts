@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { type HauynaOptions, memoryAdapter } from '../lib/index'
-import { internals, open, startServer, until } from './helpers'
+import { open, startServer, until } from './helpers'
+import { internalsOf } from '../lib/plugin'
 
 // A connection whose setup fails after the upgrade (joining its topics, its groups) is closed
 // with 1011, reported once to `error`, and leaves nothing behind.
@@ -19,7 +20,7 @@ async function expectSetupFailure (t: Test, options: HauynaOptions, reported: { 
   t.match(errors[0], reported)
   t.equal(connects, 0, 'connect never emitted')
   await until(async () => (await server.app.connections.count()) === 0, 3000, 'the connection to be removed')
-  await until(() => internals(server.app).hubTopics === 0, 3000, 'its topics to be left')
+  await until(() => internalsOf(server.app).hubTopics === 0, 3000, 'its topics to be left')
 }
 
 t.test('an identity with an invalid group name closes with 1011', async (t) => {

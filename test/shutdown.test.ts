@@ -4,6 +4,7 @@ import t from 'tap'
 import type { AddressInfo, Socket } from 'node:net'
 import hauyna, { type Authenticate } from '../lib/index'
 import { type Client, connect, open, startServer, until } from './helpers'
+import { internalsOf } from '../lib/plugin'
 
 function rawSocket (client: Client): Socket {
   return (client.ws as unknown as { _socket: Socket })._socket
@@ -87,7 +88,7 @@ t.test('an upgrade whose authentication finishes during shutdown is refused and 
   await until(authenticating, 3000, 'authenticate running')
   const closing = server.app.close()
   // Reaches an internal flag: the upgrade must complete only after draining has begun.
-  await until(() => (server.app.channels as any).runtime.draining === true, 3000, 'draining')
+  await until(() => internalsOf(server.app).draining, 3000, 'draining')
   release()
   // The WebSocket server is already closed by then, so ws answers the upgrade with HTTP 503;
   // had the socket been upgraded, the plugin would close it with 1001 (runtime.draining).
@@ -117,7 +118,7 @@ t.test('an upgrade that completes while draining is closed with 1001 and never r
   const pending = open(`ws://127.0.0.1:${port}/ws?userId=late`)
   await until(authenticating, 3000, 'authenticate running')
   const closing = app.close()
-  await until(() => (app.channels as any).runtime.draining === true, 3000, 'draining')
+  await until(() => internalsOf(app).draining, 3000, 'draining')
   release()
   const client = await pending
   t.same(await client.closed, { code: 1001, reason: 'server shutting down' })

@@ -1,5 +1,5 @@
 import type { Redis, RedisOptions } from 'ioredis'
-import { fail, integer, object, text } from '../options'
+import { fail, integer, object, text } from '../util/option-checks'
 
 export interface RedisAdapterOptions {
   /** A `redis://` URL, or ioredis options, for the connections the adapter opens itself. */

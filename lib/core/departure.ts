@@ -1,5 +1,5 @@
 import type { Connection } from '../connection/connection'
-import type { CleanupStep } from './cleanup-queue'
+import type { CleanupStep } from '../util/cleanup-queue'
 import { ALL_TOPIC, userTopic } from './topics'
 
 /** A closed connection, already out of the registry, whose resources are still held. */
@@ -17,7 +17,7 @@ export interface Departure {
  */
 export const departureSteps: ReadonlyArray<CleanupStep<Departure>> = [
   async function leaveChannels ({ conn }: Departure) {
-    await conn.runtime.channels.detach(conn, conn.runtime.options.presence.leaveGrace)
+    await conn.runtime.channels.detach(conn, conn.runtime.leaveGrace)
   },
   async function leaveGroups ({ conn, last }: Departure) {
     await conn.runtime.groups.detach(conn, last)
@@ -29,10 +29,8 @@ export const departureSteps: ReadonlyArray<CleanupStep<Departure>> = [
   // A quick reconnect (page reload) within the grace period keeps the user present throughout.
   async function untrackPresence ({ conn }: Departure) {
     const { runtime } = conn
-    const { leaveGrace, autoUntrack } = runtime.options.presence
-    if (!autoUntrack) return
-    if (leaveGrace === 0) await runtime.presence.untrack(conn)
-    else runtime.defer(leaveGrace, async () => { await runtime.presence.untrack(conn) })
+    if (!runtime.options.presence.autoUntrack) return
+    await runtime.leaveGrace(async () => { await runtime.presence.untrack(conn) })
   },
   async function announceDisconnect ({ conn, code, reason }: Departure) {
     await conn.runtime.events.emitAfter(conn.route.onDisconnect, 'disconnect', [conn, { code, reason }])

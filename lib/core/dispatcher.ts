@@ -1,5 +1,5 @@
 import type { Connection } from '../connection/connection'
-import { wireCodeOf } from '../errors'
+import { wireCodeOf } from '../protocol/wire-codes'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import { MAX_NESTING, nestsDeeperThan } from '../protocol/nesting'
 import type { Ref } from '../protocol/schemas'

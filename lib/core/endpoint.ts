@@ -2,7 +2,8 @@ import type {
   FastifySchema, onRequestHookHandler, preHandlerHookHandler, preValidationHookHandler
 } from 'fastify'
 import type { Connection } from '../connection/connection'
-import { type Authenticate, boolean, fail, object, type ResolvedOptions, routeHooks, routePath } from '../options'
+import type { Authenticate, ResolvedOptions } from '../options'
+import { boolean, fail, object, routeHooks, routePath } from '../util/option-checks'
 
 type OneOrMany<T> = T | readonly T[]
 

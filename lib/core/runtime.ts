@@ -18,7 +18,8 @@ import { EventsService, lifecycleEvents } from '../services/events'
 import { GroupsService } from '../services/groups'
 import { PresenceService } from '../services/presence'
 import { builtinTypes } from './builtin-handlers'
-import { CleanupQueue } from './cleanup-queue'
+import { CleanupQueue } from '../util/cleanup-queue'
+import { after, Deferrals, type Later } from '../util/deferrals'
 import { type Departure, departureSteps } from './departure'
 import { Dispatcher, refOf } from './dispatcher'
 import type { Endpoint } from './endpoint'
@@ -65,12 +66,16 @@ export class Runtime implements AdapterNode {
   /** Inbound bytes parked in every connection's inbox, capped by `maxQueuedBytesTotal`. */
   readonly inboxBudget: InboxBudget
   draining = false
-  private readonly deferred = new Map<NodeJS.Timeout, () => Promise<void>>()
+  /** Tasks waiting for their time; shutdown runs them at once. */
+  readonly deferrals = new Deferrals((error) => this.reportError(error, undefined, 'deferred task failed'))
+  /** When a departed connection's presence leaves: after `presence.leaveGrace`. */
+  readonly leaveGrace: Later
 
   constructor (readonly options: ResolvedOptions, readonly log: FastifyBaseLogger) {
     this.nodeId = options.nodeId ?? randomUUID()
     this.adapter = options.adapter
     this.inboxBudget = new InboxBudget(options.maxQueuedBytesTotal)
+    this.leaveGrace = after(options.presence.leaveGrace, this.deferrals)
     this.events = new EventsService(new Set([...Object.keys(builtinTypes), ...lifecycleEvents]),
       (error, event, args) => this.onHandlerError(error, event, args))
     this.channels = new ChannelsService(this)
@@ -115,25 +120,6 @@ export class Runtime implements AdapterNode {
 
   leave (conn: Connection, topic: string): Promise<void> | undefined {
     return this.hub.remove(topic, conn) ? this.adapter.unsubscribe(topic) : undefined
-  }
-
-  /** Runs `task` after `ms` unless shutdown runs it first; failures reach the error sink. */
-  defer (ms: number, task: () => Promise<void>): void {
-    const timer = setTimeout(() => {
-      this.deferred.delete(timer)
-      task().catch((error) => this.reportError(error, undefined, 'deferred task failed'))
-    }, ms)
-    timer.unref()
-    this.deferred.set(timer, task)
-  }
-
-  /** Shutdown: run what was deferred now, so nothing is left pending. */
-  async flushDeferred (): Promise<void> {
-    for (const [timer, task] of this.deferred) {
-      clearTimeout(timer)
-      this.deferred.delete(timer)
-      await task().catch((error) => this.reportError(error, undefined, 'deferred task failed'))
-    }
   }
 
   connection (target: ConnectionRef): Connection {

@@ -21,5 +21,5 @@ export async function drain (runtime: Runtime): Promise<void> {
   await waitForEmpty(runtime, runtime.options.closeTimeout)
   // Closed connections may still hold subscriptions and presence until their cleanup ran.
   await runtime.cleanup.drain()
-  await runtime.flushDeferred()
+  await runtime.deferrals.flush()
 }

@@ -9,6 +9,7 @@ import type { Ref } from '../protocol/schemas'
 import { type ChannelInfo, ChannelRegistry } from './channel-registry'
 import { type ChannelPolicy, ChannelPolicies } from './policies'
 import { type SendOptions, senderOf } from './send-options'
+import { type Later, now } from '../util/deferrals'
 
 export interface SubscribeOptions {
   meta?: Record<string, unknown>
@@ -153,20 +154,19 @@ export class ChannelsService {
     await this.runtime.events.emit('subscribe', conn, channel, meta)
   }
 
-  /** `presenceDelay` postpones the channel's presence leave (the leave grace period). @internal */
-  async leave (conn: Connection, channel: string, presenceDelay = 0): Promise<boolean> {
+  /** `presenceLeave` says when the channel's presence leave happens (the leave grace period). @internal */
+  async leave (conn: Connection, channel: string, presenceLeave: Later = now): Promise<boolean> {
     if (!conn.subscriptions.delete(channel)) return false
     await this.runtime.leave(conn, channelTopic(channel))
     const presence = this.runtime.channelPresence
-    if (presenceDelay > 0) this.runtime.defer(presenceDelay, () => presence.left(conn.userId, channel))
-    else await presence.left(conn.userId, channel)
+    await presenceLeave(() => presence.left(conn.userId, channel))
     await this.runtime.events.emit('unsubscribe', conn, channel)
     await this.registry.released(channel)
     return true
   }
 
   /** A connection closed: drop all of its subscriptions. @internal */
-  async detach (conn: Connection, presenceDelay: number): Promise<void> {
-    for (const channel of [...conn.subscriptions.keys()]) await this.leave(conn, channel, presenceDelay)
+  async detach (conn: Connection, presenceLeave: Later): Promise<void> {
+    for (const channel of [...conn.subscriptions.keys()]) await this.leave(conn, channel, presenceLeave)
   }
 }

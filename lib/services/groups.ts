@@ -105,6 +105,11 @@ export class GroupsService {
     return this.memberships.size
   }
 
+  /** Users who belong to at least one group. @internal */
+  get userCount (): number {
+    return this.userGroups.size
+  }
+
   private async join (userId: string, group: string, role: string | undefined, sticky: boolean): Promise<void> {
     let members = this.memberships.get(group)
     if (members === undefined) this.memberships.set(group, members = new Map())
