@@ -45,7 +45,7 @@ const handlers: { [K in keyof Schemas]: Handler<Schemas[K]> } = {
 
   async unsubscribe (conn, { channel, ref }, runtime) {
     if (!await runtime.channels.leave(conn, channel)) throw new errors.NotSubscribed(channel)
-    conn.send({ type: 'unsubscribed', channel, ref })
+    conn.send(frames.unsubscribed(channel, ref))
   },
 
   publish (conn, { channel, data }, runtime) {
@@ -83,7 +83,7 @@ const handlers: { [K in keyof Schemas]: Handler<Schemas[K]> } = {
   },
 
   heartbeat (conn, { ts }) {
-    conn.send({ type: 'heartbeat_ack', ts, serverTs: new Date().toISOString() })
+    conn.send(frames.heartbeatAck(ts))
   },
 
   disconnect (conn) {

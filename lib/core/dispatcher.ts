@@ -1,4 +1,5 @@
 import type { Connection } from '../connection/connection'
+import { frames } from '../protocol/frames'
 import { wireCodeOf } from '../protocol/wire-codes'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import { MAX_NESTING, nestsDeeperThan } from '../protocol/nesting'
@@ -137,7 +138,7 @@ export class Dispatcher {
   }
 
   private ack (conn: Connection, ref: Ref | undefined): void {
-    if (ref !== undefined) conn.send({ type: 'ack', ref })
+    if (ref !== undefined) conn.send(frames.ack(ref))
   }
 
   private fail (conn: Connection, error: unknown, ref: Ref | undefined): void {

@@ -6,7 +6,7 @@ import type { ConnectionContext } from '../connection/context'
 import { ConnectionState } from '../connection/state'
 import { wireCodeOf } from '../protocol/wire-codes'
 import { encodeMessage } from '../protocol/codec'
-import { isoNow } from '../protocol/frames'
+import { frames } from '../protocol/frames'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import { builtinTypes } from './builtin-handlers'
 import { autoSubscribedChannels } from './endpoint'
@@ -73,7 +73,7 @@ function onError (this: WebSocket, error: Error): void {
 
 function refuse (runtime: Runtime, socket: WebSocket, code: ErrorCode, message: string, closeCode: number): void {
   runtime.telemetry.error(code)
-  const text = encodeMessage(runtime.options.codec, { type: 'error', code, message })
+  const text = encodeMessage(runtime.options.codec, frames.error(code, message))
   if (text !== undefined) socket.send(text)
   socket.close(closeCode, message)
 }
@@ -137,9 +137,7 @@ async function setUp (runtime: Runtime, conn: Connection, identity: Identity): P
     await runtime.join(conn, ALL_TOPIC, null)
     await runtime.groups.attach(conn, identity.groups ?? [])
     const { interval, timeout } = runtime.options.heartbeat
-    conn.send({
-      type: 'connected', connectionId: conn.id, userId: conn.userId, ts: isoNow(), heartbeat: { interval, timeout }
-    })
+    conn.send(frames.connected(conn.id, conn.userId, { interval, timeout }))
     releaseWrites(conn.socket)
     if (runtime.options.presence.autoTrack) await runtime.presence.track(conn)
     await subscribeOnConnect(runtime, conn)

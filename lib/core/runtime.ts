@@ -7,6 +7,7 @@ import { InboxBudget } from '../connection/inbox'
 import type { ConnectionState } from '../connection/state'
 import { errors } from '../errors'
 import type { ResolvedOptions } from '../options'
+import { frames } from '../protocol/frames'
 import { encodeMessage } from '../protocol/codec'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import type { Ref } from '../protocol/schemas'
@@ -164,7 +165,7 @@ export class Runtime implements AdapterNode {
         this.log.debug({ connectionId: conn.id, userId: conn.userId, code, ref, suppressed: suppressed || undefined }, 'protocol error: %s', message)
       }
     }
-    conn.send({ type: 'error', code, message, ref, details })
+    conn.send(frames.error(code, message, ref, details))
   }
 
   /**

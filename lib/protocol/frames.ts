@@ -1,4 +1,7 @@
-/** Builders for the delivery frames, shared by the client path and the server API. */
+/** Every frame the server sends is built here (the delivery frames are shared by the client path and the server API). */
+import type { ErrorCode } from './codes'
+import type { PresenceSummary, Ref, ServerMessage, ServerMessageType } from './schemas'
+import type { ValidationDetail } from './validator'
 
 // Under load many frames share a millisecond: formatting a date costs more than the rest of a frame.
 let lastMs = 0
@@ -13,9 +16,25 @@ export function isoNow (): string {
   return lastIso
 }
 
+type Summaries = Record<string, PresenceSummary>
+type Frame<T extends ServerMessageType> = ServerMessage<T>
+
+// `type` comes first in every frame: the metrics read a frame's type from its first bytes.
 export const frames = {
   message: (channel: string, from: string | null, data: unknown) => ({ type: 'message', channel, from, data, ts: isoNow() }),
   direct: (from: string | null, data: unknown) => ({ type: 'direct', from, data, ts: isoNow() }),
   group: (group: string, from: string | null, data: unknown) => ({ type: 'group', group, from, data, ts: isoNow() }),
-  broadcast: (from: string | null, data: unknown) => ({ type: 'broadcast', from, data, ts: isoNow() })
+  broadcast: (from: string | null, data: unknown) => ({ type: 'broadcast', from, data, ts: isoNow() }),
+  connected: (connectionId: string, userId: string, heartbeat: { interval: number, timeout: number }): Frame<'connected'> =>
+    ({ type: 'connected', connectionId, userId, ts: isoNow(), heartbeat }),
+  subscribed: (channel: string, ref: Ref | undefined, presence: Summaries | undefined): Frame<'subscribed'> =>
+    ({ type: 'subscribed', channel, ref, presence }),
+  unsubscribed: (channel: string, ref?: Ref, reason?: string): Frame<'unsubscribed'> =>
+    ({ type: 'unsubscribed', channel, ref, reason }),
+  presenceDiff: (channel: string, joins: Summaries, leaves: Summaries, updates: Summaries | undefined): Frame<'presence_diff'> =>
+    ({ type: 'presence_diff', channel, joins, leaves, updates }),
+  ack: (ref: Ref): Frame<'ack'> => ({ type: 'ack', ref }),
+  heartbeatAck: (ts: string | number | undefined): Frame<'heartbeat_ack'> => ({ type: 'heartbeat_ack', ts, serverTs: isoNow() }),
+  error: (code: ErrorCode, message: string, ref?: Ref, details?: ValidationDetail[]): Frame<'error'> =>
+    ({ type: 'error', code, message, ref, details })
 }

@@ -2,6 +2,7 @@ import type { Connection } from '../connection/connection'
 import type { Runtime } from '../core/runtime'
 import { channelTopic } from '../core/topics'
 import { deliveredLocally } from '../errors'
+import { frames } from '../protocol/frames'
 import type { PresenceSummary } from '../protocol/schemas'
 
 interface Member {
@@ -92,7 +93,7 @@ export class ChannelPresence {
   }
 
   private async publish (channel: string, diff: { joins?: Diff, leaves?: Diff, updates?: Diff }, skip?: string): Promise<void> {
-    const frame = { type: 'presence_diff', channel, joins: diff.joins ?? {}, leaves: diff.leaves ?? {}, updates: diff.updates }
+    const frame = frames.presenceDiff(channel, diff.joins ?? {}, diff.leaves ?? {}, diff.updates)
     // A diff that reached this node's subscribers but not the other nodes (the adapter's
     // HAUYNA_UNAVAILABLE) must not fail the subscribe or unsubscribe that caused it.
     await this.runtime.publish(channelTopic(channel), frame, undefined, skip).catch(deliveredLocally)

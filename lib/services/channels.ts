@@ -87,13 +87,13 @@ export class ChannelsService {
 
   /** The `subscribed` frame, with the channel's presence when its policy turns presence on. @internal */
   subscribedReply (channel: string, ref?: Ref): object {
-    return { type: 'subscribed', channel, ref, presence: this.runtime.channelPresence.snapshot(channel) }
+    return frames.subscribed(channel, ref, this.runtime.channelPresence.snapshot(channel))
   }
 
   async unsubscribe (target: ConnectionRef, channel: string): Promise<boolean> {
     const conn = this.runtime.connection(target)
     const left = await this.leave(conn, channel)
-    if (left) conn.send({ type: 'unsubscribed', channel })
+    if (left) conn.send(frames.unsubscribed(channel))
     return left
   }
 
@@ -131,7 +131,7 @@ export class ChannelsService {
   /** Unsubscribes on the server's initiative, telling the client why. */
   private async drop (conn: Connection, channel: string, reason: string): Promise<boolean> {
     const left = await this.leave(conn, channel)
-    if (left) conn.send({ type: 'unsubscribed', channel, reason })
+    if (left) conn.send(frames.unsubscribed(channel, undefined, reason))
     return left
   }
 
