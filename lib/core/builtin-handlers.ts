@@ -7,7 +7,7 @@ import { clientSchemas } from '../protocol/schemas'
 import { compileValidator, type Validator } from '../protocol/validator'
 import { allows, type PermissionRule, type RuleContext } from '../services/policies'
 import type { Runtime } from './runtime'
-import { ALL_TOPIC, channelTopic, groupTopic, userTopic } from './topics'
+import { ALL_TOPIC, channelTopic, groupTopic, userTopic } from '../pubsub/topics'
 
 type Schemas = typeof clientSchemas
 type Handler<S extends TObject> = (conn: Connection, message: Static<S>, runtime: Runtime) => unknown

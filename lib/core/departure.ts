@@ -1,6 +1,6 @@
 import type { Connection } from '../connection/connection'
 import type { CleanupStep } from '../util/cleanup-queue'
-import { ALL_TOPIC, userTopic } from './topics'
+import { ALL_TOPIC, userTopic } from '../pubsub/topics'
 
 /** A closed connection, already out of the registry, whose resources are still held. */
 export interface Departure {

@@ -13,7 +13,7 @@ import { autoSubscribedChannels } from './endpoint'
 import { releaseWrites } from '../transport/socket-writer'
 import { roundTrip } from './heartbeat'
 import type { Runtime } from './runtime'
-import { ALL_TOPIC, userTopic } from './topics'
+import { ALL_TOPIC, userTopic } from '../pubsub/topics'
 
 const kConnection = Symbol('hauyna.connection')
 type TaggedSocket = WebSocket & { [kConnection]: Connection }

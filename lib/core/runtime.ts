@@ -25,7 +25,7 @@ import { type Departure, departureSteps } from './departure'
 import { Dispatcher, refOf } from './dispatcher'
 import type { Endpoint } from './endpoint'
 import { noTelemetry, type Telemetry } from './telemetry'
-import { channelTopic } from './topics'
+import { channelTopic } from '../pubsub/topics'
 import { TopicHub, type Subscription } from './topic-hub'
 
 export interface Counters {

@@ -1,7 +1,7 @@
 import type * as Prom from 'prom-client'
 import type { Runtime } from '../core/runtime'
 import type { Telemetry } from '../core/telemetry'
-import { channelTopic } from '../core/topics'
+import { channelOf } from '../pubsub/topics'
 import { serverSchemas } from '../protocol/schemas'
 import { FixedHistogram, type HistogramSeries } from './fixed-histogram'
 
@@ -91,7 +91,7 @@ function channelSubscriptions (runtime: Runtime): { channels: number, subscripti
   let channels = 0
   let subscriptions = 0
   for (const topic of runtime.hub.topicNames()) {
-    if (!topic.startsWith(channelTopic(''))) continue
+    if (channelOf(topic) === undefined) continue
     channels++
     subscriptions += runtime.hub.size(topic)
   }

@@ -1,6 +1,6 @@
 import type { Connection } from '../connection/connection'
 import type { Runtime } from '../core/runtime'
-import { channelTopic } from '../core/topics'
+import { channelTopic } from '../pubsub/topics'
 import { deliveredLocally } from '../errors'
 import { frames } from '../protocol/frames'
 import type { PresenceSummary } from '../protocol/schemas'

@@ -1,5 +1,5 @@
 import type { Runtime } from '../core/runtime'
-import { channelTopic } from '../core/topics'
+import { channelTopic } from '../pubsub/topics'
 import { errors } from '../errors'
 
 /** A channel as `channels.get()` and the `channel_created` / `channel_removed` events show it. */

@@ -1,7 +1,7 @@
 import type { Connection } from '../connection/connection'
 import type { Runtime } from '../core/runtime'
 import type { Subscription } from '../core/topic-hub'
-import { channelTopic } from '../core/topics'
+import { channelOf, channelTopic } from '../pubsub/topics'
 import { errors } from '../errors'
 import { frames } from '../protocol/frames'
 import { checkMeta, checkName, userKey } from '../protocol/names'
@@ -123,7 +123,8 @@ export class ChannelsService {
   async list (): Promise<Array<{ channel: string, subscribers: number }>> {
     const out: Array<{ channel: string, subscribers: number }> = []
     for (const topic of this.runtime.hub.topicNames()) {
-      if (topic.startsWith('channel:')) out.push({ channel: topic.slice(8), subscribers: this.runtime.hub.size(topic) })
+      const channel = channelOf(topic)
+      if (channel !== undefined) out.push({ channel, subscribers: this.runtime.hub.size(topic) })
     }
     return out.sort((a, b) => b.subscribers - a.subscribers)
   }

@@ -1,7 +1,7 @@
 import type { Connection } from '../connection/connection'
 import type { ConnectionState } from '../connection/state'
 import type { Runtime } from '../core/runtime'
-import { ALL_TOPIC, userTopic } from '../core/topics'
+import { ALL_TOPIC, userTopic } from '../pubsub/topics'
 import { errors } from '../errors'
 import { CloseCode, isValidCloseCode } from '../protocol/codes'
 import { frames } from '../protocol/frames'

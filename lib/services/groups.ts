@@ -1,6 +1,6 @@
 import type { Connection } from '../connection/connection'
 import type { Runtime } from '../core/runtime'
-import { groupTopic } from '../core/topics'
+import { groupTopic } from '../pubsub/topics'
 import { frames } from '../protocol/frames'
 import { checkName, checkUserId, userKey } from '../protocol/names'
 import { type SendOptions, senderOf } from './send-options'
