@@ -4,7 +4,7 @@ import { CloseCode, isValidCloseCode } from '../protocol/codes'
 import { encodeMessage } from '../protocol/codec'
 import { checkMeta } from '../protocol/names'
 import { OutgoingFrame } from '../transport/outgoing-frame'
-import { writeFrame } from '../transport/socket-writer'
+import { releaseWrites, writeFrame, writePing } from '../transport/socket-writer'
 import type { Runtime } from '../core/runtime'
 import type { Subscription } from '../core/topic-hub'
 import type { Endpoint } from '../core/endpoint'
@@ -135,7 +135,7 @@ export class Connection {
   /** Writes a pre-encoded frame; closes the connection (1008) when it stops reading. @internal */
   deliver (frame: OutgoingFrame): boolean {
     if (this.closing || this.socket.readyState !== OPEN) return false
-    if (this.socket.bufferedAmount > this.runtime.options.maxBufferedBytes) {
+    if (this.bufferedAmount > this.runtime.options.maxBufferedBytes) {
       this.runtime.onSlowConsumer(this)
       return false
     }
@@ -163,6 +163,26 @@ export class Connection {
     const socket = this.socket
     socket.pause()
     setTimeout(() => socket.terminate(), this.runtime.options.closeTimeout).unref()
+  }
+
+  /** Drops the socket at once, without a closing handshake (shutdown's last step). @internal */
+  terminate (): void {
+    this.socket.terminate()
+  }
+
+  /** A heartbeat ping, pre-built for every socket of a sweep (`frame`) or sent by `ws` (`payload`). @internal */
+  ping (frame: Buffer, payload: Buffer): void {
+    writePing(this.socket, frame, payload)
+  }
+
+  /** Setup is over: the frames written meanwhile leave in one packet. @internal */
+  releaseWrites (): void {
+    releaseWrites(this.socket)
+  }
+
+  /** Bytes written to the socket and not yet sent to the peer. @internal */
+  get bufferedAmount (): number {
+    return this.socket.bufferedAmount
   }
 
   /** Whether a log line about this connection may be written (see `LogThrottle`). @internal */

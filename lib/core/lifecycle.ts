@@ -10,8 +10,7 @@ import { frames } from '../protocol/frames'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import { builtinTypes } from './builtin-handlers'
 import { autoSubscribedChannels } from './endpoint'
-import { releaseWrites } from '../transport/socket-writer'
-import { roundTrip } from './heartbeat'
+import { roundTrip } from '../transport/ping-stamp'
 import type { Runtime } from './runtime'
 import { ALL_TOPIC, userTopic } from '../pubsub/topics'
 
@@ -138,14 +137,14 @@ async function setUp (runtime: Runtime, conn: Connection, identity: Identity): P
     await runtime.groups.attach(conn, identity.groups ?? [])
     const { interval, timeout } = runtime.options.heartbeat
     conn.send(frames.connected(conn.id, conn.userId, { interval, timeout }))
-    releaseWrites(conn.socket)
+    conn.releaseWrites()
     if (runtime.options.presence.autoTrack) await runtime.presence.track(conn)
     await subscribeOnConnect(runtime, conn)
     await runtime.events.emitAfter(conn.route.onConnect, 'connect', [conn])
     runtime.log.debug({ connectionId: conn.id, userId: conn.userId }, 'websocket connection opened')
   } catch (error) {
     runtime.reportError(error, conn, 'connection setup failed')
-    releaseWrites(conn.socket)
+    conn.releaseWrites()
     conn.close(CloseCode.InternalError, 'internal error')
     return
   }

@@ -196,7 +196,7 @@ export class Runtime implements AdapterNode {
 
   onSlowConsumer (conn: Connection): void {
     this.counters.slowConsumers++
-    this.log.warn({ connectionId: conn.id, userId: conn.userId, buffered: conn.socket.bufferedAmount },
+    this.log.warn({ connectionId: conn.id, userId: conn.userId, buffered: conn.bufferedAmount },
       'closing slow consumer over its send buffer')
     conn.closeAndTerminate(CloseCode.PolicyViolation, 'slow consumer')
   }

@@ -17,7 +17,7 @@ export async function drain (runtime: Runtime): Promise<void> {
   runtime.draining = true
   for (const conn of runtime.connectionsById.values()) conn.close(CloseCode.GoingAway, 'server shutting down')
   await waitForEmpty(runtime, runtime.options.closeTimeout)
-  for (const conn of runtime.connectionsById.values()) conn.socket.terminate()
+  for (const conn of runtime.connectionsById.values()) conn.terminate()
   await waitForEmpty(runtime, runtime.options.closeTimeout)
   // Closed connections may still hold subscriptions and presence until their cleanup ran.
   await runtime.cleanup.drain()
