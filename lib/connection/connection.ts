@@ -128,7 +128,7 @@ export class Connection {
   send (message: object): boolean {
     const text = encodeMessage(this.runtime.options.codec, message)
     if (text === undefined || !this.deliver(new OutgoingFrame(text))) return false
-    this.runtime.telemetry.sent(message, text)
+    this.runtime.meter.sent(message, text)
     return true
   }
 
@@ -140,7 +140,6 @@ export class Connection {
       return false
     }
     writeFrame(this.socket, frame)
-    this.runtime.counters.messagesOut++
     return true
   }
 
@@ -229,7 +228,7 @@ export class Connection {
     if (this.bucket === undefined || this.bucket.take(Date.now())) return true
     // No error frame for a dropped control frame: a flood would be answered with one.
     if (this.bucket.persistentlyExceeded) this.runtime.onRateLimited(this, true, CONTROL_FRAME, false)
-    else this.runtime.counters.rateLimited++
+    else this.runtime.meter.rateLimitedFrame()
     return false
   }
 

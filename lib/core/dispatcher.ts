@@ -42,7 +42,6 @@ export class Dispatcher {
 
   handle (conn: Connection, data: Buffer, isBinary: boolean): Promise<void> | undefined {
     const runtime = this.runtime
-    runtime.counters.messagesIn++
     // The type label of the metrics: `invalid` unless the frame decodes to a message.
     let label = 'invalid'
     try {
@@ -77,7 +76,7 @@ export class Dispatcher {
       label = this.typeLabel(message.type)
       return this.route(conn, message, ref)
     } finally {
-      runtime.telemetry.received(label, data.length)
+      runtime.meter.received(label, data.length)
     }
   }
 

@@ -33,7 +33,7 @@ function onPong (this: WebSocket, data: Buffer): void {
   const ms = roundTrip(data, performance.now(), conn.runtime.options.heartbeat.timeout)
   if (ms === undefined) return
   conn.lastSeen = Date.now()
-  conn.runtime.telemetry.heartbeat(ms)
+  conn.runtime.meter.heartbeat(ms)
 }
 
 // ws runs with autoPong off (plugin.ts) so that pings are rate limited before they are answered;
@@ -71,7 +71,7 @@ function onError (this: WebSocket, error: Error): void {
 }
 
 function refuse (runtime: Runtime, socket: WebSocket, code: ErrorCode, message: string, closeCode: number): void {
-  runtime.telemetry.error(code)
+  runtime.meter.refused(code)
   const text = encodeMessage(runtime.options.codec, frames.error(code, message))
   if (text !== undefined) socket.send(text)
   socket.close(closeCode, message)

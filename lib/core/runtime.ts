@@ -24,18 +24,9 @@ import { after, Deferrals, type Later } from '../util/deferrals'
 import { type Departure, departureSteps } from './departure'
 import { Dispatcher, refOf } from './dispatcher'
 import type { Endpoint } from './endpoint'
-import { noTelemetry, type Telemetry } from './telemetry'
+import { Meter } from '../observe/meter'
 import { channelTopic } from '../pubsub/topics'
 import { TopicHub, type Subscription } from './topic-hub'
-
-export interface Counters {
-  connectionsTotal: number
-  messagesIn: number
-  messagesOut: number
-  errors: number
-  rateLimited: number
-  slowConsumers: number
-}
 
 /**
  * The plugin's state for one Fastify instance: the connection registry, the topic hub,
@@ -46,9 +37,8 @@ export class Runtime implements AdapterNode {
   readonly adapter: Adapter
   readonly hub = new TopicHub()
   readonly startedAt = Date.now()
-  readonly counters: Counters = {
-    connectionsTotal: 0, messagesIn: 0, messagesOut: 0, errors: 0, rateLimited: 0, slowConsumers: 0
-  }
+  /** Running totals for stats, and the metrics sink when metrics are on. */
+  readonly meter = new Meter()
 
   readonly endpoints: Endpoint[] = []
   readonly connectionsById = new Map<string, Connection>()
@@ -62,8 +52,6 @@ export class Runtime implements AdapterNode {
   readonly dispatcher: Dispatcher
   /** Disconnect cleanup, batched so a mass disconnect does not hold the event loop. */
   readonly cleanup: CleanupQueue<Departure>
-  /** Replaced by the Prometheus metrics when they are on. */
-  telemetry: Telemetry = noTelemetry
   /** Inbound bytes parked in every connection's inbox, capped by `maxQueuedBytesTotal`. */
   readonly inboxBudget: InboxBudget
   draining = false
@@ -104,7 +92,7 @@ export class Runtime implements AdapterNode {
   deliver (topic: string, envelope: Envelope): number {
     const started = performance.now()
     const count = this.hub.deliver(topic, envelope)
-    this.telemetry.delivered(envelope.payload, count, performance.now() - started)
+    this.meter.delivered(envelope.payload, count, performance.now() - started)
     return count
   }
 
@@ -141,7 +129,7 @@ export class Runtime implements AdapterNode {
     if (set === undefined) this.connectionsByUser.set(conn.userId, set = new Set())
     set.add(conn)
     conn.route.connections++
-    this.counters.connectionsTotal++
+    this.meter.accepted()
   }
 
   /** Returns `true` when `conn` was its user's last connection on this node. */
@@ -156,8 +144,7 @@ export class Runtime implements AdapterNode {
   }
 
   sendError (conn: Connection, code: ErrorCode, message: string, ref?: Ref, details?: ValidationDetail[]): void {
-    this.counters.errors++
-    this.telemetry.error(code)
+    this.meter.errorSent(code)
     // Only a written line spends the connection's log budget.
     if (this.log.level === 'debug' || this.log.level === 'trace') {
       const suppressed = conn.admitLog(Date.now())
@@ -195,14 +182,14 @@ export class Runtime implements AdapterNode {
   }
 
   onSlowConsumer (conn: Connection): void {
-    this.counters.slowConsumers++
+    this.meter.slowConsumer()
     this.log.warn({ connectionId: conn.id, userId: conn.userId, buffered: conn.bufferedAmount },
       'closing slow consumer over its send buffer')
     conn.closeAndTerminate(CloseCode.PolicyViolation, 'slow consumer')
   }
 
   onRateLimited (conn: Connection, persistent: boolean, data: Buffer, isBinary: boolean): void {
-    this.counters.rateLimited++
+    this.meter.rateLimitedFrame()
     if (persistent) {
       this.log.warn({ connectionId: conn.id, userId: conn.userId }, 'closing connection over its rate limit')
       conn.closeAndTerminate(CloseCode.PolicyViolation, 'rate limit exceeded')

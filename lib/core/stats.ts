@@ -87,7 +87,7 @@ function connectionCounts (runtime: Runtime): Pick<Stats, 'connections' | 'users
 export async function collectStats (runtime: Runtime, detail: boolean): Promise<Stats> {
   const counts = connectionCounts(runtime)
   const channels = await runtime.channels.list()
-  const { counters } = runtime
+  const { meter } = runtime
   return {
     nodeId: runtime.nodeId,
     adapter: runtime.adapter.name,
@@ -99,11 +99,11 @@ export async function collectStats (runtime: Runtime, detail: boolean): Promise<
     groups: runtime.groups.size,
     presence: await runtime.presence.count(),
     topics: runtime.hub.topicCount,
-    messages: { in: counters.messagesIn, out: counters.messagesOut },
-    errors: counters.errors,
-    rateLimited: counters.rateLimited,
-    slowConsumers: counters.slowConsumers,
-    connectionsTotal: counters.connectionsTotal,
+    messages: { in: meter.messagesIn, out: meter.messagesOut },
+    errors: meter.errors,
+    rateLimited: meter.rateLimited,
+    slowConsumers: meter.slowConsumers,
+    connectionsTotal: meter.connectionsTotal,
     cleanup: runtime.cleanup.metrics()
   }
 }

@@ -1,6 +1,6 @@
 import type * as Prom from 'prom-client'
 import type { Runtime } from '../core/runtime'
-import type { Telemetry } from '../core/telemetry'
+import type { Telemetry } from '../observe/telemetry'
 import { channelOf } from '../pubsub/topics'
 import { serverSchemas } from '../protocol/schemas'
 import { FixedHistogram, type HistogramSeries } from './fixed-histogram'
@@ -130,9 +130,9 @@ export function createWsMetrics (client: PromClient, registry: Prom.Registry, ru
     histogram('ws_message_size_bytes', 'Size of WebSocket messages: every inbound frame; outbound once per encoded message, not per recipient', 'direction', ['in', 'out'], SIZE_BUCKETS),
     histogram('ws_latency_seconds', 'Heartbeat ping-to-pong round trip (kind=heartbeat) and in-process fan-out time of one delivery (kind=delivery)', 'kind', ['delivery', 'heartbeat'], LATENCY_BUCKETS)
   )
-  const { counters, cleanup } = runtime
+  const { meter, cleanup } = runtime
 
-  counter('ws_connections_total', 'WebSocket connections accepted since start', () => counters.connectionsTotal)
+  counter('ws_connections_total', 'WebSocket connections accepted since start', () => meter.connectionsTotal)
   gauge('ws_connections_current', 'Open WebSocket connections on this node', () => runtime.connectionsById.size)
   gauge('ws_clients_current', 'Distinct users with at least one connection on this node', () => runtime.connectionsByUser.size)
   labelled('ws_messages_total', 'WebSocket messages by direction and protocol type (outbound counts every recipient)', ['direction', 'type'], (c) => {
@@ -146,8 +146,8 @@ export function createWsMetrics (client: PromClient, registry: Prom.Registry, ru
   gauge('ws_subscriptions_current', 'Channel subscriptions on this node', () => channelSubscriptions(runtime).subscriptions)
   gauge('ws_groups_current', 'Groups with at least one member', () => runtime.groups.size)
   gauge('ws_presence_current', 'Present users (the adapter\'s presence store)', () => runtime.presence.count())
-  counter('ws_send_buffer_drops_total', 'Connections dropped because their send buffer went over maxBufferedBytes (slow consumers)', () => counters.slowConsumers)
-  counter('ws_rate_limited_total', 'Inbound frames refused by the rate limit', () => counters.rateLimited)
+  counter('ws_send_buffer_drops_total', 'Connections dropped because their send buffer went over maxBufferedBytes (slow consumers)', () => meter.slowConsumers)
+  counter('ws_rate_limited_total', 'Inbound frames refused by the rate limit', () => meter.rateLimited)
   counter('ws_cleanup_processed_total', 'Disconnect cleanups finished', () => cleanup.metrics().processed)
   counter('ws_cleanup_errors_total', 'Disconnect cleanup steps that failed after every retry', () => cleanup.metrics().errors)
   counter('ws_cleanup_retries_total', 'Disconnect cleanup steps retried', () => cleanup.metrics().retries)

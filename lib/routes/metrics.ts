@@ -49,6 +49,6 @@ export async function registerMetrics (fastify: FastifyInstance, runtime: Runtim
   }
   const registry: Registry = client.register
   const metrics = createWsMetrics(client, registry, runtime)
-  runtime.telemetry = metrics.telemetry
+  runtime.meter.attach(metrics.telemetry)
   fastify.addHook('onClose', async () => metrics.remove())
 }

@@ -46,7 +46,7 @@ function authenticationHook (runtime: Runtime, endpoint: Endpoint): preValidatio
     try {
       request.hauynaIdentity = await authenticateRequest(request, authenticate)
     } catch (error) {
-      runtime.telemetry.error('unauthorized')
+      runtime.meter.refused('unauthorized')
       throw error
     }
   }
