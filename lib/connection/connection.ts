@@ -5,13 +5,12 @@ import { encodeMessage } from '../protocol/codec'
 import { checkMeta } from '../protocol/names'
 import { OutgoingFrame } from '../transport/outgoing-frame'
 import { releaseWrites, writeFrame, writePing } from '../transport/socket-writer'
-import type { Runtime } from '../core/runtime'
-import type { Subscription } from '../core/topic-hub'
+import type { Codec } from '../protocol/codec'
 import type { Endpoint } from '../core/endpoint'
 import type { ConnectionContext } from './context'
-import { Inbox } from './inbox'
+import { Inbox, type InboxBudget, type InboxLimits } from './inbox'
 import { LogThrottle } from './log-throttle'
-import { TokenBucket } from './rate-limiter'
+import { type RateLimitOptions, TokenBucket } from './rate-limiter'
 import { canTransition, ConnectionState } from './state'
 
 /** Who a connection belongs to, as resolved before or at the upgrade. */
@@ -21,11 +20,52 @@ export interface Identity {
   meta?: Record<string, unknown>
 }
 
+/** Per-subscription options of a channel subscription. */
+export interface ChannelSubscription {
+  meta: Record<string, unknown>
+  echo: boolean
+  since: number
+}
+
+/** The node's limits that every connection applies to itself. */
+export interface ConnectionLimits {
+  readonly rateLimit: RateLimitOptions | false
+  readonly inbox: InboxLimits
+  readonly maxBufferedBytes: number
+  readonly maxMetaBytes: number
+  readonly closeTimeout: number
+  /** Pongs answering a ping older than this prove nothing. */
+  readonly heartbeatTimeout: number
+  readonly codec: Codec | undefined
+}
+
+/**
+ * What a connection reports to the node that holds it, and what it asks of it. Declared here,
+ * implemented by the session layer above: a connection never sees services or the node.
+ */
+export interface ConnectionHost {
+  readonly limits: ConnectionLimits
+  readonly inboxBudget: InboxBudget
+  /** A frame's turn came (after the rate limit and the inbox); a promise while a handler runs. */
+  handle (conn: Connection, data: Buffer, isBinary: boolean): Promise<void> | undefined
+  /** A message written to this connection only (a reply, `connected`, an error). */
+  sent (message: object, text: string): void
+  /** The send buffer went over `maxBufferedBytes`. */
+  slowConsumer (conn: Connection): void
+  /** A frame refused by the rate limit or a full inbox; `frame` is absent for a ping or pong. */
+  rateLimited (conn: Connection, persistent: boolean, frame?: { data: Buffer, isBinary: boolean }): void
+  stateChanged (conn: Connection, from: ConnectionState, to: ConnectionState): void
+  /** A pong answered one of the heartbeat's pings after `ms`. */
+  pong (conn: Connection, ms: number): void
+  /** The socket closed. */
+  closed (conn: Connection, code: number, reason: string): void
+  /** A socket error; `peerViolation` when the peer broke the WebSocket protocol (ws closed it already). */
+  socketError (conn: Connection, error: Error, peerViolation: boolean): void
+}
+
 const OPEN = 1
 // Most connections belong to no group: they share this one instead of an empty set each.
 const NO_GROUPS: ReadonlySet<string> = new Set()
-// What `onRateLimited` is handed for a ping or pong: it only reads the frame to answer a message's ref.
-const CONTROL_FRAME = Buffer.alloc(0)
 
 /**
  * One WebSocket connection as handlers see it. Kept deliberately small: no per-connection
@@ -50,7 +90,7 @@ export class Connection {
   /** Last frame: the idle timer. */
   lastActivity: number
   /** Channel subscriptions of this connection, by channel name. */
-  readonly subscriptions = new Map<string, Subscription>()
+  readonly subscriptions = new Map<string, ChannelSubscription>()
 
   private groupSet: Set<string> | undefined
   private readonly bucket: TokenBucket | undefined
@@ -66,7 +106,8 @@ export class Connection {
     readonly socket: WebSocket,
     identity: Identity,
     id: string,
-    readonly runtime: Runtime,
+    /** @internal */
+    readonly host: ConnectionHost,
     context: ConnectionContext
   ) {
     const now = Date.now()
@@ -80,7 +121,7 @@ export class Connection {
     this.headers = context.headers
     this.ip = context.ip
     this.connectedAt = this.stateSince = this.lastSeen = this.lastActivity = now
-    const rateLimit = runtime.options.rateLimit
+    const rateLimit = host.limits.rateLimit
     this.bucket = rateLimit === false ? undefined : new TokenBucket(rateLimit, now)
   }
 
@@ -119,24 +160,24 @@ export class Connection {
       delete this.meta[key]
       return this
     }
-    checkMeta('connection meta', { ...this.meta, [key]: value }, this.runtime.options.maxMetaBytes)
+    checkMeta('connection meta', { ...this.meta, [key]: value }, this.host.limits.maxMetaBytes)
     this.meta[key] = value
     return this
   }
 
   /** Sends any JSON-serializable message to this connection only. */
   send (message: object): boolean {
-    const text = encodeMessage(this.runtime.options.codec, message)
+    const text = encodeMessage(this.host.limits.codec, message)
     if (text === undefined || !this.deliver(new OutgoingFrame(text))) return false
-    this.runtime.meter.sent(message, text)
+    this.host.sent(message, text)
     return true
   }
 
   /** Writes a pre-encoded frame; closes the connection (1008) when it stops reading. @internal */
   deliver (frame: OutgoingFrame): boolean {
     if (this.closing || this.socket.readyState !== OPEN) return false
-    if (this.bufferedAmount > this.runtime.options.maxBufferedBytes) {
-      this.runtime.onSlowConsumer(this)
+    if (this.bufferedAmount > this.host.limits.maxBufferedBytes) {
+      this.host.slowConsumer(this)
       return false
     }
     writeFrame(this.socket, frame)
@@ -161,7 +202,7 @@ export class Connection {
     this.close(code, reason)
     const socket = this.socket
     socket.pause()
-    setTimeout(() => socket.terminate(), this.runtime.options.closeTimeout).unref()
+    setTimeout(() => socket.terminate(), this.host.limits.closeTimeout).unref()
   }
 
   /** Drops the socket at once, without a closing handshake (shutdown's last step). @internal */
@@ -200,7 +241,7 @@ export class Connection {
     if (!canTransition(from, to)) throw new errors.InvalidStateTransition(this.id, from, to)
     this.state = to
     this.stateSince = Date.now()
-    this.runtime.onStateChange(this, from, to)
+    this.host.stateChanged(this, from, to)
   }
 
   /** Every inbound frame: rate limit on arrival, then strictly in order through the dispatcher. @internal */
@@ -209,7 +250,7 @@ export class Connection {
     const now = this.lastSeen = this.lastActivity = Date.now()
     if (this.state === ConnectionState.Idle) this.transition(ConnectionState.Connected)
     if (this.bucket !== undefined && !this.bucket.take(now)) {
-      this.runtime.onRateLimited(this, this.bucket.persistentlyExceeded, data, isBinary)
+      this.host.rateLimited(this, this.bucket.persistentlyExceeded, { data, isBinary })
       return
     }
     if (this.busy) {
@@ -227,8 +268,7 @@ export class Connection {
     if (this.closing) return false
     if (this.bucket === undefined || this.bucket.take(Date.now())) return true
     // No error frame for a dropped control frame: a flood would be answered with one.
-    if (this.bucket.persistentlyExceeded) this.runtime.onRateLimited(this, true, CONTROL_FRAME, false)
-    else this.runtime.meter.rateLimitedFrame()
+    this.host.rateLimited(this, this.bucket.persistentlyExceeded)
     return false
   }
 
@@ -238,13 +278,12 @@ export class Connection {
   }
 
   private enqueue (data: Buffer, isBinary: boolean): void {
-    const { runtime } = this
-    this.inbox ??= new Inbox(runtime.options.inbox, runtime.inboxBudget)
-    if (!this.inbox.push(data, isBinary)) runtime.onRateLimited(this, false, data, isBinary)
+    this.inbox ??= new Inbox(this.host.limits.inbox, this.host.inboxBudget)
+    if (!this.inbox.push(data, isBinary)) this.host.rateLimited(this, false, { data, isBinary })
   }
 
   private process (data: Buffer, isBinary: boolean): void {
-    const pending = this.runtime.dispatcher.handle(this, data, isBinary)
+    const pending = this.host.handle(this, data, isBinary)
     if (pending !== undefined) {
       this.busy = true
       pending.then(() => this.resume(), () => this.resume())

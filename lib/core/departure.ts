@@ -1,6 +1,11 @@
 import type { Connection } from '../connection/connection'
 import type { CleanupStep } from '../util/cleanup-queue'
+import type { Later } from '../util/deferrals'
 import { ALL_TOPIC, userTopic } from '../pubsub/topics'
+import type { ChannelsService } from '../services/channels'
+import type { EventsService } from '../services/events'
+import type { GroupsService } from '../services/groups'
+import type { PresenceService } from '../services/presence'
 
 /** A closed connection, already out of the registry, whose resources are still held. */
 export interface Departure {
@@ -11,28 +16,39 @@ export interface Departure {
   readonly reason: string
 }
 
+/** What the departure steps release, and when a presence leave happens. */
+export interface DepartureDeps {
+  channels: Pick<ChannelsService, 'detach'>
+  groups: Pick<GroupsService, 'detach'>
+  topics: { leave (conn: Connection, topic: string): Promise<void> | undefined }
+  presence: Pick<PresenceService, 'untrack'>
+  events: Pick<EventsService, 'emitAfter'>
+  autoUntrack: boolean
+  /** The leave grace period: a quick reconnect (page reload) keeps the user present throughout. */
+  grace: Later
+}
+
 /**
  * What a departure releases, in order, run by the cleanup queue. A failing step is retried
  * on its own, so every step must be safe to run again after a partial failure.
  */
-export const departureSteps: ReadonlyArray<CleanupStep<Departure>> = [
-  async function leaveChannels ({ conn }: Departure) {
-    await conn.runtime.channels.detach(conn, conn.runtime.leaveGrace)
-  },
-  async function leaveGroups ({ conn, last }: Departure) {
-    await conn.runtime.groups.detach(conn, last)
-  },
-  async function leaveOwnTopics ({ conn }: Departure) {
-    await conn.runtime.leave(conn, userTopic(conn.userId))
-    await conn.runtime.leave(conn, ALL_TOPIC)
-  },
-  // A quick reconnect (page reload) within the grace period keeps the user present throughout.
-  async function untrackPresence ({ conn }: Departure) {
-    const { runtime } = conn
-    if (!runtime.options.presence.autoUntrack) return
-    await runtime.leaveGrace(async () => { await runtime.presence.untrack(conn) })
-  },
-  async function announceDisconnect ({ conn, code, reason }: Departure) {
-    await conn.runtime.events.emitAfter(conn.route.onDisconnect, 'disconnect', [conn, { code, reason }])
-  }
-]
+export function departureSteps (deps: DepartureDeps): ReadonlyArray<CleanupStep<Departure>> {
+  return [
+    async function leaveChannels ({ conn }: Departure) {
+      await deps.channels.detach(conn, deps.grace)
+    },
+    async function leaveGroups ({ conn, last }: Departure) {
+      await deps.groups.detach(conn, last)
+    },
+    async function leaveOwnTopics ({ conn }: Departure) {
+      await deps.topics.leave(conn, userTopic(conn.userId))
+      await deps.topics.leave(conn, ALL_TOPIC)
+    },
+    async function untrackPresence ({ conn }: Departure) {
+      if (deps.autoUntrack) await deps.grace(async () => { await deps.presence.untrack(conn) })
+    },
+    async function announceDisconnect ({ conn, code, reason }: Departure) {
+      await deps.events.emitAfter(conn.route.onDisconnect, 'disconnect', [conn, { code, reason }])
+    }
+  ]
+}

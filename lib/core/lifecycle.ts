@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import { performance } from 'node:perf_hooks'
-import type { RawData, WebSocket } from 'ws'
+import type { WebSocket } from 'ws'
 import { Connection, type Identity } from '../connection/connection'
 import type { ConnectionContext } from '../connection/context'
+import { attachSocket } from '../connection/socket-events'
 import { ConnectionState } from '../connection/state'
 import { wireCodeOf } from '../protocol/wire-codes'
 import { encodeMessage } from '../protocol/codec'
@@ -10,65 +10,8 @@ import { frames } from '../protocol/frames'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import { builtinTypes } from './builtin-handlers'
 import { autoSubscribedChannels } from './endpoint'
-import { roundTrip } from '../transport/ping-stamp'
 import type { Runtime } from './runtime'
 import { ALL_TOPIC, userTopic } from '../pubsub/topics'
-
-const kConnection = Symbol('hauyna.connection')
-type TaggedSocket = WebSocket & { [kConnection]: Connection }
-
-function connectionOf (socket: WebSocket): Connection {
-  return (socket as TaggedSocket)[kConnection]
-}
-
-// Shared listeners: `this` is the socket, so no closure is allocated per connection.
-function onMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
-  connectionOf(this).receive(data as Buffer, isBinary)
-}
-
-// Only a pong answering one of our pings proves the peer reads: unsolicited pongs are ignored.
-function onPong (this: WebSocket, data: Buffer): void {
-  const conn = connectionOf(this)
-  if (!conn.admitControl()) return
-  const ms = roundTrip(data, performance.now(), conn.runtime.options.heartbeat.timeout)
-  if (ms === undefined) return
-  conn.lastSeen = Date.now()
-  conn.runtime.meter.heartbeat(ms)
-}
-
-// ws runs with autoPong off (plugin.ts) so that pings are rate limited before they are answered;
-// `_autoPong` is ws's own flag, still on when the app turned it back on or registered
-// @fastify/websocket itself: then ws answers and the ping is only counted.
-function onPing (this: WebSocket & { _autoPong?: boolean }, data: Buffer): void {
-  const conn = connectionOf(this)
-  if (!conn.admitControl() || this._autoPong === true) return
-  // Like ws's maxPendingAutoPongs, which only guards its own pongs: none pile up for a peer that does not read.
-  if (this.bufferedAmount <= conn.runtime.options.maxBufferedBytes) this.pong(data)
-}
-
-function onClose (this: WebSocket, code: number, reason: Buffer): void {
-  const conn = connectionOf(this)
-  void closeConnection(conn.runtime, conn, code, reason.toString())
-}
-
-/** `ws` names the peer's own protocol violations (invalid UTF-8, bad opcodes…) `WS_ERR_*`. */
-function isPeerViolation (error: Error): boolean {
-  const code = (error as Error & { code?: unknown }).code
-  return typeof code === 'string' && code.startsWith('WS_ERR_')
-}
-
-// A peer's malformed frame is its fault, not the server's: `ws` has already closed with the
-// right code (1002, 1007, 1009), so it is logged at info and not reported as an error.
-function onError (this: WebSocket, error: Error): void {
-  const conn = connectionOf(this)
-  if (isPeerViolation(error)) {
-    conn.runtime.log.info({ connectionId: conn.id, userId: conn.userId, reason: error.message }, 'peer sent an invalid frame')
-  } else {
-    conn.runtime.reportError(error, conn, 'socket error')
-  }
-  if (conn.state !== ConnectionState.Error && conn.state !== ConnectionState.Disconnected) conn.transition(ConnectionState.Error)
-  this.terminate()
-}
 
 function refuse (runtime: Runtime, socket: WebSocket, code: ErrorCode, message: string, closeCode: number): void {
   runtime.meter.refused(code)
@@ -97,15 +40,7 @@ export function openConnection (
     return undefined
   }
   const conn = new Connection(socket, identity, randomUUID(), runtime, context)
-  ;(socket as TaggedSocket)[kConnection] = conn
-  // @fastify/websocket's own per-socket error listener is a closure over the upgrade
-  // request and reply, keeping them alive as long as the socket; ours replaces it.
-  socket.removeAllListeners('error')
-  socket.on('message', onMessage)
-  socket.on('ping', onPing)
-  socket.on('pong', onPong)
-  socket.on('close', onClose)
-  socket.on('error', onError)
+  attachSocket(conn)
   runtime.register(conn)
   conn.setup = setUp(runtime, conn, identity)
   return conn

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { Adapter, AdapterNode, Envelope } from '../adapters/adapter'
-import { Connection } from '../connection/connection'
+import { type ChannelSubscription, Connection, type ConnectionHost, type ConnectionLimits } from '../connection/connection'
 import { InboxBudget } from '../connection/inbox'
 import type { ConnectionState } from '../connection/state'
 import { errors } from '../errors'
@@ -26,13 +26,14 @@ import { Dispatcher, refOf } from './dispatcher'
 import type { Endpoint } from './endpoint'
 import { Meter } from '../observe/meter'
 import { channelTopic } from '../pubsub/topics'
-import { TopicHub, type Subscription } from './topic-hub'
+import { TopicHub } from './topic-hub'
+import { closeConnection } from './lifecycle'
 
 /**
  * The plugin's state for one Fastify instance: the connection registry, the topic hub,
  * the adapter and the services built on them. Everything is released by `close()`.
  */
-export class Runtime implements AdapterNode {
+export class Runtime implements AdapterNode, ConnectionHost {
   readonly nodeId: string
   readonly adapter: Adapter
   readonly hub = new TopicHub()
@@ -59,12 +60,15 @@ export class Runtime implements AdapterNode {
   readonly deferrals = new Deferrals((error) => this.reportError(error, undefined, 'deferred task failed'))
   /** When a departed connection's presence leaves: after `presence.leaveGrace`. */
   readonly leaveGrace: Later
+  readonly limits: ConnectionLimits
 
   constructor (readonly options: ResolvedOptions, readonly log: FastifyBaseLogger) {
     this.nodeId = options.nodeId ?? randomUUID()
     this.adapter = options.adapter
     this.inboxBudget = new InboxBudget(options.maxQueuedBytesTotal)
     this.leaveGrace = after(options.presence.leaveGrace, this.deferrals)
+    const { rateLimit, inbox, maxBufferedBytes, maxMetaBytes, closeTimeout, heartbeat, codec } = options
+    this.limits = { rateLimit, inbox, maxBufferedBytes, maxMetaBytes, closeTimeout, heartbeatTimeout: heartbeat.timeout, codec }
     this.events = new EventsService(new Set([...Object.keys(builtinTypes), ...lifecycleEvents]),
       (error, event, args) => this.onHandlerError(error, event, args))
     this.channels = new ChannelsService(this)
@@ -81,7 +85,16 @@ export class Runtime implements AdapterNode {
       groupUsers: async (group) => new Set((await this.groups.members(group)).map((m) => m.userId))
     })
     this.dispatcher = new Dispatcher(this)
-    this.cleanup = new CleanupQueue(options.cleanup, departureSteps,
+    const steps = departureSteps({
+      channels: this.channels,
+      groups: this.groups,
+      topics: this,
+      presence: this.presence,
+      events: this.events,
+      autoUntrack: options.presence.autoUntrack,
+      grace: this.leaveGrace
+    })
+    this.cleanup = new CleanupQueue(options.cleanup, steps,
       (error, { conn }, step) => this.reportError(error, conn, `connection cleanup failed (${step})`))
   }
 
@@ -103,7 +116,7 @@ export class Runtime implements AdapterNode {
   }
 
   /** Resolves once the adapter has the topic; `undefined` when this node already had it. */
-  join (conn: Connection, topic: string, subscription: Subscription | null): Promise<void> | undefined {
+  join (conn: Connection, topic: string, subscription: ChannelSubscription | null): Promise<void> | undefined {
     return this.hub.add(topic, conn, subscription) ? this.adapter.subscribe(topic) : undefined
   }
 
@@ -181,25 +194,49 @@ export class Runtime implements AdapterNode {
     if (conn?.isOpen === true) this.sendError(conn, ErrorCode.InternalError, `internal server error in "${event}" handler`)
   }
 
-  onSlowConsumer (conn: Connection): void {
+  handle (conn: Connection, data: Buffer, isBinary: boolean): Promise<void> | undefined {
+    return this.dispatcher.handle(conn, data, isBinary)
+  }
+
+  sent (message: object, text: string): void {
+    this.meter.sent(message, text)
+  }
+
+  slowConsumer (conn: Connection): void {
     this.meter.slowConsumer()
     this.log.warn({ connectionId: conn.id, userId: conn.userId, buffered: conn.bufferedAmount },
       'closing slow consumer over its send buffer')
     conn.closeAndTerminate(CloseCode.PolicyViolation, 'slow consumer')
   }
 
-  onRateLimited (conn: Connection, persistent: boolean, data: Buffer, isBinary: boolean): void {
+  rateLimited (conn: Connection, persistent: boolean, frame?: { data: Buffer, isBinary: boolean }): void {
     this.meter.rateLimitedFrame()
     if (persistent) {
       this.log.warn({ connectionId: conn.id, userId: conn.userId }, 'closing connection over its rate limit')
       conn.closeAndTerminate(CloseCode.PolicyViolation, 'rate limit exceeded')
       return
     }
-    this.sendError(conn, ErrorCode.RateLimited, 'too many messages; slow down', refOf(data, isBinary))
+    // No error frame for a dropped ping or pong: a flood of them would be answered with one each.
+    if (frame !== undefined) this.sendError(conn, ErrorCode.RateLimited, 'too many messages; slow down', refOf(frame.data, frame.isBinary))
   }
 
-  onStateChange (conn: Connection, from: ConnectionState, to: ConnectionState): void {
+  stateChanged (conn: Connection, from: ConnectionState, to: ConnectionState): void {
     if (this.events.listenerCount('state_change') > 0) void this.events.emit('state_change', conn, from, to)
+  }
+
+  pong (_conn: Connection, ms: number): void {
+    this.meter.heartbeat(ms)
+  }
+
+  closed (conn: Connection, code: number, reason: string): void {
+    void closeConnection(this, conn, code, reason)
+  }
+
+  // A peer's malformed frame is its fault, not the server's: `ws` has already closed with the
+  // right code (1002, 1007, 1009), so it is logged at info and not reported as an error.
+  socketError (conn: Connection, error: Error, peerViolation: boolean): void {
+    if (peerViolation) this.log.info({ connectionId: conn.id, userId: conn.userId, reason: error.message }, 'peer sent an invalid frame')
+    else this.reportError(error, conn, 'socket error')
   }
 
   private usersOf (topic: string): Set<string> {

@@ -1,16 +1,9 @@
 import type { Envelope } from '../adapters/adapter'
 import { OutgoingFrame } from '../transport/outgoing-frame'
-import type { Connection } from '../connection/connection'
-
-/** Per-subscription options of a channel subscription. */
-export interface Subscription {
-  meta: Record<string, unknown>
-  echo: boolean
-  since: number
-}
+import type { ChannelSubscription, Connection } from '../connection/connection'
 
 /** `null` marks an implicit subscription (user, group and `all` topics). */
-type Subscribers = Map<Connection, Subscription | null>
+type Subscribers = Map<Connection, ChannelSubscription | null>
 
 /**
  * This node's subscribers of every topic, and the fan-out: one frame built per delivery,
@@ -19,7 +12,7 @@ type Subscribers = Map<Connection, Subscription | null>
 export class TopicHub {
   private readonly topics = new Map<string, Subscribers>()
   /** Returns `true` when `conn` is the topic's first local subscriber. */
-  add (topic: string, conn: Connection, subscription: Subscription | null): boolean {
+  add (topic: string, conn: Connection, subscription: ChannelSubscription | null): boolean {
     let subscribers = this.topics.get(topic)
     const first = subscribers === undefined
     if (subscribers === undefined) this.topics.set(topic, subscribers = new Map())
@@ -36,7 +29,7 @@ export class TopicHub {
     return true
   }
 
-  subscribers (topic: string): ReadonlyMap<Connection, Subscription | null> | undefined {
+  subscribers (topic: string): ReadonlyMap<Connection, ChannelSubscription | null> | undefined {
     return this.topics.get(topic)
   }
 

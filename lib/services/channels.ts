@@ -1,6 +1,5 @@
-import type { Connection } from '../connection/connection'
+import type { ChannelSubscription, Connection } from '../connection/connection'
 import type { Runtime } from '../core/runtime'
-import type { Subscription } from '../core/topic-hub'
 import { channelOf, channelTopic } from '../pubsub/topics'
 import { errors } from '../errors'
 import { frames } from '../protocol/frames'
@@ -144,7 +143,7 @@ export class ChannelsService {
     if (!conn.subscriptions.has(channel) && conn.subscriptions.size >= limit) {
       throw new errors.Forbidden(`subscription limit of ${limit} channels per connection reached`)
     }
-    const subscription: Subscription = { meta, echo: options.echo ?? true, since: Date.now() }
+    const subscription: ChannelSubscription = { meta, echo: options.echo ?? true, since: Date.now() }
     const resubscribe = conn.subscriptions.has(channel)
     conn.subscriptions.set(channel, subscription)
     // Registry and hub change in the same tick, so a channel exists exactly while subscribed.
