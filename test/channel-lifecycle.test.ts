@@ -118,6 +118,10 @@ t.test('kick: every connection of the user leaves the channel and hears why', as
   }
   t.equal(await channels.isSubscribed(idOf(bob), 'room'), true, 'other users stay')
   t.equal(await channels.kick('room', 'alice'), 0, 'nothing left to kick')
+  for (const tab of tabs) {
+    await tab.settle()
+    t.equal(tab.count('unsubscribed'), 1, 'a kick that removed nothing tells nobody')
+  }
   t.equal(await channels.kick('room', 'bob'), 1)
   t.match(await bob.next('unsubscribed'), { channel: 'room', reason: 'kicked' }, 'the default reason')
   t.equal(await channels.get('room'), null, 'the emptied implicit channel is gone')
@@ -134,8 +138,24 @@ t.test('closeUser closes every connection of the user with the code and reason',
   for (const tab of tabs) t.same(await tab.closed, { code: 4001, reason: 'banned' })
   t.equal(await connections.closeUser('nobody'), 0)
   await t.rejects(connections.closeUser('bob', 999), { code: 'HAUYNA_INVALID_CLOSE_CODE' })
+  await t.rejects(connections.closeUser('nobody', 999), { code: 'HAUYNA_INVALID_CLOSE_CODE' },
+    'the code is checked even when there is nobody to close')
   t.equal(connections.byUser('bob').length, 1, 'an invalid code closes nothing')
   t.equal(await connections.closeUser('bob'), 1)
   t.same(await bob.closed, { code: 1000, reason: '' })
   for (const c of [...tabs, bob]) t.same(c.violations, [])
+})
+
+t.test('concurrent unsubscribes of the last two subscribers remove the channel once', async (t) => {
+  let seen: Array<[string, string, boolean]> = []
+  const server = await startServer(t, {}, (app) => { seen = recordChannelEvents(app) })
+  const { channels } = server.app
+  const clients = [await connect(server.url({ userId: 'alice' })), await connect(server.url({ userId: 'bob' }))]
+  for (const c of clients) await channels.subscribe(idOf(c), 'room')
+  t.same(await Promise.all(clients.map((c) => channels.unsubscribe(idOf(c), 'room'))), [true, true])
+  for (const c of clients) t.match(await c.next('unsubscribed'), { channel: 'room' })
+  t.equal(await channels.get('room'), null)
+  t.equal(channelRecords(server.app), 0)
+  t.same(seen, [['created', 'room', false], ['removed', 'room', false]], 'one channel_removed')
+  for (const c of clients) t.same(c.violations, [])
 })

@@ -266,7 +266,8 @@ t.test('server-side subscribe and unsubscribe notify the client', async (t) => {
   t.equal(await server.app.channels.broadcastTo('ops', 'after'), 0)
   t.same(await server.app.channels.subscribedChannels(conn), ['by-id'])
   await t.rejects(server.app.channels.subscribe('missing', 'ops'), { code: 'HAUYNA_UNKNOWN_CONNECTION' })
-  t.equal(a.all('unsubscribed').length, 1)
+  await a.settle()
+  t.equal(a.all('unsubscribed').length, 1, 'the no-op unsubscribe sent no frame')
   t.same(a.violations, [])
 })
 
@@ -297,4 +298,70 @@ t.test('channels.list() counts subscribers and forgets empty channels', async (t
   await clients[1].request({ type: 'unsubscribe', channel: 'big' })
   t.same(await server.app.channels.list(), [{ channel: 'big', subscribers: 1 }])
   for (const c of clients) t.same(c.violations, [])
+})
+
+t.test('server-side name, meta and limit errors say what they are about', async (t) => {
+  const server = await startServer(t, { maxSubscriptionsPerConnection: 1 })
+  const a = await connect(server.url({ userId: 'alice' }))
+  const conn = connectionOf(server, 'alice')
+  const { channels } = server.app
+  const badName = /^Invalid channel name: must be 1-200 characters without control or invisible characters, got ""$/
+  await t.rejects(channels.create(''), { code: 'HAUYNA_INVALID_NAME', message: badName })
+  await t.rejects(channels.create('news', { meta: [] as never }),
+    { code: 'HAUYNA_INVALID_META', message: /^Invalid channel meta: must be an object$/ })
+  await t.rejects(channels.broadcastTo('', 1), { code: 'HAUYNA_INVALID_NAME', message: badName })
+  await t.rejects(channels.subscribe(conn, ''), { code: 'HAUYNA_INVALID_NAME', message: badName })
+  await t.rejects(channels.subscribe(conn, 'room', { meta: 'x' as never }),
+    { code: 'HAUYNA_INVALID_META', message: /^Invalid subscription meta: must be an object$/ })
+
+  await channels.subscribe(conn, 'room')
+  const limit = /^subscription limit of 1 channels per connection reached$/
+  await t.rejects(channels.subscribe(conn, 'other'), { code: 'HAUYNA_FORBIDDEN', message: limit })
+  t.match(await subscribe(a, 'other'), { type: 'error', code: 'forbidden', message: limit }, 'the client is told the same')
+  t.same(await channels.subscribedChannels(conn), ['room'])
+  t.same(a.violations, [])
+})
+
+t.test('channels.list() is largest first, whatever order the channels were created in', async (t) => {
+  const server = await startServer(t)
+  const clients = await Promise.all(['a', 'b', 'c'].map((id) => connect(server.url({ userId: id }))))
+  await subscribe(clients[0], 'one')
+  for (const c of clients.slice(0, 2)) await subscribe(c, 'two')
+  for (const c of clients) await subscribe(c, 'three')
+  t.same(await server.app.channels.list(),
+    [{ channel: 'three', subscribers: 3 }, { channel: 'two', subscribers: 2 }, { channel: 'one', subscribers: 1 }])
+  for (const c of clients) t.same(c.violations, [])
+})
+
+t.test('policy patterns: other characters are literal, `*` spans any character', async (t) => {
+  const audited: unknown[] = []
+  const server = await startServer(t, {
+    channels: {
+      policies: {
+        'team.(a)*': { subscribe: false },
+        'audit:*': { publish: ({ channel }) => { audited.push(channel); return false } }
+      }
+    }
+  })
+  const a = await connect(server.url({ userId: 'alice' }))
+  t.match(await subscribe(a, 'team.(a)1'), { type: 'error', code: 'forbidden' }, 'the pattern matches its own dot and parentheses')
+  t.equal((await subscribe(a, 'teamXa1')).type, 'ack', '"." and "(a)" are not regular expression syntax')
+  // A line separator passes the protocol's name pattern, so a publish rule must still see it.
+  t.match(await a.request({ type: 'publish', channel: 'audit:x\u2028y', data: 1 }), { type: 'error', code: 'forbidden' })
+  t.same(audited, ['audit:x\u2028y'], 'the audit:* rule decided')
+  t.same(a.violations, [])
+})
+
+t.test('presence is off unless a policy says so: under default deny, and in a policy that does not mention it', async (t) => {
+  const server = await startServer(t, { channels: { default: 'deny', policies: { 'open:*': { subscribe: true } } } })
+  const a = await connect(server.url({ userId: 'alice' }))
+  t.equal((await subscribe(a, 'open:1')).type, 'ack')
+  // The `subscribed` reply is written before the ack.
+  const open = a.all('subscribed').find((f) => f.channel === 'open:1')
+  t.ok(open !== undefined && !('presence' in open), 'no snapshot where the matched policy leaves presence out')
+  // Policies do not apply to server-side subscribes: the default's presence setting still does.
+  await server.app.channels.subscribe(connectionOf(server, 'alice'), 'unmatched')
+  const unmatched = await a.next((f) => f.type === 'subscribed' && f.channel === 'unmatched')
+  t.notOk('presence' in unmatched, 'no snapshot for a channel only the default deny covers')
+  t.same(a.violations, [])
 })

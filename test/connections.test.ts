@@ -29,6 +29,8 @@ t.test('the registry: get, byUser, count, userCount, inState', async (t) => {
   t.equal(await connections.count(), 3)
   t.equal(await connections.userCount(), 2, 'users, not connections')
   t.equal(connections.inState('connected').length, 3)
+  t.same([...connections.values()].map((c) => c.id).sort(), [a1, a2, b].map((c) => c.frames[0].connectionId).sort(),
+    'values() iterates every connection')
   t.same(connections.inState('idle'), [])
 
   await a2.close()
@@ -78,7 +80,7 @@ t.test('close(id, code, reason) closes that connection with the code', async (t)
 
   // The default is a normal close.
   t.equal(await server.app.connections.close(b.frames[0].connectionId as string), true)
-  t.equal((await b.closed).code, 1000)
+  t.same(await b.closed, { code: 1000, reason: '' }, 'and an empty reason')
   t.same(a.violations, [])
 })
 
@@ -104,6 +106,21 @@ t.test('a server-side `from` is held to the user id rules', async (t) => {
     await t.rejects(server.app.connections.broadcast(1, { from }), { code: 'HAUYNA_INVALID_NAME' })
   }
   t.equal(await server.app.connections.sendTo('alice', 1, { from: 'system' }), 1)
+})
+
+t.test('from: null is the server, as when from is left out', async (t) => {
+  const server = await startServer(t)
+  await server.app.groups.add('alice', 'team')
+  const alice = await connect(server.url({ userId: 'alice' }))
+  await alice.request({ type: 'subscribe', channel: 'room' })
+  t.equal(await server.app.connections.sendTo('alice', 'dm', { from: null }), 1)
+  t.equal(await server.app.channels.broadcastTo('room', 'msg', { from: null }), 1)
+  t.equal(await server.app.groups.sendTo('team', 'grp', { from: null }), 1)
+  t.equal(await server.app.connections.broadcast('all', { from: null }), 1)
+  await alice.settle()
+  t.same(['direct', 'message', 'group', 'broadcast'].map((type) => alice.all(type).map((f) => [f.data, f.from])),
+    [[['dm', null]], [['msg', null]], [['grp', null]], [['all', null]]])
+  t.same(alice.violations, [])
 })
 
 t.test('conn.send from a message handler answers only that connection', async (t) => {

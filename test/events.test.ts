@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import t from 'tap'
-import type { PresenceChange } from '../lib/index'
+import { type Connection, type PresenceChange, STOP } from '../lib/index'
 import { connect, LogSink, startServer, until } from './helpers'
 
 type Recorded = Array<[string, ...unknown[]]>
@@ -141,9 +141,16 @@ t.test('events.on(type, { schema }, handler): declaration errors', async (t) => 
   t.throws(() => events.on('heartbeat', { schema }, noop), { code: 'HAUYNA_RESERVED_TYPE' })
   events.on('chat', { schema }, noop)
   t.throws(() => events.on('chat', { schema }, noop), { code: 'HAUYNA_DUPLICATE_TYPE' })
-  t.throws(() => events.on('scalar', { schema: Type.String() as never }, noop), { code: 'HAUYNA_INVALID_SCHEMA' })
-  t.throws(() => events.on('nothing', { schema: null as never }, noop), { code: 'HAUYNA_INVALID_SCHEMA' })
-  t.throws(() => events.on('no-handler', { schema }, undefined as never), { code: 'HAUYNA_INVALID_SCHEMA' })
+  const notAnObject = (type: string) => ({
+    code: 'HAUYNA_INVALID_SCHEMA',
+    message: `Message type "${type}": the schema must be a TypeBox object schema (Type.Object)`
+  })
+  t.throws(() => events.on('scalar', { schema: Type.String() as never }, noop), notAnObject('scalar'))
+  t.throws(() => events.on('nothing', { schema: null as never }, noop), notAnObject('nothing'))
+  t.throws(() => events.on('bare', { schema: { type: 'object' } as never }, noop), notAnObject('bare'),
+    'an object schema without properties')
+  t.throws(() => events.on('no-handler', { schema }, undefined as never),
+    { code: 'HAUYNA_INVALID_SCHEMA', message: 'Message type "no-handler": a handler function is required' })
 })
 
 t.test('app message types: typed handler, additionalProperties: false still takes type and ref', async (t) => {
@@ -224,4 +231,113 @@ t.test('off removes an app message type handler', async (t) => {
   server.app.events.on('ping_app', { schema: Type.Object({}) }, handler)
   t.equal((await a.request({ type: 'ping_app' })).type, 'ack', 'the type can be declared again after off')
   t.same(a.violations, [])
+})
+
+t.test('off: a handler that is not registered removes nothing; a listener\'s off keeps its declared type', async (t) => {
+  const listened: string[] = []
+  const listener = (conn: Connection) => { listened.push(conn.userId) }
+  const server = await startServer(t, {}, (app) => {
+    app.events.on('chat', { schema: Type.Object({}) }, () => {})
+    app.events.on('chat', listener)
+  })
+  const { events } = server.app
+  const order: string[] = []
+  events.on('audit', () => { order.push('a') })
+  events.on('audit', () => { order.push('b') })
+  t.equal(events.off('audit', () => {}), events, 'chainable')
+  t.equal(events.off('never-registered', () => {}), events)
+  t.equal(events.listenerCount('audit'), 2)
+  await events.emit('audit')
+  t.same(order, ['a', 'b'], 'both handlers still run')
+
+  const a = await connect(server.url({ userId: 'alice' }))
+  t.equal((await a.request({ type: 'chat' })).type, 'ack')
+  events.off('chat', listener)
+  t.equal((await a.request({ type: 'chat' })).type, 'ack', 'the declared type stays')
+  t.same(listened, ['alice'], 'the listener ran only before its off')
+  t.same(a.violations, [])
+})
+
+t.test('emit runs the handlers registered when it started, whatever they register or remove', async (t) => {
+  const server = await startServer(t)
+  const { events } = server.app
+  const order: string[] = []
+  const late = () => { order.push('late') }
+  const once = () => { order.push('once'); events.off('tick', once) }
+  let added = false
+  events.on('tick', once)
+  events.on('tick', () => {
+    order.push('always')
+    if (!added) events.on('tick', late)
+    added = true
+  })
+  await events.emit('tick')
+  t.same(order, ['once', 'always'], 'a handler that removes itself does not skip the next; one added waits')
+  await events.emit('tick')
+  t.same(order.slice(2), ['always', 'late'])
+})
+
+t.test('a declared type\'s listeners get (connection, message) after its handler, unless it returns STOP', async (t) => {
+  const seen: unknown[] = []
+  const schema = Type.Object({ stop: Type.Boolean() })
+  const server = await startServer(t, {}, (app) => {
+    app.events.on('vote', { schema }, (conn, message) => {
+      seen.push(['vote', conn.userId, message.stop])
+      return message.stop ? STOP : 'counted'
+    })
+    app.events.on('vote', (conn: Connection, message: { stop: boolean }) => { seen.push(['vote listener', conn.userId, message.stop]) })
+    app.events.on('poll', { schema }, async (_conn, message) => {
+      await new Promise((resolve) => setImmediate(resolve))
+      seen.push(['poll', message.stop])
+      return message.stop ? STOP : undefined
+    })
+    app.events.on('poll', (_conn: Connection, message: { stop: boolean }) => { seen.push(['poll listener', message.stop]) })
+    app.events.on('solo', { schema }, () => { seen.push(['solo']) })
+  })
+  const a = await connect(server.url({ userId: 'alice' }))
+  for (const type of ['vote', 'poll', 'solo']) {
+    for (const stop of [false, true]) t.equal((await a.request({ type, stop })).type, 'ack', `${type} stop=${String(stop)}`)
+  }
+  t.same(seen, [
+    ['vote', 'alice', false], ['vote listener', 'alice', false], ['vote', 'alice', true],
+    ['poll', false], ['poll listener', false], ['poll', true],
+    ['solo'], ['solo']
+  ])
+  t.same(a.violations, [])
+})
+
+t.test('an endpoint\'s onConnect and onDisconnect run first, with or without app handlers', async (t) => {
+  const calls: string[] = []
+  const errors: string[] = []
+  const server = await startServer(t, {}, (app) => {
+    app.realtime('/solo', {
+      onConnect: (conn) => { calls.push(`onConnect:${conn.userId}`) },
+      onDisconnect: (conn, info) => { calls.push(`onDisconnect:${conn.userId}:${info.code}`) }
+    })
+    app.events.on('error', (error) => { errors.push(error.message) })
+  })
+  const alice = await connect(server.url({ userId: 'alice' }, '/solo'))
+  alice.ws.close(4001)
+  await until(() => calls.length === 2, 2000, 'alice\'s endpoint handlers')
+
+  server.app.events.on('connect', (conn) => { calls.push(`connect:${conn.userId}`) })
+  server.app.events.on('disconnect', (conn) => { calls.push(`disconnect:${conn.userId}`) })
+  const bob = await connect(server.url({ userId: 'bob' }, '/solo'))
+  bob.ws.close(4002)
+  await until(() => calls.length === 6, 2000, 'bob\'s endpoint and app handlers')
+  t.same(calls, [
+    'onConnect:alice', 'onDisconnect:alice:4001',
+    'onConnect:bob', 'connect:bob', 'onDisconnect:bob:4002', 'disconnect:bob'
+  ])
+  t.same(errors, [])
+})
+
+t.test('STOP is the registered symbol fastify-hauyna.stop: another copy of the package stops handlers too', async (t) => {
+  t.equal(STOP, Symbol.for('fastify-hauyna.stop'))
+  const server = await startServer(t)
+  const order: string[] = []
+  server.app.events.on('job', () => { order.push('first'); return Symbol.for('fastify-hauyna.stop') })
+  server.app.events.on('job', () => { order.push('second') })
+  await server.app.events.emit('job')
+  t.same(order, ['first'])
 })

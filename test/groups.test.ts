@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import t from 'tap'
-import { type Client, connect, type Server, startServer, until } from './helpers'
+import { type Client, connect, open, type Server, startServer, until } from './helpers'
+import { internalsOf } from '../lib/plugin'
 
 // Group frames are read with `all()`: acks and group frames interleave, and `next()` skips
 // the frames it passes over.
@@ -174,4 +175,69 @@ t.test('permissions.group as a function decides per message', async (t) => {
   t.same(groupData(alice, 'team'), [3])
   t.same(alice.violations, [])
   t.same(root.violations, [])
+})
+
+t.test('list(); remove() of an unknown group is false; emptied groups and group-less users leave no state', async (t) => {
+  const server = await startServer(t)
+  const { groups } = server.app
+  t.same(await groups.list(), [])
+  await groups.add('alice', 'team')
+  await groups.add('bob', 'team')
+  await groups.add('alice', 'club')
+  t.same(await groups.list(), [{ group: 'team', members: 2 }, { group: 'club', members: 1 }])
+  t.match(internalsOf(server.app), { groupMemberships: 2, userGroups: 2 })
+
+  t.equal(await groups.remove('alice', 'no-such-group'), false)
+  t.equal(await groups.remove('alice', 'team'), true)
+  t.match(internalsOf(server.app), { groupMemberships: 2, userGroups: 2 }, 'alice is still in club')
+  t.equal(await groups.remove('alice', 'club'), true)
+  t.same(await groups.list(), [{ group: 'team', members: 1 }], 'the emptied group is gone')
+  t.match(internalsOf(server.app), { groupMemberships: 1, userGroups: 1 }, 'alice, in no group now, is forgotten')
+  t.equal(await groups.remove('bob', 'team'), true)
+  t.same(await groups.list(), [])
+  t.match(internalsOf(server.app), { groupMemberships: 0, userGroups: 0 })
+})
+
+t.test('a membership both add()ed and from the identity stays; a lone connection\'s identity groups go with it', async (t) => {
+  const server = await startServer(t, { authenticate: headerIdentity })
+  const { groups } = server.app
+  await groups.add('alice', 'ops')
+  const tab = await connectAs(server, 'alice', 'ops:admin,night-shift')
+  t.same((await groups.of('alice')).sort((a, b) => a.group.localeCompare(b.group)),
+    [{ group: 'night-shift', role: undefined }, { group: 'ops', role: 'admin' }], 'the identity gives ops its role')
+  await tab.close()
+  await until(async () => !(await groups.has('alice', 'night-shift')), 2000, 'the identity-only group to be dropped')
+  t.same(await groups.of('alice'), [{ group: 'ops', role: 'admin' }], 'the add()ed membership outlives the last connection')
+  t.same(tab.violations, [])
+})
+
+t.test('connection.groups: the groups a connection receives', async (t) => {
+  const server = await startServer(t)
+  await server.app.groups.add('alice', 'team')
+  const clients = [await connect(server.url({ userId: 'alice' })), await connect(server.url({ userId: 'carol' }))]
+  const groupsOf = (userId: string) => [...server.app.connections.byUser(userId)[0].groups]
+  t.same(groupsOf('alice'), ['team'])
+  t.same(groupsOf('carol'), [], 'a user in no group receives none')
+  await server.app.groups.add('carol', 'team')
+  t.same(groupsOf('carol'), ['team'], 'an open connection joins at once')
+  await server.app.groups.remove('alice', 'team')
+  t.same(groupsOf('alice'), [])
+  for (const c of clients) t.same(c.violations, [])
+})
+
+t.test('group name errors say it is a group name', async (t) => {
+  const reported: string[] = []
+  const server = await startServer(t, {
+    authenticate: (request) => {
+      const id = String((request.query as { userId: string }).userId)
+      return { id, groups: id === 'mallory' ? ['bad\u0000'] : [] }
+    }
+  }, (app) => { app.events.on('error', (error) => { reported.push(error.message) }) })
+  const badName = /^Invalid group name: must be 1-200 characters without control or invisible characters, got /
+  await t.rejects(server.app.groups.add('alice', ''), { code: 'HAUYNA_INVALID_NAME', message: badName })
+  await t.rejects(server.app.groups.sendTo('', 1), { code: 'HAUYNA_INVALID_NAME', message: badName })
+  const mallory = await open(server.url({ userId: 'mallory' }))
+  t.same(await mallory.closed, { code: 1011, reason: 'internal error' }, 'an identity group with a bad name fails the setup')
+  t.equal(reported.length, 1)
+  t.match(reported[0], badName)
 })

@@ -192,3 +192,148 @@ t.test('autoTrack and autoUntrack can be turned off', async (t) => {
   t.ok(await server.app.presence.untrack(conn))
   t.notOk(await server.app.presence.isPresent('alice'))
 })
+
+t.test('channel presence across two channels: updates reach both, leaving one keeps the other', async (t) => {
+  const server = await startServer(t, presenceChannels)
+  const bob = await connect(server.url({ userId: 'bob' }))
+  const alice = await connect(server.url({ userId: 'alice' }))
+  for (const channel of ['room:a', 'room:b']) {
+    await bob.request({ type: 'subscribe', channel })
+    await alice.request({ type: 'subscribe', channel })
+  }
+  const aliceDiffs = (kind: 'updates' | 'leaves') => bob.all('presence_diff')
+    .filter((f) => f[kind]?.alice !== undefined).map((f) => [f.channel, f[kind].alice.status])
+
+  t.ok(await server.app.presence.update('alice', { status: 'busy' }))
+  await bob.settle()
+  t.same(aliceDiffs('updates').sort(), [['room:a', 'busy'], ['room:b', 'busy']], 'one update in each presence channel')
+
+  t.equal((await alice.request({ type: 'unsubscribe', channel: 'room:a' })).type, 'ack')
+  await bob.settle()
+  t.same(aliceDiffs('leaves'), [['room:a', 'busy']])
+  const carol = await connect(server.url({ userId: 'carol' }))
+  carol.send({ type: 'subscribe', channel: 'room:a', ref: 'c1' })
+  t.same(Object.keys((await carol.next('subscribed')).presence).sort(), ['bob', 'carol'], 'bob is still in room:a')
+
+  t.ok(await server.app.presence.update('alice', { status: 'away' }))
+  await bob.settle()
+  t.same(aliceDiffs('updates').filter(([, status]) => status === 'away'), [['room:b', 'away']],
+    'alice is still present in room:b, and only there')
+  await carol.settle()
+  t.equal(carol.all('presence_diff').filter((f) => f.updates?.alice !== undefined).length, 0)
+  for (const c of [alice, bob, carol]) t.same(c.violations, [])
+})
+
+t.test('a connection not tracked in presence is in a presence channel with the default status', async (t) => {
+  const server = await startServer(t, { presence: { autoTrack: false, defaultStatus: 'available' }, ...presenceChannels })
+  const alice = await connect(server.url({ userId: 'alice' }))
+  alice.send({ type: 'subscribe', channel: 'room:a', ref: 's1' })
+  t.same((await alice.next('subscribed')).presence, { alice: { status: 'available', meta: {}, connections: 1 } })
+  t.same(alice.violations, [])
+})
+
+t.test('re-subscribing to a presence channel counts the connection once', async (t) => {
+  const server = await startServer(t, presenceChannels)
+  const bob = await connect(server.url({ userId: 'bob' }))
+  await bob.request({ type: 'subscribe', channel: 'room:a' })
+  const alice = await connect(server.url({ userId: 'alice' }))
+  await alice.request({ type: 'subscribe', channel: 'room:a' })
+  await alice.request({ type: 'subscribe', channel: 'room:a', meta: { seat: 2 } })
+  t.same(alice.all('subscribed').map((f) => f.presence.alice.connections), [1, 1])
+  t.equal((await alice.request({ type: 'unsubscribe', channel: 'room:a' })).type, 'ack')
+  await bob.settle()
+  t.same(bob.all('presence_diff').map((f) => [Object.keys(f.joins), Object.keys(f.leaves)]),
+    [[['alice'], []], [[], ['alice']]], 'one join, then the leave of the one subscription')
+  for (const c of [alice, bob]) t.same(c.violations, [])
+})
+
+t.test('presence turned on by channels.policy() covers the subscriptions made after it', async (t) => {
+  const server = await startServer(t)
+  const alice = await connect(server.url({ userId: 'alice' }))
+  await alice.request({ type: 'subscribe', channel: 'room' })
+  server.app.channels.policy('room', { presence: true })
+  // A re-subscribe is not a join: alice, subscribed before, is not in the channel's presence.
+  t.equal((await alice.request({ type: 'subscribe', channel: 'room' })).type, 'ack')
+  t.same(alice.all('subscribed').map((f) => f.presence), [undefined, {}])
+  const bob = await connect(server.url({ userId: 'bob' }))
+  bob.send({ type: 'subscribe', channel: 'room', ref: 'b1' })
+  t.same(Object.keys((await bob.next('subscribed')).presence), ['bob'])
+  t.match(await alice.next('presence_diff'), { channel: 'room', joins: { bob: { connections: 1 } }, leaves: {} })
+  t.equal((await alice.request({ type: 'unsubscribe', channel: 'room' })).type, 'ack', 'leaving without having joined is fine')
+  await bob.settle()
+  t.equal(bob.all('presence_diff').length, 0, 'and says nothing')
+  for (const c of [alice, bob]) t.same(c.violations, [])
+})
+
+t.test('the presence leave comes before `unsubscribe` and, without leaveGrace, before `disconnect`', async (t) => {
+  const presentAtDisconnect: boolean[] = []
+  const server = await startServer(t, presenceChannels, (app) => {
+    app.events.on('unsubscribe', async (conn) => { await app.connections.sendTo('bob', `unsubscribe:${conn.userId}`) })
+    app.events.on('disconnect', async (conn) => {
+      presentAtDisconnect.push(await app.presence.isPresent(conn.userId))
+      await app.connections.sendTo('bob', `disconnect:${conn.userId}`)
+    })
+  })
+  const bob = await connect(server.url({ userId: 'bob' }))
+  await bob.request({ type: 'subscribe', channel: 'room:a' })
+  const alice = await connect(server.url({ userId: 'alice' }))
+  // What bob hears about alice, in order: her leaves and the markers the handlers send.
+  const heard = () => bob.frames.filter((f) => f.type === 'direct' || (f.type === 'presence_diff' && 'alice' in f.leaves))
+    .map((f) => f.type === 'direct' ? f.data : 'leave')
+
+  await alice.request({ type: 'subscribe', channel: 'room:a' })
+  await alice.request({ type: 'unsubscribe', channel: 'room:a' })
+  await bob.settle()
+  t.same(heard(), ['leave', 'unsubscribe:alice'])
+
+  await alice.request({ type: 'subscribe', channel: 'room:a' })
+  await alice.close()
+  await until(() => presentAtDisconnect.length === 1, 2000, 'the disconnect handler')
+  await bob.settle()
+  t.same(heard(), ['leave', 'unsubscribe:alice', 'leave', 'unsubscribe:alice', 'disconnect:alice'])
+  t.same(presentAtDisconnect, [false], 'by `disconnect`, alice has left presence')
+  t.same(bob.violations, [])
+})
+
+t.test('presence API edges: absent users, untracking twice, replace without meta, errors that say what is wrong', async (t) => {
+  const server = await startServer(t, { maxMetaBytes: 64, presence: { autoTrack: false } })
+  await connect(server.url({ userId: 'alice' }))
+  const conn = server.app.connections.byUser('alice')[0]
+  const { presence } = server.app
+  t.equal(await presence.get('alice'), null, 'not tracked: null')
+  const badStatus = /^Invalid status name: must be 1-200 characters without control or invisible characters, got ""$/
+  const badMeta = /^Invalid presence meta: must be an object$/
+  await t.rejects(presence.track(conn, { status: '' }), { code: 'HAUYNA_INVALID_NAME', message: badStatus })
+  await t.rejects(presence.track(conn, { meta: [] as never }), { code: 'HAUYNA_INVALID_META', message: badMeta })
+
+  const note = 'x'.repeat(25)
+  await presence.track(conn, { status: 'busy', meta: { note } })
+  await t.rejects(presence.update(conn, { status: '' }), { code: 'HAUYNA_INVALID_NAME', message: badStatus })
+  await t.rejects(presence.update(conn, { meta: 1 as never }), { code: 'HAUYNA_INVALID_META', message: badMeta })
+  // Each meta fits the 64 bytes on its own; merged, they do not.
+  await t.rejects(presence.update(conn, { meta: { more: 'y'.repeat(25) } }),
+    { code: 'HAUYNA_TOO_LARGE', message: /^presence meta is 71 bytes, over the limit of 64 bytes$/ })
+  t.match(await presence.get('alice'), { status: 'busy', meta: { note } }, 'nothing was stored')
+
+  t.ok(await presence.update('alice', { status: 'away' }, { mode: 'replace' }))
+  t.same((await presence.get('alice'))?.meta, { note }, 'replace without a meta keeps the meta')
+  t.equal((await presence.get('alice'))?.status, 'away')
+
+  t.equal(await presence.untrack(conn), true)
+  t.equal(await presence.untrack(conn), false, 'untracking an untracked connection')
+  t.equal(await presence.get('alice'), null)
+})
+
+t.test('two tabs untracked at once: one leave, naming the tab whose entry went last', async (t) => {
+  let changes: PresenceChange[] = []
+  const server = await startServer(t, { presence: { autoUntrack: false } }, (app) => { changes = recorder(app) })
+  const tabs = [await connect(server.url({ userId: 'alice' })), await connect(server.url({ userId: 'alice' }))]
+  const [first, second] = tabs.map((c) => server.app.connections.get(c.frames[0].connectionId as string))
+  if (first === undefined || second === undefined) throw new Error('no connections')
+  t.same(await Promise.all([server.app.presence.untrack(first), server.app.presence.untrack(second)]), [true, true])
+  const leaves = changes.filter((c) => c.event === 'leave')
+  t.equal(leaves.length, 1)
+  t.match(leaves[0], { userId: 'alice', connectionId: second.id, presence: { connections: [{ connectionId: second.id }] } })
+  t.notOk(await server.app.presence.isPresent('alice'))
+  for (const c of tabs) t.same(c.violations, [])
+})

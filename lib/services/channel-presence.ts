@@ -81,10 +81,6 @@ export class ChannelPresence {
     return Object.fromEntries(Array.from(this.channels.get(channel) ?? [], ([userId, member]) => [userId, summary(member)]))
   }
 
-  get size (): number {
-    return this.channels.size
-  }
-
   private async current (userId: string): Promise<{ status: string, meta: Record<string, unknown> }> {
     const presence = await this.runtime.presence.get(userId)
     return presence === null
