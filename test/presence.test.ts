@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { PresenceChange } from '../lib/index'
 import { connect, startServer, until } from './helpers'
+import { internalsOf } from '../lib/plugin'
 
 const presenceChannels = { channels: { policies: { 'room:*': { presence: true } } } }
 
@@ -336,4 +337,27 @@ t.test('two tabs untracked at once: one leave, naming the tab whose entry went l
   t.match(leaves[0], { userId: 'alice', connectionId: second.id, presence: { connections: [{ connectionId: second.id }] } })
   t.notOk(await server.app.presence.isPresent('alice'))
   for (const c of tabs) t.same(c.violations, [])
+})
+
+t.test('two tabs subscribing at once are one join, and one tab leaving is no leave', async (t) => {
+  const server = await startServer(t, presenceChannels)
+  const bob = await connect(server.url({ userId: 'bob' }))
+  await bob.request({ type: 'subscribe', channel: 'room:a' })
+  const tab1 = await connect(server.url({ userId: 'alice' }))
+  const tab2 = await connect(server.url({ userId: 'alice' }))
+  const [first, second] = server.app.connections.byUser('alice')
+  await Promise.all([server.app.channels.subscribe(first, 'room:a'), server.app.channels.subscribe(second, 'room:a')])
+  const join = await bob.once((f) => f.type === 'presence_diff' && 'alice' in f.joins, 'alice\'s join')
+  t.equal(join.joins.alice.connections, 1)
+  const carol = await connect(server.url({ userId: 'carol' }))
+  await carol.request({ type: 'subscribe', channel: 'room:a' })
+  t.equal(carol.all('subscribed')[0].presence.alice.connections, 2, 'both tabs are counted')
+  await server.app.channels.unsubscribe(first, 'room:a')
+  await bob.settle()
+  t.equal(bob.count((f) => f.type === 'presence_diff' && 'alice' in f.leaves), 0, 'alice is still there through her other tab')
+  await server.app.channels.unsubscribe(second, 'room:a')
+  await bob.once((f) => f.type === 'presence_diff' && 'alice' in f.leaves, 'alice\'s leave')
+  for (const c of [bob, carol]) await c.request({ type: 'unsubscribe', channel: 'room:a' })
+  t.match(internalsOf(server.app), { presenceChannels: 0, presenceChannelUsers: 0 }, 'no presence state left behind')
+  for (const c of [bob, carol, tab1, tab2]) t.same(c.violations, [])
 })

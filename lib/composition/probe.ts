@@ -14,6 +14,9 @@ export interface NodeProbe {
   readonly userGroups: number
   /** Users in this process's presence table; -1 when the adapter keeps presence elsewhere. */
   readonly presenceUsers: number
+  /** Channels holding presence members, and users who are members of one. */
+  readonly presenceChannels: number
+  readonly presenceChannelUsers: number
   readonly channelRecords: number
   /** Bytes parked in every connection's inbox. */
   readonly inboxBytes: number
@@ -29,6 +32,8 @@ export function probe (runtime: Runtime): NodeProbe {
     groupMemberships: runtime.groups.size,
     userGroups: runtime.groups.userCount,
     presenceUsers: store instanceof PresenceTable ? store.userCount : -1,
+    presenceChannels: runtime.channelPresence.counts.channels,
+    presenceChannelUsers: runtime.channelPresence.counts.users,
     channelRecords: runtime.channels.registry.size,
     inboxBytes: runtime.inboxBudget.used,
     draining: runtime.draining

@@ -31,21 +31,32 @@ export class ChannelPresence {
   }
 
   async joined (conn: Connection, channel: string): Promise<void> {
-    if (!this.enabled(channel)) return
+    if (!this.enabled(channel) || this.joinedAgain(conn.userId, channel)) return
+    const state = await this.current(conn.userId)
+    // Another connection of this user may have joined while the state was read: one join only.
+    if (this.joinedAgain(conn.userId, channel)) return
+    const fresh = { connections: 1, ...state }
     let members = this.channels.get(channel)
     if (members === undefined) this.channels.set(channel, members = new Map())
-    const member = members.get(conn.userId)
-    if (member !== undefined) {
-      member.connections++
-      return
-    }
-    const fresh = { connections: 1, ...await this.current(conn.userId) }
     members.set(conn.userId, fresh)
     let joined = this.userChannels.get(conn.userId)
     if (joined === undefined) this.userChannels.set(conn.userId, joined = new Set())
     joined.add(channel)
     // The joiner sees itself in its `subscribed` snapshot, not again as a diff.
     await this.publish(channel, { joins: { [conn.userId]: summary(fresh) } }, conn.id)
+  }
+
+  /** Channels with a present user, and users present in a channel, on this node. @internal */
+  get counts (): { channels: number, users: number } {
+    return { channels: this.channels.size, users: this.userChannels.size }
+  }
+
+  /** Counts one more connection of a user already present in the channel; `false` if absent. */
+  private joinedAgain (userId: string, channel: string): boolean {
+    const member = this.channels.get(channel)?.get(userId)
+    if (member === undefined) return false
+    member.connections++
+    return true
   }
 
   async left (userId: string, channel: string): Promise<void> {
