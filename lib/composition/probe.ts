@@ -26,8 +26,8 @@ export interface NodeProbe {
 export function probe (runtime: Runtime): NodeProbe {
   const store = runtime.adapter.presence
   return {
-    connectionsById: runtime.connectionsById.size,
-    connectionsByUser: runtime.connectionsByUser.size,
+    connectionsById: runtime.directory.size,
+    connectionsByUser: runtime.directory.userCount,
     hubTopics: runtime.hub.topicCount,
     groupMemberships: runtime.groups.size,
     userGroups: runtime.groups.userCount,

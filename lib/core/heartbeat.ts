@@ -47,7 +47,7 @@ export class HeartbeatMonitor {
     if (this.round !== undefined) return
     this.pinging = now - this.lastPing >= this.runtime.options.heartbeat.interval
     if (this.pinging) this.lastPing = now
-    this.round = this.runtime.connectionsById.values()
+    this.round = this.runtime.directory.values()
     this.slice()
   }
 

@@ -34,7 +34,7 @@ export function openConnection (
     return undefined
   }
   const max = runtime.options.maxConnectionsPerUser
-  if ((runtime.connectionsByUser.get(identity.id)?.size ?? 0) >= max) {
+  if (runtime.directory.countOfUser(identity.id) >= max) {
     runtime.log.warn({ userId: identity.id }, 'refusing connection over the per-user limit')
     refuse(runtime, socket, ErrorCode.Forbidden, `too many connections for this user (max ${max})`, CloseCode.PolicyViolation)
     return undefined

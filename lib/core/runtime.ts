@@ -1,14 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { randomUUID } from 'node:crypto'
-import { performance } from 'node:perf_hooks'
-import type { Adapter, AdapterNode, Envelope } from '../adapters/adapter'
+import type { Adapter } from '../adapters/adapter'
 import { type ChannelSubscription, Connection, type ConnectionHost, type ConnectionLimits } from '../connection/connection'
 import { InboxBudget } from '../connection/inbox'
 import type { ConnectionState } from '../connection/state'
-import { errors } from '../errors'
 import type { ResolvedOptions } from '../options'
 import { frames } from '../protocol/frames'
-import { encodeMessage } from '../protocol/codec'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import type { Ref } from '../protocol/schemas'
 import type { ValidationDetail } from '../protocol/validator'
@@ -26,24 +23,26 @@ import { Dispatcher, refOf } from './dispatcher'
 import type { Endpoint } from './endpoint'
 import { Meter } from '../observe/meter'
 import { channelTopic } from '../pubsub/topics'
-import { TopicHub } from './topic-hub'
+import { TopicHub } from '../pubsub/topic-hub'
+import { ConnectionDirectory } from '../directory/connection-directory'
+import { Bus } from '../pubsub/bus'
 import { closeConnection } from './lifecycle'
 
 /**
  * The plugin's state for one Fastify instance: the connection registry, the topic hub,
  * the adapter and the services built on them. Everything is released by `close()`.
  */
-export class Runtime implements AdapterNode, ConnectionHost {
+export class Runtime implements ConnectionHost {
   readonly nodeId: string
   readonly adapter: Adapter
-  readonly hub = new TopicHub()
+  readonly hub = new TopicHub<Connection, ChannelSubscription>()
+  private readonly bus: Bus<Connection, ChannelSubscription>
   readonly startedAt = Date.now()
   /** Running totals for stats, and the metrics sink when metrics are on. */
   readonly meter = new Meter()
 
   readonly endpoints: Endpoint[] = []
-  readonly connectionsById = new Map<string, Connection>()
-  readonly connectionsByUser = new Map<string, Set<Connection>>()
+  readonly directory = new ConnectionDirectory()
   readonly events: EventsService
   readonly channels: ChannelsService
   readonly channelPresence: ChannelPresence
@@ -65,6 +64,7 @@ export class Runtime implements AdapterNode, ConnectionHost {
   constructor (readonly options: ResolvedOptions, readonly log: FastifyBaseLogger) {
     this.nodeId = options.nodeId ?? randomUUID()
     this.adapter = options.adapter
+    this.bus = new Bus({ nodeId: this.nodeId, adapter: this.adapter, hub: this.hub, codec: options.codec, meter: this.meter })
     this.inboxBudget = new InboxBudget(options.maxQueuedBytesTotal)
     this.leaveGrace = after(options.presence.leaveGrace, this.deferrals)
     const { rateLimit, inbox, maxBufferedBytes, maxMetaBytes, closeTimeout, heartbeat, codec } = options
@@ -99,61 +99,39 @@ export class Runtime implements AdapterNode, ConnectionHost {
   }
 
   start (): Promise<void> {
-    return this.adapter.init(this)
+    return this.bus.start()
   }
 
-  deliver (topic: string, envelope: Envelope): number {
-    const started = performance.now()
-    const count = this.hub.deliver(topic, envelope)
-    this.meter.delivered(envelope.payload, count, performance.now() - started)
-    return count
-  }
-
-  /** Encodes once and publishes through the adapter. */
   publish (topic: string, message: object, origin?: string, skip?: string): Promise<number> {
-    const payload = encodeMessage(this.options.codec, message)
-    return payload === undefined ? Promise.resolve(0) : this.adapter.publish(topic, { payload, origin, skip })
+    return this.bus.publish(topic, message, origin, skip)
   }
 
-  /** Resolves once the adapter has the topic; `undefined` when this node already had it. */
   join (conn: Connection, topic: string, subscription: ChannelSubscription | null): Promise<void> | undefined {
-    return this.hub.add(topic, conn, subscription) ? this.adapter.subscribe(topic) : undefined
+    return this.bus.join(conn, topic, subscription)
   }
 
   leave (conn: Connection, topic: string): Promise<void> | undefined {
-    return this.hub.remove(topic, conn) ? this.adapter.unsubscribe(topic) : undefined
+    return this.bus.leave(conn, topic)
   }
 
   connection (target: ConnectionRef): Connection {
-    if (typeof target !== 'string') return target
-    const conn = this.connectionsById.get(target)
-    if (conn === undefined) throw new errors.UnknownConnection(target)
-    return conn
+    return this.directory.resolve(target)
   }
 
   userConnections (userId: string): Connection[] {
-    const set = this.connectionsByUser.get(userId)
-    return set === undefined ? [] : [...set]
+    return this.directory.ofUser(userId)
   }
 
   register (conn: Connection): void {
-    this.connectionsById.set(conn.id, conn)
-    let set = this.connectionsByUser.get(conn.userId)
-    if (set === undefined) this.connectionsByUser.set(conn.userId, set = new Set())
-    set.add(conn)
+    this.directory.add(conn)
     conn.route.connections++
     this.meter.accepted()
   }
 
   /** Returns `true` when `conn` was its user's last connection on this node. */
   unregister (conn: Connection): boolean {
-    this.connectionsById.delete(conn.id)
     conn.route.connections--
-    const set = this.connectionsByUser.get(conn.userId)
-    set?.delete(conn)
-    if (set?.size !== 0) return false
-    this.connectionsByUser.delete(conn.userId)
-    return true
+    return this.directory.remove(conn)
   }
 
   sendError (conn: Connection, code: ErrorCode, message: string, ref?: Ref, details?: ValidationDetail[]): void {

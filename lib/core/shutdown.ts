@@ -6,7 +6,7 @@ const POLL_MS = 10
 
 async function waitForEmpty (runtime: Runtime, ms: number): Promise<void> {
   const deadline = Date.now() + ms
-  while (runtime.connectionsById.size > 0 && Date.now() < deadline) await sleep(POLL_MS)
+  while (runtime.directory.size > 0 && Date.now() < deadline) await sleep(POLL_MS)
 }
 
 /**
@@ -15,9 +15,9 @@ async function waitForEmpty (runtime: Runtime, ms: number): Promise<void> {
  */
 export async function drain (runtime: Runtime): Promise<void> {
   runtime.draining = true
-  for (const conn of runtime.connectionsById.values()) conn.close(CloseCode.GoingAway, 'server shutting down')
+  for (const conn of runtime.directory.values()) conn.close(CloseCode.GoingAway, 'server shutting down')
   await waitForEmpty(runtime, runtime.options.closeTimeout)
-  for (const conn of runtime.connectionsById.values()) conn.terminate()
+  for (const conn of runtime.directory.values()) conn.terminate()
   await waitForEmpty(runtime, runtime.options.closeTimeout)
   // Closed connections may still hold subscriptions and presence until their cleanup ran.
   await runtime.cleanup.drain()

@@ -47,7 +47,7 @@ export type Stats = Static<typeof StatsSchema>
 function metaSummary (runtime: Runtime, detail: boolean): Stats['connectionMeta'] {
   const byKey = new Map<string, number>()
   let connections = 0
-  for (const conn of runtime.connectionsById.values()) {
+  for (const conn of runtime.directory.values()) {
     const keys = Object.keys(conn.meta)
     if (keys.length > 0) connections++
     if (detail) for (const key of keys) byKey.set(key, (byKey.get(key) ?? 0) + 1)
@@ -64,13 +64,13 @@ function metaSummary (runtime: Runtime, detail: boolean): Stats['connectionMeta'
 function connectionCounts (runtime: Runtime): Pick<Stats, 'connections' | 'users' | 'states'> {
   const states: Record<string, number> = Object.fromEntries(connectionStates.map((s) => [s, 0]))
   let connections = 0
-  for (const conn of runtime.connectionsById.values()) {
+  for (const conn of runtime.directory.values()) {
     const open = conn.isOpen
     states[open ? conn.state : ConnectionState.Disconnected]++
     if (open) connections++
   }
   let users = 0
-  for (const conns of runtime.connectionsByUser.values()) {
+  for (const conns of runtime.directory.users()) {
     for (const conn of conns) {
       if (!conn.isOpen) continue
       users++

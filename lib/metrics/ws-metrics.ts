@@ -133,8 +133,8 @@ export function createWsMetrics (client: PromClient, registry: Prom.Registry, ru
   const { meter, cleanup } = runtime
 
   counter('ws_connections_total', 'WebSocket connections accepted since start', () => meter.connectionsTotal)
-  gauge('ws_connections_current', 'Open WebSocket connections on this node', () => runtime.connectionsById.size)
-  gauge('ws_clients_current', 'Distinct users with at least one connection on this node', () => runtime.connectionsByUser.size)
+  gauge('ws_connections_current', 'Open WebSocket connections on this node', () => runtime.directory.size)
+  gauge('ws_clients_current', 'Distinct users with at least one connection on this node', () => runtime.directory.userCount)
   labelled('ws_messages_total', 'WebSocket messages by direction and protocol type (outbound counts every recipient)', ['direction', 'type'], (c) => {
     for (const [type, n] of telemetry.inbound.counts) c.inc({ direction: 'in', type }, n)
     for (const [type, n] of telemetry.outbound.counts) c.inc({ direction: 'out', type }, n)

@@ -13,7 +13,7 @@ export class ConnectionsService {
   constructor (private readonly runtime: Runtime) {}
 
   get (id: string): Connection | undefined {
-    return this.runtime.connectionsById.get(id)
+    return this.runtime.directory.get(id)
   }
 
   byUser (userId: string): Connection[] {
@@ -31,22 +31,22 @@ export class ConnectionsService {
   }
 
   async count (): Promise<number> {
-    return this.runtime.connectionsById.size
+    return this.runtime.directory.size
   }
 
   /** Distinct users with at least one connection. */
   async userCount (): Promise<number> {
-    return this.runtime.connectionsByUser.size
+    return this.runtime.directory.userCount
   }
 
   inState (state: ConnectionState): Connection[] {
     const out: Connection[] = []
-    for (const conn of this.runtime.connectionsById.values()) if (conn.state === state) out.push(conn)
+    for (const conn of this.runtime.directory.values()) if (conn.state === state) out.push(conn)
     return out
   }
 
   async close (id: string, code: number = CloseCode.Normal, reason = ''): Promise<boolean> {
-    const conn = this.runtime.connectionsById.get(id)
+    const conn = this.runtime.directory.get(id)
     if (conn === undefined) return false
     conn.close(code, reason)
     return true
@@ -62,6 +62,6 @@ export class ConnectionsService {
   }
 
   values (): IterableIterator<Connection> {
-    return this.runtime.connectionsById.values()
+    return this.runtime.directory.values()
   }
 }

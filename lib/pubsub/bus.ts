@@ -1,0 +1,60 @@
+import { performance } from 'node:perf_hooks'
+import type { Adapter, AdapterNode, Envelope } from '../adapters/adapter'
+import type { Meter } from '../observe/meter'
+import { type Codec, encodeMessage } from '../protocol/codec'
+import type { Deliverable, Delivery, TopicHub } from './topic-hub'
+
+export interface BusDeps<D extends Deliverable, S extends Delivery> {
+  nodeId: string
+  adapter: Adapter
+  hub: TopicHub<D, S>
+  codec: Codec | undefined
+  meter: Pick<Meter, 'delivered'>
+}
+
+/**
+ * Publish and subscribe for this node: publishes go through the adapter (to every node),
+ * and what the adapter hands back is fanned out by the local hub. The adapter calls up
+ * through `AdapterNode`, which the bus implements.
+ */
+export class Bus<D extends Deliverable, S extends Delivery> implements AdapterNode {
+  readonly nodeId: string
+  private readonly adapter: Adapter
+  private readonly hub: TopicHub<D, S>
+  private readonly codec: Codec | undefined
+  private readonly meter: Pick<Meter, 'delivered'>
+
+  constructor (deps: BusDeps<D, S>) {
+    this.nodeId = deps.nodeId
+    this.adapter = deps.adapter
+    this.hub = deps.hub
+    this.codec = deps.codec
+    this.meter = deps.meter
+  }
+
+  start (): Promise<void> {
+    return this.adapter.init(this)
+  }
+
+  deliver (topic: string, envelope: Envelope): number {
+    const started = performance.now()
+    const count = this.hub.deliver(topic, envelope)
+    this.meter.delivered(envelope.payload, count, performance.now() - started)
+    return count
+  }
+
+  /** Encodes once and publishes through the adapter. */
+  publish (topic: string, message: object, origin?: string, skip?: string): Promise<number> {
+    const payload = encodeMessage(this.codec, message)
+    return payload === undefined ? Promise.resolve(0) : this.adapter.publish(topic, { payload, origin, skip })
+  }
+
+  /** Resolves once the adapter has the topic; `undefined` when this node already had it. */
+  join (subscriber: D, topic: string, subscription: S | null): Promise<void> | undefined {
+    return this.hub.add(topic, subscriber, subscription) ? this.adapter.subscribe(topic) : undefined
+  }
+
+  leave (subscriber: D, topic: string): Promise<void> | undefined {
+    return this.hub.remove(topic, subscriber) ? this.adapter.unsubscribe(topic) : undefined
+  }
+}
