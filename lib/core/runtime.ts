@@ -73,8 +73,8 @@ export class Runtime implements ConnectionHost {
       (error, event, args) => this.onHandlerError(error, event, args))
     this.channels = new ChannelsService(this)
     this.channelPresence = new ChannelPresence(this)
-    this.groups = new GroupsService(this)
-    this.connections = new ConnectionsService(this)
+    this.groups = new GroupsService({ connections: this.directory, publisher: this.bus, topics: this.bus })
+    this.connections = new ConnectionsService({ connections: this.directory, publisher: this.bus })
     this.presence = new PresenceService({
       store: this.adapter.presence,
       events: this.events,

@@ -1,9 +1,15 @@
 import type { Connection } from '../connection/connection'
-import type { Runtime } from '../core/runtime'
 import { groupTopic } from '../pubsub/topics'
 import { frames } from '../protocol/frames'
 import { checkName, checkUserId, userKey } from '../protocol/names'
 import { type SendOptions, senderOf } from './send-options'
+import type { ConnectionLookup, Publisher, TopicJoiner } from './ports'
+
+export interface GroupsDeps {
+  connections: Pick<ConnectionLookup, 'ofUser'>
+  publisher: Publisher
+  topics: TopicJoiner
+}
 
 export interface GroupMember {
   userId: string
@@ -30,7 +36,16 @@ export class GroupsService {
   private readonly memberships = new Map<string, Map<string, Membership>>()
   private readonly userGroups = new Map<string, Set<string>>()
 
-  constructor (private readonly runtime: Runtime) {}
+  private readonly connections: Pick<ConnectionLookup, 'ofUser'>
+  private readonly publisher: Publisher
+  private readonly topics: TopicJoiner
+
+  /** @internal */
+  constructor (deps: GroupsDeps) {
+    this.connections = deps.connections
+    this.publisher = deps.publisher
+    this.topics = deps.topics
+  }
 
   async add (userId: string, group: string, options: { role?: string } = {}): Promise<void> {
     await this.join(checkUserId(userId), checkName('group', group), options.role, true)
@@ -44,7 +59,7 @@ export class GroupsService {
     const groups = this.userGroups.get(userId)
     groups?.delete(group)
     if (groups?.size === 0) this.userGroups.delete(userId)
-    await Promise.all(this.runtime.userConnections(userId).map((conn) => this.leaveTopic(conn, group)))
+    await Promise.all(this.connections.ofUser(userId).map((conn) => this.leaveTopic(conn, group)))
     return true
   }
 
@@ -78,7 +93,7 @@ export class GroupsService {
   /** Sends `data` to every connection of every member; resolves to the deliveries made. */
   async sendTo (group: string, data: unknown, options: SendOptions = {}): Promise<number> {
     checkName('group', group)
-    return this.runtime.publish(groupTopic(group), frames.group(group, senderOf(options), data))
+    return this.publisher.publish(groupTopic(group), frames.group(group, senderOf(options), data))
   }
 
   /** Identity groups of a connecting user, then topics for all of the user's memberships. @internal */
@@ -118,16 +133,16 @@ export class GroupsService {
     let groups = this.userGroups.get(userId)
     if (groups === undefined) this.userGroups.set(userId, groups = new Set())
     groups.add(group)
-    await Promise.all(this.runtime.userConnections(userId).map((conn) => this.joinTopic(conn, group)))
+    await Promise.all(this.connections.ofUser(userId).map((conn) => this.joinTopic(conn, group)))
   }
 
   private async joinTopic (conn: Connection, group: string): Promise<void> {
     if (!conn.addGroup(group)) return
-    await this.runtime.join(conn, groupTopic(group), null)
+    await this.topics.join(conn, groupTopic(group), null)
   }
 
   private async leaveTopic (conn: Connection, group: string): Promise<void> {
     if (!conn.removeGroup(group)) return
-    await this.runtime.leave(conn, groupTopic(group))
+    await this.topics.leave(conn, groupTopic(group))
   }
 }

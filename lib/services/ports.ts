@@ -1,0 +1,32 @@
+import type { ChannelSubscription, Connection } from '../connection/connection'
+
+// What services need of the layers below them, each as small as its users need. The
+// composition root hands in the objects that implement them (the bus, the hub, the directory).
+
+/** Publishes to every node: `origin` for echo suppression, `skip` a connection left out. */
+export interface Publisher {
+  publish (topic: string, message: object, origin?: string, skip?: string): Promise<number>
+}
+
+/** Joins and leaves topics; both resolve once the adapter knows, `undefined` when nothing changed there. */
+export interface TopicJoiner {
+  join (conn: Connection, topic: string, subscription: ChannelSubscription | null): Promise<void> | undefined
+  leave (conn: Connection, topic: string): Promise<void> | undefined
+}
+
+/** This node's subscribers, by topic. */
+export interface TopicView {
+  subscribers (topic: string): ReadonlyMap<Connection, ChannelSubscription | null> | undefined
+  size (topic: string): number
+  topicNames (): IterableIterator<string>
+}
+
+/** This node's connections. */
+export interface ConnectionLookup {
+  get (id: string): Connection | undefined
+  resolve (target: Connection | string): Connection
+  ofUser (userId: string): Connection[]
+  values (): IterableIterator<Connection>
+  readonly size: number
+  readonly userCount: number
+}
