@@ -8,6 +8,7 @@ import { MAX_NESTING, nestsDeeperThan } from '../lib/protocol/nesting'
 import { isValidCloseCode } from '../lib/protocol/codes'
 import { isoNow } from '../lib/protocol/frames'
 import { compileValidator } from '../lib/protocol/validator'
+import { wireCodeOf } from '../lib/protocol/wire-codes'
 import { delay } from './helpers'
 
 const nested = (depth: number, leaf: unknown): unknown => depth === 0 ? leaf : { d: nested(depth - 1, leaf) }
@@ -105,4 +106,13 @@ t.test('validation details: a path for each failure, "/" for the root, at most t
   const details = compileValidator(twelve).details(Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`f${i}`, i])))
   t.equal(details.length, 10)
   t.same(details[0], { path: '/f0', message: 'Expected string' })
+})
+
+t.test('wire codes: a plugin error a client may see keeps its meaning, anything else is internal_error', async (t) => {
+  t.equal(wireCodeOf({ code: 'HAUYNA_FORBIDDEN' }), 'forbidden')
+  t.equal(wireCodeOf({ code: 'HAUYNA_INVALID_META' }), 'invalid_message')
+  t.equal(wireCodeOf({ code: 'HAUYNA_UNKNOWN_CONNECTION' }), 'internal_error', 'not every plugin error is the client\'s business')
+  t.equal(wireCodeOf(null), 'internal_error', 'a handler may throw null')
+  t.equal(wireCodeOf(undefined), 'internal_error')
+  t.equal(wireCodeOf({ code: { toString: () => 'HAUYNA_FORBIDDEN' } }), 'internal_error', 'only string codes are looked up')
 })

@@ -44,7 +44,7 @@ t.test('client messages: each type with its fields', async (t) => {
   expectRule(t, c.publish, [{ type: 'publish', channel: 'a', data: null }], [{ type: 'publish', channel: 'a\u0001', data: 1 }, { type: 'publish', data: 1 }])
   expectRule(t, c.direct, [{ type: 'direct', to: 'bob', data: {} }], [{ type: 'direct', to: 'x'.repeat(201), data: 1 }, { type: 'direct', data: 1 }])
   expectRule(t, c.group, [{ type: 'group', group: 'g', data: [] }], [{ type: 'group', group: '', data: 1 }, { type: 'group', data: 1 }])
-  expectRule(t, c.broadcast, [{ type: 'broadcast', data: 'hi' }], [{ type: 'group', data: 'hi' }])
+  expectRule(t, c.broadcast, [{ type: 'broadcast', data: 'hi' }], [{ type: 'group', data: 'hi' }, { type: 'broadcast' }])
   expectRule(t, c.presence, [{ type: 'presence' }, { type: 'presence', status: 'away', meta: { a: 1 } }],
     [{ type: 'presence', status: '' }, { type: 'presence', meta: [1] }, { type: 'presence', status: 's'.repeat(65) }])
   expectRule(t, c.heartbeat, [{ type: 'heartbeat' }, { type: 'heartbeat', ts: 1 }, { type: 'heartbeat', ts: 'x' }],
