@@ -2,9 +2,6 @@ import type { Connection } from '../connection/connection'
 import type { CleanupStep } from '../util/cleanup-queue'
 import type { Later } from '../util/deferrals'
 import { ALL_TOPIC, userTopic } from '../pubsub/topics'
-import type { ChannelsService } from '../services/channels'
-import type { EventsService } from '../services/events'
-import type { GroupsService } from '../services/groups'
 import type { PresenceService } from '../services/presence'
 
 /** A closed connection, already out of the registry, whose resources are still held. */
@@ -18,11 +15,12 @@ export interface Departure {
 
 /** What the departure steps release, and when a presence leave happens. */
 export interface DepartureDeps {
-  channels: Pick<ChannelsService, 'detach'>
-  groups: Pick<GroupsService, 'detach'>
+  channels: { detach (conn: Connection, presenceLeave: Later): Promise<void> }
+  groups: { detach (conn: Connection, lastOfUser: boolean): Promise<void> }
   topics: { leave (conn: Connection, topic: string): Promise<void> | undefined }
   presence: Pick<PresenceService, 'untrack'>
-  events: Pick<EventsService, 'emitAfter'>
+  /** Runs the `disconnect` listeners, the built-in one first. */
+  events: { emitAfter (first: ((...args: never[]) => unknown) | undefined, event: string, args: unknown[]): Promise<void> }
   autoUntrack: boolean
   /** The leave grace period: a quick reconnect (page reload) keeps the user present throughout. */
   grace: Later

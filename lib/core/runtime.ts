@@ -35,6 +35,7 @@ import { closeConnection } from './lifecycle'
 export class Runtime implements ConnectionHost {
   readonly nodeId: string
   readonly adapter: Adapter
+  /** @internal */
   readonly hub = new TopicHub<Connection, ChannelSubscription>()
   private readonly bus: Bus<Connection, ChannelSubscription>
   readonly startedAt = Date.now()
