@@ -1,4 +1,5 @@
 import t from 'tap'
+import { Type } from '@sinclair/typebox'
 import Fastify from 'fastify'
 import hauyna from '../lib/index'
 import { connect, open, startServer } from './helpers'
@@ -44,4 +45,26 @@ t.test('codec options are validated', async (t) => {
     await t.rejects(async () => { await app.register(hauyna, { codec } as never) }, { code: 'HAUYNA_INVALID_OPTION', message: /codec/ })
     await app.close()
   }
+})
+
+t.test('a codec whose encode throws on an answer is reported, and the connection goes on', async (t) => {
+  const reported: string[] = []
+  const server = await startServer(t, {
+    codec: {
+      encode: (message) => {
+        if (message.type === 'ack' && message.ref === 'boom') throw new Error('cannot encode this ack')
+        return message
+      }
+    }
+  }, (app) => {
+    app.events.on('sync_type', { schema: Type.Object({ type: Type.Literal('sync_type') }) }, () => {})
+    app.events.on('async_type', { schema: Type.Object({ type: Type.Literal('async_type') }) }, async () => {})
+    app.events.on('error', (error: Error) => { reported.push(error.message) })
+  })
+  const a = await connect(server.url({ userId: 'a' }))
+  a.send({ type: 'sync_type', ref: 'boom' })
+  a.send({ type: 'async_type', ref: 'boom' })
+  t.equal((await a.request({ type: 'heartbeat' })).type, 'ack', 'the connection still answers')
+  t.same(reported, ['cannot encode this ack', 'cannot encode this ack'], 'both failures reported, after a sync and an async handler')
+  t.equal(a.all('ack').filter((f) => f.ref === 'boom').length, 0)
 })

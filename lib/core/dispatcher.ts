@@ -40,7 +40,24 @@ export class Dispatcher {
     this.builtins = new Map(Object.entries(builtinTypes))
   }
 
+  /**
+   * Never throws nor rejects: an answer that cannot be written (a codec whose `encode` throws)
+   * is reported, and the connection goes on with its next frame.
+   */
   handle (conn: Connection, data: Buffer, isBinary: boolean): Promise<void> | undefined {
+    try {
+      return this.dispatch(conn, data, isBinary)?.catch((error: unknown) => { this.answerFailed(error, conn) })
+    } catch (error) {
+      this.answerFailed(error, conn)
+      return undefined
+    }
+  }
+
+  private answerFailed (error: unknown, conn: Connection): void {
+    this.runtime.reportError(error, conn, 'could not answer a message')
+  }
+
+  private dispatch (conn: Connection, data: Buffer, isBinary: boolean): Promise<void> | undefined {
     const runtime = this.runtime
     // The type label of the metrics: `invalid` unless the frame decodes to a message.
     let label = 'invalid'
