@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
-import { Client, connect, delay, refusal, startServer, until } from './helpers'
+import { Client, connect, delay, LogSink, refusal, startServer, until } from './helpers'
 
 /** Identity from an `x-user` header, with groups and meta from others. */
 function headerIdentity (request: FastifyRequest) {
@@ -66,15 +66,19 @@ t.test('authenticate gives the identity: id, groups, meta', async (t) => {
 
 t.test('authenticate failures are HTTP errors and no socket', async (t) => {
   t.test('throwing: 401', async (t) => {
+    const sink = new LogSink('info')
     const server = await startServer(t, {
       authenticate: (request) => {
         if (request.headers.authorization !== 'Bearer good') throw new Error('bad token')
         return { id: 'alice' }
       }
-    })
+    }, undefined, sink.logger)
     const refused = await refusal(server.url({ userId: 'alice' }), { authorization: 'Bearer bad' })
     t.equal(refused.status, 401)
     t.equal(refused.body.code, 'HAUYNA_UNAUTHORIZED')
+    t.equal(refused.body.message, 'Unauthorized: bad token')
+    t.match(sink.matching('websocket authentication failed', 30), [{ err: { message: 'bad token' } }],
+      'one info line with the error')
     const stats = await server.app.hauyna.stats()
     t.equal(stats.connections, 0, 'no connection registered')
     t.equal(stats.connectionsTotal, 0, 'no connection was ever opened')
@@ -105,7 +109,24 @@ t.test('authenticate failures are HTTP errors and no socket', async (t) => {
 
   t.test('an identity with an invalid id: 401', async (t) => {
     const server = await startServer(t, { authenticate: () => ({ id: '' }) })
-    t.equal((await refusal(server.url())).status, 401)
+    const refused = await refusal(server.url())
+    t.equal(refused.status, 401)
+    t.equal(refused.body.message, 'Unauthorized: invalid user id "": 1-200 characters without control or invisible characters')
+    t.equal((await server.app.hauyna.stats()).connectionsTotal, 0)
+  })
+
+  t.test('an identity without a string id: 401, no identity', async (t) => {
+    const sink = new LogSink('info')
+    const server = await startServer(t, {
+      // A JavaScript app may return a user record whose id is a number, or has no id at all.
+      authenticate: (request) => ((request.query as { userId?: string }).userId === 'numeric' ? { id: 42 } : { name: 'alice' }) as never
+    }, undefined, sink.logger)
+    for (const query of [{ userId: 'numeric' }, {}] as Array<Record<string, string>>) {
+      const refused = await refusal(server.url(query))
+      t.equal(refused.status, 401)
+      t.same([refused.body.code, refused.body.message], ['HAUYNA_UNAUTHORIZED', 'Unauthorized: no identity'])
+    }
+    t.equal(sink.matching('websocket authentication returned no identity', 30).length, 2, 'one info line each')
     t.equal((await server.app.hauyna.stats()).connectionsTotal, 0)
   })
 

@@ -47,6 +47,10 @@ t.test('token bucket: a clock that goes back neither refills nor forgives', asyn
   t.equal(bucket.take(3000), false, 'no tokens from negative time')
   t.equal(bucket.persistentlyExceeded, true)
   t.equal(bucket.take(5000), false, 'and the refill point did not move back to 3000')
+
+  const spared = new TokenBucket({ burst: 2, perSecond: 1000, maxViolations: 0 }, 5000)
+  spared.take(5000)
+  t.equal(spared.take(3000), true, 'nor takes away the token that was left')
 })
 
 t.test('inbox: bounded in count and bytes, the boundary itself admitted', async (t) => {

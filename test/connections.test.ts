@@ -141,6 +141,36 @@ t.test('conn.send from a message handler answers only that connection', async (t
   t.same(first.violations, [])
 })
 
+t.test('conn.send is true when written and false on a closing or closed connection; conn.close validates once', async (t) => {
+  const server = await startServer(t)
+  const alice = await connect(server.url({ userId: 'alice' }))
+  const bob = await connect(server.url({ userId: 'bob' }))
+  const aliceConn = server.app.connections.byUser('alice')[0]
+  const bobConn = server.app.connections.byUser('bob')[0]
+  const direct = (data: string) => ({ type: 'direct', from: null, data, ts: new Date().toISOString() })
+
+  t.equal(aliceConn.isOpen, true)
+  const out = (await server.app.hauyna.stats()).messages.out
+  t.equal(aliceConn.send(direct('written')), true, 'true when written')
+  t.equal((await server.app.hauyna.stats()).messages.out, out + 1, 'and counted as sent')
+  t.throws(() => aliceConn.close(1005), { code: 'HAUYNA_INVALID_CLOSE_CODE' }, 'a code no endpoint may send')
+  t.equal(aliceConn.isOpen, true, 'a refused close leaves the connection open')
+
+  aliceConn.close()
+  t.equal(aliceConn.isOpen, false, 'not open once the app closed it')
+  t.equal(aliceConn.send(direct('after close')), false, 'false once closing: nothing written')
+  t.doesNotThrow(() => aliceConn.close(4001, 'again'), 'a second close is a no-op')
+  t.same(await alice.closed, { code: 1000, reason: '' }, 'the first close, a normal one with no reason by default')
+  t.same(alice.all('direct').map((f) => f.data), ['written'], 'the frame sent after close never arrived')
+
+  // Closed by the peer: the app never called close().
+  await bob.close()
+  await until(() => server.app.connections.get(bobConn.id) === undefined, 2000, 'the peer-closed connection to be released')
+  t.equal(bobConn.isOpen, false, 'not open once the peer closed it')
+  t.equal(bobConn.send(direct('to nobody')), false, 'false on a socket the peer closed')
+  t.same([...alice.violations, ...bob.violations], [])
+})
+
 t.test('permissions.direct as a function', async (t) => {
   const server = await startServer(t, {
     permissions: { direct: ({ connection, to }) => to !== 'ceo' || connection.userId === 'assistant' }

@@ -1,19 +1,25 @@
+import Fastify from 'fastify'
 import t from 'tap'
-import type { Connection } from '../lib/index'
-import { connect, startServer } from './helpers'
+import WebSocket from 'ws'
+import hauyna, { type Connection } from '../lib/index'
+import { Client, connect, startServer } from './helpers'
 
 t.test('context: params, query, safe headers, ip and endpoint from the upgrade request', async (t) => {
   let seen: Connection | undefined
   const server = await startServer(t, {}, (app) => { app.events.on('connect', (conn) => { seen = conn }) })
-  const client = await connect(server.url({ userId: 'alice', room: 'lobby', n: '2' }), {
-    protocol: 'chat.v1',
+  // A subprotocol is offered (and accepted), so sec-websocket-protocol is really sent.
+  const client = new Client(new WebSocket(server.url({ userId: 'alice', room: 'lobby', n: '2' }), ['chat.v1'], {
     headers: {
       authorization: 'Bearer secret',
       cookie: 'sid=secret',
       'proxy-authorization': 'Basic secret',
+      'proxy-authenticate': 'Basic realm="secret"',
       'x-client-version': '1.2.3'
     }
-  })
+  }))
+  await client.opened
+  await client.next('connected')
+  t.equal(client.ws.protocol, 'chat.v1', 'the subprotocol header reached the server')
   const conn = server.app.connections.get(client.frames[0].connectionId as string)
   t.equal(conn, seen, 'the connect handler and connections.get() see the same connection')
   t.equal(conn?.endpoint, '/ws')
@@ -22,7 +28,7 @@ t.test('context: params, query, safe headers, ip and endpoint from the upgrade r
   t.equal(conn?.ip, '127.0.0.1')
   t.equal(conn?.headers['x-client-version'], '1.2.3', 'ordinary headers are kept')
   t.match(conn?.headers.host, /^127\.0\.0\.1:\d+$/, 'host is kept')
-  for (const hidden of ['authorization', 'cookie', 'proxy-authorization', 'sec-websocket-key', 'sec-websocket-protocol']) {
+  for (const hidden of ['authorization', 'cookie', 'proxy-authorization', 'proxy-authenticate', 'sec-websocket-key', 'sec-websocket-protocol']) {
     t.notOk(hidden in (conn?.headers ?? {}), `${hidden} (a credential) is dropped`)
   }
   for (const mechanics of ['connection', 'upgrade', 'sec-websocket-version', 'sec-websocket-extensions']) {
@@ -60,9 +66,31 @@ t.test('setMeta: visible in connections.get() and summarized in /ws/stats', asyn
   t.same(stats.connectionMeta, { connections: 2, keys: [{ key: 'plan', connections: 2 }, { key: 'role', connections: 1 }] })
 
   conn.setMeta('role', undefined)
-  t.same(conn.meta, { plan: 'pro' }, '`undefined` deletes the key')
-  t.throws(() => conn.setMeta('__proto__', 1), { code: 'HAUYNA_INVALID_META' })
-  t.throws(() => conn.setMeta('blob', 'x'.repeat(5000)), { code: 'HAUYNA_TOO_LARGE' })
+  t.same(Object.keys(conn.meta), ['plan'], '`undefined` deletes the key (not a key holding undefined)')
+  t.throws(() => conn.setMeta('__proto__', 1), { code: 'HAUYNA_INVALID_META', message: /^Invalid connection meta: / })
+  t.throws(() => conn.setMeta('blob', 'x'.repeat(5000)), { code: 'HAUYNA_TOO_LARGE', message: /^connection meta is \d+ bytes/ })
   t.same(conn.meta, { plan: 'pro' }, 'a refused value leaves the meta as it was')
   t.same([a.violations, b.violations], [[], []])
+})
+
+t.test('context: a query that is not an object (an app\'s own querystringParser) is the shared empty object', async (t) => {
+  // The parser's result is request.query as it is: `null` for `?null`, else the raw string.
+  const querystringParser = (text: string): Record<string, unknown> => (text === 'null' ? null : text) as never
+  const app = Fastify({ logger: false, routerOptions: { querystringParser } })
+  await app.register(hauyna, { authenticate: (request) => ({ id: String(request.headers['x-user']) }) })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as { port: number }
+  const queries: Array<[string, string]> = [['nothing', ''], ['null', '?null'], ['a string', '?raw']]
+  const conns: Connection[] = []
+  for (const [user, query] of queries) {
+    const client = await connect(`ws://127.0.0.1:${port}/ws${query}`, { headers: { 'x-user': user } })
+    conns.push(app.connections.get(client.frames[0].connectionId as string) as Connection)
+    t.same(client.violations, [])
+  }
+  const [none, nulled, text] = conns
+  t.same(none.query, {})
+  t.ok(Object.isFrozen(none.query))
+  t.equal(nulled.query, none.query, 'a null query is the shared empty object')
+  t.equal(text.query, none.query, 'a string query is the shared empty object, not its characters')
 })

@@ -241,3 +241,18 @@ t.test('group name errors say it is a group name', async (t) => {
   t.equal(reported.length, 1)
   t.match(reported[0], badName)
 })
+
+t.test('groups.remove while a connection of the member has joined no group yet', async (t) => {
+  // A connection is registered before its setup joins the user's groups. Here the setup fails
+  // at a bad identity group, before any join, and the app's error handler removes a membership
+  // while the connection is still registered.
+  let removal: Promise<boolean> | undefined
+  const server = await startServer(t, { authenticate: () => ({ id: 'mallory', groups: ['bad\u0000'] }) }, (app) => {
+    app.events.on('error', () => { removal ??= app.groups.remove('mallory', 'staff') })
+  })
+  await server.app.groups.add('mallory', 'staff')
+  const client = await open(server.url())
+  t.same(await client.closed, { code: 1011, reason: 'internal error' })
+  t.equal(await removal, true, 'the membership is removed')
+  t.same(await server.app.groups.of('mallory'), [])
+})

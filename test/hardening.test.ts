@@ -143,7 +143,11 @@ t.test('a frame nested thousands of levels deep is invalid_message, not internal
 t.test('invalid UTF-8 closes 1007 and is not logged as a server error', async (t) => {
   const sink = new LogSink('info')
   const errors: Error[] = []
-  const server = await startServer(t, {}, (app) => { app.events.on('error', (error) => { errors.push(error) }) }, sink.logger)
+  const changes: string[] = []
+  const server = await startServer(t, {}, (app) => {
+    app.events.on('error', (error) => { errors.push(error) })
+    app.events.on('state_change', (_conn, from, to) => { changes.push(`${from}->${to}`) })
+  }, sink.logger)
   const client = await connect(server.url({ userId: 'alice' }))
   client.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false })
   t.equal((await client.closed).code, 1007)
@@ -151,7 +155,52 @@ t.test('invalid UTF-8 closes 1007 and is not logged as a server error', async (t
   t.same(sink.lines.filter((l) => l.level >= 50), [], 'no error-level line')
   t.equal(sink.matching('peer sent an invalid frame', 30).length, 1, 'one info line')
   t.same(errors, [], 'the app\'s error handlers are not called for a peer\'s fault')
+  t.same(changes, ['connected->error'], 'the connection went to error, once')
   t.equal(internalsOf(server.app).connectionsById, 0)
+})
+
+t.test('a compressed frame that does not inflate is the peer\'s fault too', async (t) => {
+  const sink = new LogSink('info')
+  const errors: Error[] = []
+  const server = await startServer(t, { websocket: { perMessageDeflate: true } },
+    (app) => { app.events.on('error', (error) => { errors.push(error) }) }, sink.logger)
+  const client = await connect(server.url({ userId: 'alice' }))
+  t.match(client.ws.extensions, /permessage-deflate/, 'compression was negotiated')
+  // A masked text frame with RSV1 (compressed) set, whose 4 bytes are no deflate data.
+  rawSocket(client).write(Buffer.from([0xc1, 0x84, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]))
+  t.equal((await client.closed).code, 1007)
+  await until(async () => (await server.app.connections.count()) === 0, 3000, 'cleanup')
+  t.same(sink.lines.filter((l) => l.level >= 50), [], 'no error-level line')
+  t.match(sink.matching('peer sent an invalid frame', 30), [{ userId: 'alice', reason: /invalid block type/ }], 'one info line')
+  t.same(errors, [], 'the app\'s error handlers are not called')
+})
+
+t.test('a socket error that is no protocol violation is reported as an error', async (t) => {
+  // ws emits no other error on a server socket that a test could cause (only its compression
+  // or Blob reads could fail), so these are emitted on the real socket.
+  const sink = new LogSink('info')
+  const reported: Array<[string, string | undefined]> = []
+  const changes: string[] = []
+  const server = await startServer(t, {}, (app) => {
+    app.events.on('error', (error, conn) => { reported.push([error.message, conn?.userId]) })
+    app.events.on('state_change', (conn, from, to) => { changes.push(`${conn.userId}: ${from}->${to}`) })
+  }, sink.logger)
+  const cases: Array<[string, Error]> = [
+    ['alice', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })],
+    ['bob', new Error('no code at all')]
+  ]
+  for (const [userId, error] of cases) {
+    const client = await connect(server.url({ userId }))
+    const conn = server.app.connections.byUser(userId)[0]
+    t.equal(conn.socket.listenerCount('error'), 1, 'one error listener: @fastify/websocket\'s was replaced')
+    conn.socket.emit('error', error)
+    t.equal((await client.closed).code, 1006, 'the socket is dropped')
+  }
+  await until(() => reported.length === 2, 3000, 'both errors reported')
+  t.same(reported, [['read ECONNRESET', 'alice'], ['no code at all', 'bob']], 'to the app\'s error handlers, with the connection')
+  t.same(sink.matching('socket error', 50).map((l) => [l.err.message, l.userId]), reported, 'and logged as errors')
+  t.same(sink.matching('peer sent an invalid frame'), [])
+  t.same(changes, ['alice: connected->error', 'bob: connected->error'])
 })
 
 t.test('an invalid frame on a socket refused at upgrade: terminated at once, not logged as an error', async (t) => {

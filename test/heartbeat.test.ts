@@ -1,7 +1,10 @@
+import { once } from 'node:events'
+import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import t, { type Test } from 'tap'
+import type { Connection } from '../lib/index'
 import { SWEEP_SLICE } from '../lib/core/heartbeat'
-import { type Client, connect, delay, type Server, startServer, until } from './helpers'
+import { type Client, connect, delay, type Server, startServer, until, within } from './helpers'
 
 const heartbeat = { interval: 50, timeout: 200 }
 
@@ -86,6 +89,109 @@ t.test('unsolicited pongs do not keep a client that never answers pings alive', 
   const result = await Promise.race([silent.closed, delay(3000).then(() => ({ code: 0, reason: 'still open after 3 s' }))])
   t.same(result, { code: 4000, reason: 'heartbeat timeout' })
   t.same(silent.violations, [])
+})
+
+/** The `net.Socket` under a `ws` socket: the client's, to stop reading; the server's, to hold writes (cork). */
+function tcpOf (ws: Client['ws'] | Connection['socket']): Socket {
+  return (ws as unknown as { _socket: Socket })._socket
+}
+
+/** The payloads of the pongs `client` receives from now on. */
+function recordPongs (client: Client): string[] {
+  const pongs: string[] = []
+  client.ws.on('pong', (data: Buffer) => { pongs.push(data.toString()) })
+  return pongs
+}
+
+t.test('pings are answered with a pong carrying their payload, with or without a rate limit', async (t) => {
+  for (const rateLimit of [undefined, false] as const) {
+    const server = await startServer(t, { rateLimit })
+    const client = await connect(server.url({ userId: 'alice' }))
+    const pongs = recordPongs(client)
+    client.ws.ping('a')
+    client.ws.ping('b')
+    // The server writes each pong as it reads the ping, so they arrive before the settle's ack.
+    await client.settle()
+    t.same(pongs, ['a', 'b'], `rateLimit ${String(rateLimit)}: one pong per ping`)
+    t.same(client.violations, [])
+  }
+})
+
+t.test('pings over the rate limit are not answered', async (t) => {
+  const server = await startServer(t, { rateLimit: { burst: 3, perSecond: 1, maxViolations: 10 } })
+  const client = await connect(server.url({ userId: 'alice' }))
+  const pongs = recordPongs(client)
+  for (const payload of ['1', '2', '3', '4', '5']) client.ws.ping(payload)
+  // Answered with an ack, or rate_limited if no token came back meanwhile: either is a barrier.
+  await client.request({ type: 'heartbeat' })
+  t.same(pongs, ['1', '2', '3'], 'the burst is answered, the rest dropped without a pong')
+  const { rateLimited } = await server.app.hauyna.stats()
+  t.ok(rateLimited >= 2, `the dropped pings were counted (${rateLimited})`)
+  t.equal(client.ws.readyState, client.ws.OPEN, 'and did not close the connection')
+})
+
+t.test("with ws's autoPong turned back on, ws answers a ping and hauyna does not answer it again", async (t) => {
+  const server = await startServer(t, { websocket: { autoPong: true } })
+  const client = await connect(server.url({ userId: 'alice' }))
+  const pongs = recordPongs(client)
+  client.ws.ping('once')
+  await client.settle()
+  t.same(pongs, ['once'], 'exactly one pong')
+})
+
+/** A `direct` message whose frame is `bytes` long: a 4-byte header for 126-65535 bytes of payload. */
+function directOf (bytes: number): object {
+  const message = { type: 'direct', from: null, data: '', ts: new Date().toISOString() }
+  return { ...message, data: 'x'.repeat(bytes - 4 - JSON.stringify(message).length) }
+}
+
+t.test('a ping is answered while the send buffer is within maxBufferedBytes, and not beyond', async (t) => {
+  const max = 4096
+  const server = await startServer(t, { maxBufferedBytes: max })
+  const client = await connect(server.url({ userId: 'alice' }))
+  const conn = server.app.connections.byUser('alice')[0]
+  const pongs = recordPongs(client)
+  /** Pings while the server holds `bytes` unsent (its TCP socket corked), then lets them go. */
+  async function pingWith (bytes: number, payload: string): Promise<void> {
+    tcpOf(conn.socket).cork()
+    t.equal(conn.send(directOf(bytes)), true)
+    t.equal(conn.socket.bufferedAmount, bytes, `${bytes} bytes wait in the send buffer`)
+    const pinged = once(conn.socket, 'ping')
+    client.ws.ping(payload)
+    await within(pinged, 2000, 'the ping to reach the server')
+    tcpOf(conn.socket).uncork()
+    await until(() => conn.socket.bufferedAmount === 0, 2000, 'the send buffer to drain')
+    await client.settle()
+  }
+  await pingWith(max, 'at the limit')
+  t.same(pongs, ['at the limit'], 'exactly maxBufferedBytes waiting: answered')
+  await pingWith(max + 1, 'over the limit')
+  t.same(pongs, ['at the limit'], 'one byte more: no pong piles up')
+  t.equal(client.all('direct').length, 2, 'both messages arrived')
+  t.same(client.violations, [])
+})
+
+t.test('a pong that arrives after the server closed the connection is no sign of life', async (t) => {
+  const server = await startServer(t, { heartbeat: { interval: 50, timeout: 5000 } })
+  const client = await connect(server.url({ userId: 'alice' }), { autoPong: false })
+  const conn = server.app.connections.byUser('alice')[0]
+  const [stamp] = await within(once(client.ws, 'ping'), 2000, 'a heartbeat ping') as [Buffer]
+  /** Answers the ping, waits for the server to read the pong, and tells whether lastSeen moved. */
+  async function pongMoves (): Promise<boolean> {
+    const before = conn.lastSeen
+    await until(() => Date.now() > before, 1000, 'the clock to move')
+    const read = once(conn.socket, 'pong')
+    client.ws.pong(stamp)
+    await within(read, 2000, 'the pong to reach the server')
+    return conn.lastSeen > before
+  }
+  t.equal(await pongMoves(), true, 'while open, the pong answering a ping counts')
+  // The client stops reading: it never sees the close frame and goes on sending.
+  tcpOf(client.ws).pause()
+  conn.close(4001, 'bye')
+  t.equal(await pongMoves(), false, 'once closed, it does not')
+  tcpOf(client.ws).resume()
+  t.same(await client.closed, { code: 4001, reason: 'bye' })
 })
 
 const FLOOD_FRAMES = 20_000

@@ -1,4 +1,5 @@
 import t from 'tap'
+import type { Identity } from '../lib/index'
 import { connect, expectInvalidOptions, LogSink, open, refusal, startServer } from './helpers'
 
 const UNVERIFIED = /unverified claim/
@@ -13,8 +14,9 @@ t.test('without authenticate, one startup warning says ?userId= is an unverified
   const warned = warnings(capture.lines)
   t.equal(warned.length, 1, 'exactly one warning')
   t.same(warned[0].endpoints, ['/ws'])
-  t.match(warned[0].msg, /authenticate/, 'it points to authenticate')
-  t.match(warned[0].msg, /allowUnverifiedIdentity/, 'and to the option that silences it')
+  t.equal(warned[0].msg, 'fastify-hauyna: no authenticate on /ws, so ?userId= is an unverified claim: any client can ' +
+    'connect as any user. Set authenticate, or allowUnverifiedIdentity: true if this is deliberate (a demo, a trusted network)',
+  'it names the endpoint, points to authenticate and to the option that silences it')
 })
 
 t.test('no warning with allowUnverifiedIdentity: true (a validated boolean), nor with authenticate', async (t) => {
@@ -37,6 +39,7 @@ t.test('an endpoint declared without its own authenticate counts too', async (t)
   const declared = new LogSink('warn')
   await startServer(t, { path: false }, (app) => { app.realtime('/chat'); app.realtime('/feed') }, declared.logger)
   t.same(warnings(declared.lines).map((line) => line.endpoints), [['/chat', '/feed']], 'one warning for all of them')
+  t.match(warnings(declared.lines)[0].msg, /^fastify-hauyna: no authenticate on \/chat, \/feed, so /, 'the message lists them')
 })
 
 t.test('query user ids are trimmed and NFC-normalized: look-alikes are one user', async (t) => {
@@ -85,6 +88,29 @@ t.test('an authenticate id is normalized, and refused with 401 when it holds inv
   t.equal((await refusal(server.url({ as: '\u2066alice\u2069' }))).status, 401, 'bidi isolates')
   const client = await connect(server.url({ as: ' Rene\u0301e ' }))
   t.equal(client.frames[0].userId, 'Ren\u00e9e', 'trimmed and NFC')
+  const refused = await refusal(server.url({ as: 'alice\u200b' }))
+  t.equal(refused.body.message,
+    'Unauthorized: invalid user id "alice\u200b": 1-200 characters without control or invisible characters',
+    'the refusal says which id and why')
+})
+
+t.test("authenticate's identity reaches the upgrade as it is, or as a copy with the normalized id", async (t) => {
+  const identities: Record<string, Identity> = {
+    plain: { id: 'alice', groups: ['team'], meta: { plan: 'pro' } },
+    spaced: { id: ' bob ', groups: ['team'], meta: { plan: 'free' } }
+  }
+  const seen = new Map<string, Identity | null>()
+  const server = await startServer(t, {
+    authenticate: (request) => identities[(request.query as { as: string }).as]
+  }, (app) => {
+    app.addHook('preHandler', async (request) => { seen.set((request.query as { as: string }).as, request.hauynaIdentity) })
+  })
+  const clients = [await connect(server.url({ as: 'plain' })), await connect(server.url({ as: 'spaced' }))]
+  t.same(clients.map((c) => c.frames[0].userId), ['alice', 'bob'])
+  t.equal(seen.get('plain'), identities.plain, 'the same object when the id needs no normalizing')
+  t.not(seen.get('spaced'), identities.spaced, 'a copy when it does')
+  t.same(seen.get('spaced'), { id: 'bob', groups: ['team'], meta: { plan: 'free' } }, 'with the normalized id and the rest as given')
+  t.equal(identities.spaced.id, ' bob ', "the app's object is left as it was")
 })
 
 t.test('a direct message to a look-alike id is refused and never reaches the user', async (t) => {

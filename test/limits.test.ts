@@ -228,6 +228,34 @@ t.test('slow consumer: a client that stops reading is closed and server memory s
   slow.ws.terminate()
 })
 
+/** A `direct` message whose frame is `bytes` long: a 4-byte header for 126-65535 bytes of payload. */
+function directOf (bytes: number): object {
+  const message = { type: 'direct', from: null, data: '', ts: new Date().toISOString() }
+  return { ...message, data: 'x'.repeat(bytes - 4 - JSON.stringify(message).length) }
+}
+
+t.test('slow consumer: exactly maxBufferedBytes waiting is still fine, the next send over it closes', async (t) => {
+  const max = 4096
+  const server = await startServer(t, { maxBufferedBytes: max, closeTimeout: 200 })
+  const client = await connect(server.url({ userId: 'alice' }))
+  const conn = serverConn(server.app, 'alice')
+  const sentCodes = recordCloseCodes(conn)
+  // The server's own TCP socket holds its writes: the send buffer is exactly what was sent.
+  const tcp = (conn.socket as unknown as { _socket: Socket })._socket
+  tcp.cork()
+  t.equal(conn.send(directOf(max)), true, 'written into an empty buffer')
+  t.equal(conn.socket.bufferedAmount, max, 'which now holds exactly maxBufferedBytes')
+  t.equal(conn.send(directOf(1000)), true, 'not over the limit: still written')
+  t.equal(conn.socket.bufferedAmount, max + 1000)
+  t.equal(conn.send(directOf(1000)), false, 'over it: not written')
+  t.same(sentCodes, [1008], 'and closed as a slow consumer')
+  t.equal((await server.app.hauyna.stats()).slowConsumers, 1)
+  tcp.uncork()
+  t.same(await client.closed, { code: 1008, reason: 'slow consumer' })
+  t.equal(client.all('direct').length, 2, 'the two written messages arrived, the refused one did not')
+  t.same(client.violations, [])
+})
+
 t.test('subscription meta', async (t) => {
   const server = await startServer(t, { maxMetaBytes: 64 })
   const client = await connect(server.url({ userId: 'alice' }))

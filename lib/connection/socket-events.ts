@@ -41,10 +41,13 @@ function onClose (this: WebSocket, code: number, reason: Buffer): void {
   conn.host.closed(conn, code, reason.toString())
 }
 
-/** `ws` names the peer's own protocol violations (invalid UTF-8, bad opcodes…) `WS_ERR_*`. */
+/**
+ * `ws` names the peer's own protocol violations (invalid UTF-8, bad opcodes…) `WS_ERR_*`; a
+ * compressed frame that does not inflate is one too (ws closes it 1007), with zlib's code.
+ */
 function isPeerViolation (error: Error): boolean {
   const code = (error as Error & { code?: unknown }).code
-  return typeof code === 'string' && code.startsWith('WS_ERR_')
+  return typeof code === 'string' && (code.startsWith('WS_ERR_') || code === 'Z_DATA_ERROR')
 }
 
 function onError (this: WebSocket, error: Error): void {
