@@ -140,6 +140,14 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
       t.same(await store.get(alice), [a2], 'the one left')
       t.equal(await store.remove(alice, 'a1'), -1, 'removed once only')
       t.equal(await store.set(alice, a1), 2, 'a second connection again')
+      const a3 = entry('a3', 'busy')
+      t.equal(await store.set(alice, a3), 3, 'a third')
+      t.equal(await store.remove(alice, 'a2'), 2, 'one of three removed')
+      t.same((await store.get(alice)).sort(byConnection), [a1, a3], 'the other two are kept')
+      t.same((await store.all()).get(alice)?.sort(byConnection), [a1, a3])
+      t.equal(await store.remove(alice, 'a3'), 1)
+      t.same(await store.get(alice), [a1])
+      t.equal(await store.set(alice, a2), 2)
       t.equal(await store.remove(alice, 'a1'), 1)
       t.equal(await store.remove(alice, 'a2'), 0, 'the last one')
       t.same(await store.get(alice), [])
@@ -173,10 +181,12 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
       })
     }
 
-    t.test('healthy while running, not after close; close is idempotent', async (t) => {
+    t.test('healthy while running, not while closing nor after; close is idempotent', async (t) => {
       const { adapter, node } = await start(t)
       t.equal(await adapter.healthy(), true)
-      await Promise.all([adapter.close(), adapter.close()])
+      const closing = adapter.close()
+      t.equal(await adapter.healthy(), false, 'not once close() was called')
+      await Promise.all([closing, adapter.close()])
       await adapter.close()
       t.equal(await adapter.healthy(), false)
       t.equal(await adapter.publish('room', { payload: '{}' }), 0, 'a publish after close delivers nothing')
@@ -219,6 +229,11 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
         t.same(c.violations, [])
       }
       t.equal(bob.all('direct').length, 2)
+
+      for (const server of new Set([first, second])) {
+        const stats = await (await fetch(`${server.http}/ws/stats`)).json() as { adapter: string }
+        t.equal(stats.adapter, name, `/ws/stats names the adapter '${name}'`)
+      }
 
       await alice.close()
       await bob.close()

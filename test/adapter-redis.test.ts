@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import hauyna, { type Adapter, redisAdapter } from '../lib/index'
 import { adapterContract, entry, RecordingNode } from './adapter-contract'
-import { delay, expectInvalidOption, until } from './helpers'
+import { delay, expectInvalidOption, until, within } from './helpers'
 import { keysUnder, rawRedis, REDIS_URL, requireRedis, skipRedis, testPrefix } from './redis-helpers'
 
 async function started (t: Test, adapter: Adapter, nodeId?: string): Promise<RecordingNode> {
@@ -16,25 +16,38 @@ async function started (t: Test, adapter: Adapter, nodeId?: string): Promise<Rec
 t.test('redisAdapter options are validated', async (t) => {
   const prefixed = new Redis({ lazyConnect: true, keyPrefix: 'app:' })
   t.teardown(() => prefixed.disconnect())
-  const cases: Array<[string, unknown, string]> = [
-    ['no options', undefined, 'redisAdapter'],
-    ['neither url nor client', {}, 'redisAdapter.url'],
-    ['both url and client', { url: REDIS_URL, client: prefixed }, 'redisAdapter.url'],
-    ['an empty url', { url: '' }, 'redisAdapter.url'],
-    ['a url of the wrong type', { url: 6379 }, 'redisAdapter.url'],
-    ['an ioredis keyPrefix in url options', { url: { host: '127.0.0.1', keyPrefix: 'app:' } }, 'redisAdapter.url.keyPrefix'],
-    ['a client that is not ioredis', { client: { publish () {} } }, 'redisAdapter.client'],
-    ['a client with an ioredis keyPrefix', { client: prefixed }, 'redisAdapter.client'],
-    ['an empty keyPrefix', { url: REDIS_URL, keyPrefix: '' }, 'redisAdapter.keyPrefix'],
-    ['a nodeTtl too short', { url: REDIS_URL, nodeTtl: 50 }, 'redisAdapter.nodeTtl'],
-    ['a fractional nodeTtl', { url: REDIS_URL, nodeTtl: 1000.5 }, 'redisAdapter.nodeTtl'],
-    ['a nodeTtl string', { url: REDIS_URL, nodeTtl: '15000' }, 'redisAdapter.nodeTtl'],
-    ['a maxOutgoingMessages of 0', { url: REDIS_URL, maxOutgoingMessages: 0 }, 'redisAdapter.maxOutgoingMessages'],
-    ['a maxOutgoingBytes string', { url: REDIS_URL, maxOutgoingBytes: '1mb' }, 'redisAdapter.maxOutgoingBytes'],
-    ['an unknown option', { url: REDIS_URL, ttl: 1000 }, 'redisAdapter.ttl']
+  const noop = (): void => {}
+  const notIoredis = 'must be an ioredis Redis instance'
+  // [what, options, the option named, the reason given]
+  const cases: Array<[string, unknown, string, string]> = [
+    ['no options', undefined, 'redisAdapter', 'options must be an object with url or client'],
+    ['options that are not an object', REDIS_URL, 'redisAdapter', 'must be an object'],
+    ['null options', null, 'redisAdapter', 'must be an object'],
+    ['neither url nor client', {}, 'redisAdapter.url', 'give exactly one of url or client'],
+    ['both url and client', { url: REDIS_URL, client: prefixed }, 'redisAdapter.url', 'give exactly one of url or client'],
+    ['an empty url', { url: '' }, 'redisAdapter.url', 'must be a non-empty string'],
+    ['a url of the wrong type', { url: 6379 }, 'redisAdapter.url', 'must be an object'],
+    ['an ioredis keyPrefix in url options', { url: { host: '127.0.0.1', keyPrefix: 'app:' } }, 'redisAdapter.url.keyPrefix',
+      'is not supported; use the adapter\'s keyPrefix option'],
+    ['a client that is not ioredis', { client: { publish () {} } }, 'redisAdapter.client', notIoredis],
+    ['a null client', { client: null }, 'redisAdapter.client', notIoredis],
+    ['a client without duplicate()', { client: { evalsha: noop, publish: noop } }, 'redisAdapter.client', notIoredis],
+    ['a client without evalsha()', { client: { duplicate: noop, publish: noop } }, 'redisAdapter.client', notIoredis],
+    ['a client without publish()', { client: { duplicate: noop, evalsha: noop } }, 'redisAdapter.client', notIoredis],
+    ['a client with an ioredis keyPrefix', { client: prefixed }, 'redisAdapter.client',
+      'must not have an ioredis keyPrefix; use the adapter\'s keyPrefix option'],
+    ['an empty keyPrefix', { url: REDIS_URL, keyPrefix: '' }, 'redisAdapter.keyPrefix', 'must be a non-empty string'],
+    ['a nodeTtl too short', { url: REDIS_URL, nodeTtl: 50 }, 'redisAdapter.nodeTtl', 'must be an integer >= 100, got 50'],
+    ['a fractional nodeTtl', { url: REDIS_URL, nodeTtl: 1000.5 }, 'redisAdapter.nodeTtl', 'must be an integer >= 100'],
+    ['a nodeTtl string', { url: REDIS_URL, nodeTtl: '15000' }, 'redisAdapter.nodeTtl', 'must be an integer >= 100'],
+    ['a maxOutgoingMessages of 0', { url: REDIS_URL, maxOutgoingMessages: 0 }, 'redisAdapter.maxOutgoingMessages', 'must be an integer >= 1'],
+    ['a maxOutgoingBytes string', { url: REDIS_URL, maxOutgoingBytes: '1mb' }, 'redisAdapter.maxOutgoingBytes', 'must be an integer >= 1'],
+    ['an unknown option', { url: REDIS_URL, ttl: 1000 }, 'redisAdapter.ttl', 'is not an option of redisAdapter']
   ]
-  for (const [what, options, name] of cases) {
-    expectInvalidOption(t, what, t.throws(() => redisAdapter(options as never), what) as Error, name)
+  for (const [what, options, name, reason] of cases) {
+    const error = t.throws(() => redisAdapter(options as never), what) as Error
+    expectInvalidOption(t, what, error, name)
+    t.ok(error?.message.startsWith(`Invalid option "${name}": ${reason}`), `${what}: says why (${error?.message})`)
   }
 })
 
@@ -126,6 +139,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     const prefix = testPrefix(t)
     const client = new Redis(REDIS_URL)
     t.teardown(() => client.quit())
+    const readyListeners = client.listenerCount('ready')
     const mine = redisAdapter({ client, keyPrefix: prefix })
     const other = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
     const myNode = await started(t, mine)
@@ -138,6 +152,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     t.equal(await other.presence.count(), 1)
     await mine.close()
     t.equal(client.status, 'ready', 'the app\'s client is still open')
+    t.equal(client.listenerCount('ready'), readyListeners, 'no listener left on the app\'s client')
     t.equal(await client.ping(), 'PONG')
     t.equal(await other.presence.count(), 0, 'the closed node\'s entries are gone')
     t.equal(otherNode.deliveries.length, 1, 'the other node delivered its own publish once')
@@ -185,6 +200,174 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     await redis.script('FLUSH')
     t.equal(await adapter.presence.set('alice', entry('a2')), 2)
     t.equal(await adapter.presence.remove('alice', 'a1'), 1)
+  })
+
+  t.test('url options are taken as given, lazyConnect: false included: the adapter connects in init', async (t) => {
+    const prefix = testPrefix(t)
+    const redis = rawRedis(t)
+    const adapter = redisAdapter({ url: { host: '127.0.0.1', port: 6379, lazyConnect: false }, keyPrefix: prefix })
+    const node = await started(t, adapter)
+    t.equal(await adapter.healthy(), true)
+    t.equal(await adapter.presence.set('alice', entry('a1')), 1)
+    t.equal(await redis.exists(`${prefix}node:${node.nodeId}`), 1, 'registered')
+  })
+
+  t.test('the byte bound counts the bytes in flight: a publish that fills it exactly goes, one past it does not', async (t) => {
+    const prefix = testPrefix(t)
+    const nodeId = 'bytes-node'
+    const sent = (n: number): number => Buffer.byteLength(`${nodeId.length}:${nodeId}0:0:{"n":${n}}`)
+    const adapter = redisAdapter({ url: REDIS_URL, keyPrefix: prefix, maxOutgoingBytes: 2 * sent(1) })
+    await started(t, adapter, nodeId)
+    // In one turn: none is answered before the next is sent.
+    const publishes = [1, 2, 3].map((n) => adapter.publish('room', { payload: `{"n":${n}}` }))
+    t.same(adapter.outgoing, { messages: 2, bytes: 2 * sent(1), dropped: 1 }, 'two fill the bound exactly; the third is over it')
+    await Promise.all(publishes.slice(0, 2))
+    await t.rejects(publishes[2], { code: 'HAUYNA_UNAVAILABLE' })
+    await until(() => adapter.outgoing.messages === 0, 2000, 'Redis to answer')
+    t.same(adapter.outgoing, { messages: 0, bytes: 0, dropped: 1 })
+    t.equal(await adapter.publish('room', { payload: JSON.stringify('x'.repeat(2 * sent(1))) }).catch((e: { code: string }) => e.code),
+      'HAUYNA_UNAVAILABLE', 'one publish larger than the bound, with nothing in flight')
+    t.same(adapter.outgoing, { messages: 0, bytes: 0, dropped: 2 })
+  })
+
+  /** Resolves once `n` heartbeats of the node refreshed its liveness key (its PTTL went up `n` times). */
+  async function beats (redis: Redis, prefix: string, nodeId: string, n: number): Promise<void> {
+    const key = `${prefix}node:${nodeId}`
+    let last = await redis.pttl(key)
+    let seen = 0
+    await until(async () => {
+      const now = await redis.pttl(key)
+      if (now > last) seen++
+      last = now
+      return seen >= n
+    }, 3000, `${n} heartbeats of ${nodeId}`)
+  }
+
+  t.test('a heartbeat refreshes the node: it writes back nothing that another node changed or removed', async (t) => {
+    const prefix = testPrefix(t)
+    const redis = rawRedis(t)
+    const a = redisAdapter({ url: REDIS_URL, keyPrefix: prefix, nodeTtl: 300 })
+    const b = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
+    const aNode = await started(t, a)
+    await started(t, b)
+    await a.presence.set('alice', entry('c1'))
+    const busy = entry('c1', 'busy')
+    t.equal(await b.presence.set('alice', busy), 1, 'b changes the status of a\'s entry')
+    await a.presence.set('carol', entry('k1'))
+    t.equal(await b.presence.remove('carol', 'k1'), 0, 'b removes a\'s entry')
+    await beats(redis, prefix, aNode.nodeId, 3)
+    t.same(await a.presence.get('alice'), [busy], 'the change stands')
+    t.same(await a.presence.get('carol'), [], 'the removal stands')
+    t.equal(await b.presence.count(), 1)
+  })
+
+  t.test('a node that registers again writes back its own entries only, not those of others it changed', async (t) => {
+    const prefix = testPrefix(t)
+    const redis = rawRedis(t)
+    const a = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
+    const b = redisAdapter({ url: REDIS_URL, keyPrefix: prefix, nodeTtl: 300 })
+    await started(t, a)
+    await started(t, b)
+    await a.presence.set('alice', entry('c1'))
+    t.equal(await b.presence.set('alice', entry('c1', 'busy')), 1, 'b changes a\'s entry')
+    await b.presence.set('bob', entry('b1'))
+    await a.close()
+    t.same(await b.presence.get('alice'), [], 'gone with a')
+    // Redis loses its data: b's heartbeat finds its key gone and writes b's entries back.
+    await redis.del(...await keysUnder(redis, prefix))
+    await until(async () => (await b.presence.get('bob')).length === 1, 3000, 'b to register bob again')
+    t.same(await b.presence.get('alice'), [], 'a\'s entry is not written back by b')
+    t.equal(await b.presence.count(), 1)
+  })
+
+  t.test('a node that registers again keeps a later change another node made to its entry', async (t) => {
+    const prefix = testPrefix(t)
+    const redis = rawRedis(t)
+    const client = new Redis(REDIS_URL)
+    t.teardown(() => client.quit())
+    const a = redisAdapter({ client, keyPrefix: prefix, nodeTtl: 60_000 })
+    const b = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
+    const nodeA = await started(t, a)
+    await started(t, b)
+    const tracked = entry('c1')
+    await a.presence.set('alice', tracked)
+    await a.presence.set('alice', entry('c2'))
+    await b.presence.set('alice', { ...tracked, status: 'busy', updatedAt: tracked.updatedAt + 1 })
+    // a's connection drops and comes back: a writes its entries back, as its mirror holds them.
+    await redis.del(`${prefix}node:${nodeA.nodeId}`)
+    client.disconnect(true)
+    await until(async () => await redis.exists(`${prefix}node:${nodeA.nodeId}`) === 1, 3000, 'a to register again')
+    const statuses = Object.fromEntries((await b.presence.get('alice')).map((e) => [e.connectionId, e.status]))
+    t.same(statuses, { c1: 'busy', c2: 'online' }, 'b\'s later change kept, a\'s own entries back')
+  })
+
+  t.test('while Redis lacks some of this node\'s entries, reads add them to the shared ones, each once', async (t) => {
+    const prefix = testPrefix(t)
+    const redis = rawRedis(t)
+    const a = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
+    const b = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
+    await started(t, a)
+    await started(t, b)
+    for (const id of ['a1', 'a2', 'a3']) await a.presence.set('alice', entry(id))
+    await b.presence.set('alice', entry('b1'))
+    // Redis lost a1 and a2 (a restart from an older snapshot would do that).
+    await redis.hdel(`${prefix}presence:user:alice`, 'a1', 'a2')
+    t.equal(await a.presence.remove('alice', 'a1'), 2, 'a1 was this node\'s: removed; a2, a3 and b1 remain')
+    t.same((await a.presence.get('alice')).map((e) => e.connectionId).sort(), ['a2', 'a3', 'b1'],
+      'a2 from this node, a3 and b1 from Redis, none twice')
+    t.same((await b.presence.get('alice')).map((e) => e.connectionId).sort(), ['a3', 'b1'], 'the other node sees what Redis has')
+  })
+
+  t.test('a message still arriving after close is not delivered', async (t) => {
+    const prefix = testPrefix(t)
+    const a = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
+    const b = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
+    let closing: Promise<void> | undefined
+    const node = new RecordingNode()
+    const deliver = node.deliver.bind(node)
+    // Closes on the first message: the rest of the burst arrives after close() began.
+    node.deliver = (topic, envelope) => {
+      closing ??= a.close()
+      return deliver(topic, envelope)
+    }
+    await a.init(node)
+    t.teardown(() => a.close())
+    await started(t, b)
+    await a.subscribe('room')
+    for (let i = 0; i < 500; i++) await b.publish('room', { payload: `{"i":${i}}` })
+    await until(() => closing !== undefined, 2000, 'the first message')
+    await closing
+    t.same(node.deliveries.map((d) => d.envelope.payload), ['{"i":0}'], 'only the message before close')
+  })
+
+  t.test('a closed adapter stays closed when the app\'s client reconnects: it registers nothing again', async (t) => {
+    const prefix = testPrefix(t)
+    const redis = rawRedis(t)
+    const client = new Redis(REDIS_URL)
+    t.teardown(() => client.quit())
+    const adapter = redisAdapter({ client, keyPrefix: prefix, nodeTtl: 300 })
+    await started(t, adapter)
+    await adapter.presence.set('alice', entry('a1'))
+    await adapter.close()
+    t.same(await keysUnder(redis, prefix), [], 'the node left')
+    const ready = new Promise((resolve) => client.once('ready', resolve))
+    client.disconnect(true)
+    await within(ready, 3000, 'the app\'s client to reconnect')
+    t.equal(await client.ping(), 'PONG')
+    t.same(await keysUnder(redis, prefix), [], 'nothing written back')
+  })
+
+  t.test('no timer is left behind by the commands the adapter waits for', async (t) => {
+    const prefix = testPrefix(t)
+    const adapter = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
+    await started(t, adapter)
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+    const before = timers()
+    const answers: Array<[boolean, number]> = []
+    for (let i = 0; i < 50; i++) answers.push([await adapter.healthy(), await adapter.presence.count()])
+    t.same(answers, Array(50).fill([true, 0]), 'every command answered')
+    // Each was raced against a timer of 1 or 2 s: cleared once the command answered.
+    t.ok(timers() - before < 10, `timers before: ${before}, after 100 commands: ${timers()}`)
   })
 
   t.test('an unreachable Redis fails init, and leaves nothing open', async (t) => {

@@ -1,8 +1,12 @@
-import { spawnSync } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { connect as tcpConnect, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
-import { IN_CI } from './helpers'
+import { IN_CI, until } from './helpers'
 
 export const REDIS_URL = 'redis://127.0.0.1:6379'
 
@@ -88,4 +92,122 @@ export function rawRedis (t: Test): Redis {
   const redis = new Redis(REDIS_URL)
   t.teardown(() => { redis.disconnect() })
   return redis
+}
+
+/** Why a suite that runs its own redis-server cannot run here, or `undefined` when the binary is there. */
+export const binaryMissing = spawnSync('redis-server', ['--version']).error === undefined
+  ? undefined
+  : 'no redis-server binary on PATH: install it (apt-get install -y redis-server; .ci/run does this)'
+
+/** tap's `skip` option for a test that runs its own redis-server. */
+export const skipBinary = skipLoudly(binaryMissing)
+
+/** Fails the test when the redis-server binary is missing (in CI); `true` when it is there. */
+export function requireBinary (t: Test): boolean {
+  return requireOrFail(t, binaryMissing)
+}
+
+export function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
+    })
+  })
+}
+
+/** Whether a Redis answers PING on `port` within half a second. */
+function answers (port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect(port, '127.0.0.1')
+    const done = (ok: boolean): void => { socket.destroy(); resolve(ok) }
+    socket.setTimeout(500, () => done(false))
+    socket.on('error', () => done(false))
+    socket.on('data', (data) => done(String(data).startsWith('+PONG')))
+    socket.write('PING\r\n')
+  })
+}
+
+const START_TIMEOUT_MS = 5000
+
+/**
+ * Servers still running, killed (and their directories removed) when this process exits, even
+ * without its teardowns: a bailed-out run, or a mutation run's forced bail, leaves none behind.
+ */
+const running = new Set<RedisProcess>()
+process.once('exit', () => {
+  for (const redis of running) redis.killNow()
+})
+
+/**
+ * A redis-server of the test's own on a free loopback port (never the shared one on 6379), for
+ * what a test may not do to a Redis that others use: kill it, pause it, reconfigure it. It saves
+ * nothing on its own: a restart comes back empty, or with what an explicit SAVE wrote to its
+ * private directory. Killed, and its directory removed, when `t` ends.
+ */
+export class RedisProcess {
+  private child: ChildProcess | undefined
+  /** Where SAVE writes its snapshot, loaded again by a restart. */
+  readonly dir: string
+
+  private constructor (readonly port: number) {
+    this.dir = mkdtempSync(join(tmpdir(), 'hauyna-redis-'))
+  }
+
+  /** Started once, on a free port; killed with `t`. */
+  static async start (t: Test): Promise<RedisProcess> {
+    const redis = new RedisProcess(await freePort())
+    running.add(redis)
+    t.teardown(async () => {
+      await redis.kill()
+      rmSync(redis.dir, { recursive: true, force: true })
+      running.delete(redis)
+    })
+    await redis.start()
+    return redis
+  }
+
+  /** At exit, synchronously: SIGKILL, and the directory removed. */
+  killNow (): void {
+    const child = this.child
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL')
+    rmSync(this.dir, { recursive: true, force: true })
+  }
+
+  get url (): string {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  async start (): Promise<void> {
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir],
+      { stdio: 'ignore' })
+    await until(() => answers(this.port), START_TIMEOUT_MS, `redis-server on port ${this.port}`)
+  }
+
+  /** A crash: SIGKILL by pid, resolved once the process is gone. */
+  async kill (): Promise<void> {
+    const child = this.child
+    if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    process.kill(child.pid, 'SIGKILL')
+    await exited
+  }
+
+  /** A plain connection to this server, closed when `t` ends. */
+  connection (t: Test): Redis {
+    const redis = new Redis(this.port, '127.0.0.1')
+    redis.on('error', () => {})
+    t.teardown(() => { redis.disconnect() })
+    return redis
+  }
+}
+
+/** One figure of one line of INFO commandstats (`cmdstat_evalsha:calls=3,...`): 0 for a command never run. */
+export async function commandStat (redis: Redis, command: string, figure: 'calls' | 'rejected_calls' | 'failed_calls'): Promise<number> {
+  const info = await redis.info('commandstats')
+  const line = info.split('\r\n').find((l) => l.startsWith(`cmdstat_${command}:`))
+  const match = line?.match(new RegExp(`[:,]${figure}=(\\d+)`))
+  return match === null || match === undefined ? 0 : Number(match[1])
 }

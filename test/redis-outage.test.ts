@@ -1,11 +1,8 @@
 import t, { type Test } from 'tap'
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { connect as tcpConnect, createServer } from 'node:net'
-import { tmpdir } from 'node:os'
 import { Redis } from 'ioredis'
 import { type PresenceChange, type RedisAdapter, redisAdapter } from '../lib/index'
 import { type Client, connect, delay, type Server, startServer, until } from './helpers'
-import { requireOrFail, skipLoudly } from './redis-helpers'
+import { RedisProcess, requireBinary, skipBinary } from './redis-helpers'
 
 // Redis itself goes away here, so the suite runs its own redis-server on a free loopback port
 // (never the shared one on 6379): killed with SIGKILL, then started again, empty, on that port.
@@ -16,55 +13,6 @@ const OUTAGE_MESSAGES = 200
 const PUBLISH_EVERY_MS = 15
 /** A local delivery later than this after its publish was not prompt. */
 const PROMPT_MS = 250
-
-const binaryMissing = spawnSync('redis-server', ['--version']).error === undefined
-  ? undefined
-  : 'no redis-server binary on PATH: install it (apt-get install -y redis-server; .ci/run does this)'
-
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
-    })
-  })
-}
-
-/** Whether a Redis answers PING on `port` within half a second. */
-function answers (port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = tcpConnect(port, '127.0.0.1')
-    const done = (ok: boolean): void => { socket.destroy(); resolve(ok) }
-    socket.setTimeout(500, () => done(false))
-    socket.on('error', () => done(false))
-    socket.on('data', (data) => done(String(data).startsWith('+PONG')))
-    socket.write('PING\r\n')
-  })
-}
-
-/** A redis-server of this test's own, without persistence: a restart comes back empty. */
-class RedisProcess {
-  private child: ChildProcess | undefined
-
-  constructor (readonly port: number) {}
-
-  async start (): Promise<void> {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()],
-      { stdio: 'ignore' })
-    await until(() => answers(this.port), START_TIMEOUT_MS, `redis-server on port ${this.port}`)
-  }
-
-  /** A crash: SIGKILL by pid, resolved once the process is gone. */
-  async kill (): Promise<void> {
-    const child = this.child
-    if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    process.kill(child.pid, 'SIGKILL')
-    await exited
-  }
-}
 
 interface Node {
   server: Server
@@ -117,11 +65,9 @@ async function crossesAgain (from: Client, to: Client, tag: string): Promise<voi
   }
 }
 
-t.test('Redis goes down and comes back empty', { skip: skipLoudly(binaryMissing) }, async (t) => {
-  if (!requireOrFail(t, binaryMissing)) return
-  const redis = new RedisProcess(await freePort())
-  await redis.start()
-  t.teardown(() => redis.kill())
+t.test('Redis goes down and comes back empty', { skip: skipBinary }, async (t) => {
+  if (!requireBinary(t)) return
+  const redis = await RedisProcess.start(t)
   const a = await startNode(t, redis.port)
   const b = await startNode(t, redis.port)
   // Clients opened in one step serve the later ones too: closed when the whole test ends.

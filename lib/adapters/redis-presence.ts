@@ -4,15 +4,16 @@ import type { PresenceEntry, PresenceStore } from './adapter'
 import { PresenceTable } from './memory'
 import { COMMAND_TIMEOUT_MS, isReady, within } from './redis-reply'
 
-/** Every key and channel name; the Lua scripts below build the same names from the prefix. */
+/**
+ * The keys and channel names that TypeScript reads; the Lua scripts below build the rest
+ * (`nodes`, `presence:node:<nodeId>`) from the prefix.
+ */
 export function keysOf (prefix: string) {
   return {
     prefix,
-    nodes: prefix + 'nodes',
     users: prefix + 'presence:users',
     owners: prefix + 'presence:owners',
     user: (userId: string) => prefix + 'presence:user:' + userId,
-    nodeIndex: (nodeId: string) => prefix + 'presence:node:' + nodeId,
     topics: prefix + 'topic:',
     topic: (topic: string) => prefix + 'topic:' + topic
   }
@@ -127,9 +128,17 @@ const HEARTBEAT = new LuaScript(PURGE + BEAT)
 
 // ARGV: prefix, nodeId, nodeTtl, then connectionId, userId, entry for each entry the node holds.
 // Replaces whatever Redis has for this node by those entries, and beats, in one atomic step.
+// An entry of this node that another node changed later (a status set from elsewhere) keeps
+// that change: the mirror does not see it, and must not write it back over it.
 const REGISTER = new LuaScript(PURGE + PUT + `
+local newer = {}
+for i = 4, #ARGV, 3 do
+  local held = redis.call('HGET', ARGV[1] .. 'presence:user:' .. ARGV[i + 1], ARGV[i])
+  if held and redis.call('HGET', ARGV[1] .. 'presence:owners', ARGV[i]) == ARGV[2]
+    and cjson.decode(held).updatedAt > cjson.decode(ARGV[i + 2]).updatedAt then newer[i] = held end
+end
 purge(ARGV[1], ARGV[2])
-for i = 4, #ARGV, 3 do put(ARGV[1], ARGV[i + 1], ARGV[i], ARGV[i + 2], ARGV[2]) end
+for i = 4, #ARGV, 3 do put(ARGV[1], ARGV[i + 1], ARGV[i], newer[i] or ARGV[i + 2], ARGV[2]) end
 ` + BEAT)
 
 // ARGV: prefix, nodeId. A clean stop: this node's entries go now rather than after nodeTtl.

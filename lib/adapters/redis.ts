@@ -74,7 +74,7 @@ class RedisAdapterImpl implements RedisAdapter {
     this.outbox = new Outbox(this.commands, { maxMessages: config.maxOutgoingMessages, maxBytes: config.maxOutgoingBytes })
     this.presence = new RedisPresenceStore(this.commands, this.keys, () => this.nodeId, config.nodeTtl)
     // Back from an outage, Redis may have lost this node's entries or purged them as a dead node's.
-    this.commands.on('ready', () => this.reregister())
+    this.commands.on('ready', this.reregister)
   }
 
   get outgoing (): Readonly<OutgoingStats> {
@@ -132,6 +132,7 @@ class RedisAdapterImpl implements RedisAdapter {
 
   private async shutdown (): Promise<void> {
     clearInterval(this.heartbeat)
+    this.commands.off('ready', this.reregister)
     const initialized = this.node !== undefined
     this.node = undefined
     // Best effort: if Redis does not answer, the other nodes purge these entries after nodeTtl.
@@ -144,8 +145,11 @@ class RedisAdapterImpl implements RedisAdapter {
     this.node?.deliver(channel.slice(this.keys.topics.length), decodeMessage(message))
   }
 
-  /** The command connection is ready again (not its first connect, which `init` handles). */
-  private reregister (): void {
+  /**
+   * The command connection is ready again (not its first connect, which `init` handles).
+   * A field, so that `close` can take it off an app's client, which outlives the adapter.
+   */
+  private readonly reregister = (): void => {
     if (this.heartbeat === undefined || this.node === undefined) return
     this.presence.stale = true
     this.tick()
