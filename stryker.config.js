@@ -5,9 +5,10 @@
 
 /** The test files that speak for each folder; `npm run mutation` refuses any other folder. */
 const suites = {
-  'lib/connection': ['budgets', 'hardening', 'limits', 'identity', 'context', 'states', 'heartbeat', 'protocol', 'auth', 'jwt'],
+  'lib/connection': ['budgets', 'hardening', 'limits', 'identity', 'context', 'states', 'heartbeat', 'protocol', 'auth', 'jwt',
+    'connections', 'groups', 'codec', 'shutdown'],
   'lib/services': ['channels', 'groups', 'presence', 'events', 'connections', 'channel-lifecycle', 'delivery-once', 'identity'],
-  'lib/adapters': ['adapter-memory', 'adapter-topics', 'adapter-redis', 'redis-outage'],
+  'lib/adapters': ['adapter-memory', 'adapter-topics', 'adapter-redis', 'adapter-redis-server', 'redis-outage'],
   'lib/protocol': ['schemas', 'protocol-rules', 'protocol', 'hardening', 'identity', 'codec', 'limits', 'presence'],
   'lib/core': ['protocol', 'hardening', 'heartbeat', 'cleanup-queue', 'cleanup', 'shutdown', 'states', 'endpoints',
     'setup-failure', 'stats-health', 'stats-privacy', 'events', 'socket-writer'],
