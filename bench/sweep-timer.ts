@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { HeartbeatMonitor } from '../lib/core/heartbeat'
+import { HeartbeatMonitor } from '../lib/session/heartbeat'
 
 export interface SweepTimes {
   /** Wall-clock ms of each synchronous call. */

@@ -29,11 +29,11 @@ const hauyna = Object.assign(plugin, {
 
 // eslint-disable-next-line @typescript-eslint/no-namespace
 namespace hauyna {
-  export type HauynaOptions = import('./options').HauynaOptions
-  export type HeartbeatOptions = import('./options').HeartbeatOptions
-  export type Authenticate = import('./options').Authenticate
-  export type EndpointOptions = import('./core/endpoint').EndpointOptions
-  export type AutoSubscribe = import('./core/endpoint').AutoSubscribe
+  export type HauynaOptions = import('./config/options').HauynaOptions
+  export type HeartbeatOptions = import('./config/options').HeartbeatOptions
+  export type Authenticate = import('./connection/connection').Authenticate
+  export type EndpointOptions = import('./config/endpoint-options').EndpointOptions
+  export type AutoSubscribe = import('./connection/connection').AutoSubscribe
   export type HauynaInfo = import('./plugin').HauynaInfo
   export type Codec = import('./protocol/codec').Codec
   export type ErrorCode = import('./protocol/codes').ErrorCode
@@ -55,20 +55,20 @@ namespace hauyna {
   export type Connection = import('./connection/connection').Connection
   export type Identity = import('./connection/connection').Identity
   export type ConnectionState = import('./connection/state').ConnectionState
-  export type RateLimitOptions = import('./connection/rate-limiter').RateLimitOptions
-  export type Stats = import('./core/stats').Stats
-  export type CleanupOptions = import('./util/cleanup-queue').CleanupOptions
-  export type CleanupMetrics = import('./util/cleanup-queue').CleanupMetrics
-  export type EndpointHooks = import('./options').EndpointHooks
+  export type RateLimitOptions = import('./connection/limits').RateLimitOptions
+  export type Stats = import('./stats/stats').Stats
+  export type CleanupOptions = import('./util/cleanup-types').CleanupOptions
+  export type CleanupMetrics = import('./util/cleanup-types').CleanupMetrics
+  export type EndpointHooks = import('./config/options').EndpointHooks
   export type ChannelsService = import('./services/channels').ChannelsService
-  export type ChannelInfo = import('./services/channel-registry').ChannelInfo
+  export type ChannelInfo = import('./services/types').ChannelInfo
   export type SubscribeOptions = import('./services/channels').SubscribeOptions
   export type Subscriber = import('./services/channels').Subscriber
   export type ConnectionRef = import('./services/channels').ConnectionRef
   export type ConnectionsService = import('./services/connections').ConnectionsService
   export type EventsService = import('./services/events').EventsService
-  export type LifecycleEvents = import('./services/events').LifecycleEvents
-  export type LifecycleEvent = import('./services/events').LifecycleEvent
+  export type LifecycleEvents = import('./services/types').LifecycleEvents
+  export type LifecycleEvent = import('./services/types').LifecycleEvent
   export type ObjectSchema = import('./services/events').ObjectSchema
   export type AppMessage<S extends ObjectSchema> = import('./services/events').AppMessage<S>
   export type MessageHandler<S extends ObjectSchema = ObjectSchema> = import('./services/events').MessageHandler<S>
@@ -77,8 +77,8 @@ namespace hauyna {
   export type UserGroup = import('./services/groups').UserGroup
   export type SendOptions = import('./services/send-options').SendOptions
   export type PresenceService = import('./services/presence').PresenceService
-  export type UserPresence = import('./services/presence').UserPresence
-  export type PresenceChange = import('./services/presence').PresenceChange
+  export type UserPresence = import('./services/types').UserPresence
+  export type PresenceChange = import('./services/types').PresenceChange
   export type PresenceState = import('./services/presence').PresenceState
   export type PresenceFilter = import('./services/presence').PresenceFilter
   export type ChannelPolicy = import('./services/policies').ChannelPolicy

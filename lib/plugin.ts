@@ -3,14 +3,13 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { WebSocket } from 'ws'
 import { warnUnverifiedIdentity } from './connection/identity'
-import { builtinTypes } from './core/builtin-handlers'
-import { checkEndpointMessages, type EndpointOptions, resolveEndpoint } from './core/endpoint'
-import { HeartbeatMonitor } from './core/heartbeat'
+import { builtinTypes } from './session/builtin-handlers'
+import { checkEndpointMessages, type EndpointOptions, resolveRealtimeEndpoint } from './config/endpoint-options'
 import { type NodeProbe, probe } from './composition/probe'
-import { Runtime } from './core/runtime'
-import { drain } from './core/shutdown'
-import { collectStats, type Stats } from './core/stats'
-import { type HauynaOptions, resolveOptions } from './options'
+import { RealtimeNode } from './composition/node'
+import { collectStats } from './stats/collect'
+import type { Stats } from './stats/stats'
+import { type HauynaOptions, resolveOptions } from './config/options'
 import { registerHealthRoute } from './routes/health'
 import { registerMetrics } from './routes/metrics'
 import { registerStatsRoute } from './routes/stats'
@@ -25,16 +24,16 @@ export interface HauynaInfo {
 }
 
 // Keyed by the `fastify.hauyna` object: one per registration, seen from every child context.
-const runtimes = new WeakMap<HauynaInfo, Runtime>()
+const nodes = new WeakMap<HauynaInfo, RealtimeNode>()
 
 /**
  * The sizes of the node's internal maps behind `app`: for this package's tests only, which
  * would otherwise reach into private fields. Not exported by the package. @internal
  */
 export function internalsOf (app: FastifyInstance): NodeProbe {
-  const runtime = runtimes.get(app.hauyna)
-  if (runtime === undefined) throw new Error('fastify-hauyna is not registered on this instance')
-  return probe(runtime)
+  const node = nodes.get(app.hauyna)
+  if (node === undefined) throw new Error('fastify-hauyna is not registered on this instance')
+  return probe(node)
 }
 
 // The socket's own 'error' listener (lifecycle) reports; this only makes sure it is gone.
@@ -42,55 +41,54 @@ function terminateOnError (_error: Error, socket: WebSocket): void {
   socket.terminate()
 }
 
-async function registerWebsocket (fastify: FastifyInstance, runtime: Runtime): Promise<void> {
+async function registerWebsocket (fastify: FastifyInstance, node: RealtimeNode): Promise<void> {
   if (fastify.hasDecorator('websocketServer')) return
   await fastify.register(websocket, {
     errorHandler: terminateOnError,
     // autoPong off: lifecycle answers pings itself, once they pass the connection's rate limit.
-    options: { maxPayload: runtime.options.maxPayload, clientTracking: false, autoPong: false, ...runtime.options.websocket }
+    options: { maxPayload: node.options.maxPayload, clientTracking: false, autoPong: false, ...node.options.websocket }
   })
 }
 
 async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<void> {
   const options = resolveOptions(opts)
-  const runtime = new Runtime(options, fastify.log)
-  await runtime.start()
-  await registerWebsocket(fastify, runtime)
+  const node = new RealtimeNode(options, fastify.log)
+  await node.start()
+  await registerWebsocket(fastify, node)
   const unlimitHandshakes = options.handshakeTimeout > 0 ? limitHandshakeTime(fastify.server, options.handshakeTimeout) : undefined
   // Before the routes, so fastify-metrics times /ws/stats, /health and the app's later routes.
-  if (options.metrics !== false) await registerMetrics(fastify, runtime, options.metrics.path)
+  if (options.metrics !== false) await registerMetrics(fastify, node, options.metrics.path)
 
-  fastify.decorate('channels', runtime.channels)
-  fastify.decorate('presence', runtime.presence)
-  fastify.decorate('groups', runtime.groups)
-  fastify.decorate('events', runtime.events)
-  fastify.decorate('connections', runtime.connections)
-  const info: HauynaInfo = { nodeId: runtime.nodeId, stats: () => collectStats(runtime, true) }
-  runtimes.set(info, runtime)
+  fastify.decorate('channels', node.channels)
+  fastify.decorate('presence', node.presence)
+  fastify.decorate('groups', node.groups)
+  fastify.decorate('events', node.events)
+  fastify.decorate('connections', node.connections)
+  const info: HauynaInfo = { nodeId: node.nodeId, stats: () => collectStats(node, true) }
+  nodes.set(info, node)
   fastify.decorate('hauyna', info)
   fastify.decorateRequest('hauynaIdentity', null)
 
   fastify.decorate('realtime', function realtime (this: FastifyInstance, path: string, endpointOptions: EndpointOptions = {}) {
     const { schema, onRequest, preValidation, preHandler } = endpointOptions
-    registerEndpointRoute(this, runtime, resolveEndpoint(path, endpointOptions, options), { schema, onRequest, preValidation, preHandler })
+    registerEndpointRoute(this, node, resolveRealtimeEndpoint(path, endpointOptions, options), { schema, onRequest, preValidation, preHandler })
   })
-  if (options.path !== false) registerEndpointRoute(fastify, runtime, resolveEndpoint(options.path, {}, options))
+  if (options.path !== false) registerEndpointRoute(fastify, node, resolveRealtimeEndpoint(options.path, {}, options))
   fastify.addHook('onReady', async () => {
-    checkEndpointMessages(runtime.endpoints, (type) => Object.hasOwn(builtinTypes, type) || runtime.events.messageTypes.has(type))
-    warnUnverifiedIdentity(fastify.log, runtime.endpoints, options.allowUnverifiedIdentity)
+    checkEndpointMessages(node.endpoints, (type) => Object.hasOwn(builtinTypes, type) || node.events.messageTypes.has(type))
+    warnUnverifiedIdentity(fastify.log, node.endpoints, options.allowUnverifiedIdentity)
   })
-  if (options.stats !== false) registerStatsRoute(fastify, runtime, options.stats)
-  if (options.health !== false) registerHealthRoute(fastify, runtime, options.health.path)
+  if (options.stats !== false) registerStatsRoute(fastify, node, options.stats)
+  if (options.health !== false) registerHealthRoute(fastify, node, options.health.path)
 
-  const heartbeat = new HeartbeatMonitor(runtime)
-  heartbeat.start()
+  node.session.heartbeat.start()
   fastify.addHook('preClose', async () => {
-    heartbeat.stop()
-    await drain(runtime)
+    node.session.heartbeat.stop()
+    await node.session.drain()
   })
   fastify.addHook('onClose', async () => {
     unlimitHandshakes?.()
-    await runtime.adapter.close()
+    await node.adapter.close()
   })
 }
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import type { ChannelInfo } from '../lib/services/channel-registry'
+import type { ChannelInfo } from '../lib/services/types'
 import { type Client, connect, startServer, until } from './helpers'
 import { internalsOf } from '../lib/plugin'
 

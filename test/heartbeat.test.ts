@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import t, { type Test } from 'tap'
 import type { Connection } from '../lib/index'
-import { SWEEP_SLICE } from '../lib/core/heartbeat'
+import { SWEEP_SLICE } from '../lib/session/heartbeat'
 import { type Client, connect, delay, type Server, startServer, until, within } from './helpers'
 
 const heartbeat = { interval: 50, timeout: 200 }

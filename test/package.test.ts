@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process'
-import { join } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import t from 'tap'
 
 // `npm test` builds first; these load the built package by its own name, as a user would.
@@ -46,4 +47,33 @@ t.test('the packed tarball holds the build and its types', async (t) => {
     t.ok(files.includes(file), `${file} is packed`)
   }
   t.notOk(files.some((f) => f.startsWith('test/') || f.startsWith('lib/')), 'no sources or tests are packed')
+})
+
+/** Every .d.ts a user's compiler reads: the entry points and what they import, transitively. */
+function reachableDeclarations (entries: string[]): Map<string, string> {
+  const found = new Map<string, string>()
+  const queue = entries.map((entry) => join(root, entry))
+  for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
+    if (found.has(file)) continue
+    const text = readFileSync(file, 'utf8')
+    found.set(file, text)
+    for (const [, target] of text.matchAll(/(?:from |import\()['"](\.[^'"]+)['"]/g)) {
+      const base = join(dirname(file), target)
+      queue.push(existsSync(`${base}.d.ts`) ? `${base}.d.ts` : join(base, 'index.d.ts'))
+    }
+  }
+  return found
+}
+
+t.test('the public .d.ts files declare only the public classes: no node, session, hub or queue', async (t) => {
+  const declarations = reachableDeclarations(['dist/lib/index.d.ts', 'dist/types/fastify.d.ts', 'dist/lib/client/index.d.ts'])
+  t.ok(declarations.size > 10, `${declarations.size} declaration files reached`)
+  const classes = [...declarations.values()].flatMap((text) => [...text.matchAll(/declare class (\w+)/g)].map(([, name]) => name))
+  t.same(classes.sort(), [
+    'ChannelPolicies', 'ChannelsService', 'Connection', 'ConnectionsService', 'EventsService', 'GroupsService',
+    'HauynaClient', 'HauynaError', 'PresenceService'
+  ])
+  const paths = [...declarations.keys()].map((file) => file.slice(root.length + 1))
+  t.same(paths.filter((file) => /\/(composition|session|pubsub|directory|routes)\//.test(file)), [],
+    'no file of the layers above the services')
 })

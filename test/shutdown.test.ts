@@ -91,7 +91,7 @@ t.test('an upgrade whose authentication finishes during shutdown is refused and 
   await until(() => internalsOf(server.app).draining, 3000, 'draining')
   release()
   // The WebSocket server is already closed by then, so ws answers the upgrade with HTTP 503;
-  // had the socket been upgraded, the plugin would close it with 1001 (runtime.draining).
+  // had the socket been upgraded, the plugin would close it with 1001 (the session's drain).
   const outcome = await pending.then(
     async (client) => `close ${(await client.closed).code}`,
     (err: Error & { statusCode?: number }) => `HTTP ${err.statusCode}`)

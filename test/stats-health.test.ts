@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 import { Value } from '@sinclair/typebox/value'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import hauyna, { type Adapter, type AdapterNode, type Envelope, memoryAdapter } from '../lib/index'
-import { StatsSchema } from '../lib/core/stats'
+import { StatsSchema } from '../lib/stats/stats'
 import { HealthResponse } from '../lib/routes/health'
 import { connect, expectInvalidOptions, startServer, until } from './helpers'
 

@@ -1,7 +1,7 @@
 import { Value } from '@sinclair/typebox/value'
 import type { onRequestHookHandler } from 'fastify'
 import t, { type Test } from 'tap'
-import { StatsSchema } from '../lib/core/stats'
+import { StatsSchema } from '../lib/stats/stats'
 import type { HauynaOptions } from '../lib/index'
 import { connect, expectInvalidOptions, type Server, startServer } from './helpers'
 

@@ -1,6 +1,6 @@
 // The plugin's decorators, published to TypeScript users through declaration merging.
 import type { Identity } from '../lib/connection/connection'
-import type { EndpointOptions } from '../lib/core/endpoint'
+import type { EndpointOptions } from '../lib/config/endpoint-options'
 import type { HauynaInfo } from '../lib/plugin'
 import type { ChannelsService } from '../lib/services/channels'
 import type { ConnectionsService } from '../lib/services/connections'

@@ -1,6 +1,14 @@
 import type { Redis, RedisOptions } from 'ioredis'
 import { fail, integer, object, text } from '../util/option-checks'
 
+/** What the outgoing queue holds now and has dropped so far. */
+export interface OutgoingStats {
+  messages: number
+  bytes: number
+  /** Cross-node publishes that never reached Redis: refused while it was down or the queue full, or lost in flight. */
+  dropped: number
+}
+
 export interface RedisAdapterOptions {
   /** A `redis://` URL, or ioredis options, for the connections the adapter opens itself. */
   url?: string | RedisOptions

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import type { OutgoingStats } from './redis-options'
 import { isReady } from './redis-reply'
 
 export interface OutboxLimits {
@@ -8,13 +9,6 @@ export interface OutboxLimits {
   maxBytes: number
 }
 
-/** What the outgoing queue holds now and has dropped so far. */
-export interface OutgoingStats {
-  messages: number
-  bytes: number
-  /** Cross-node publishes that never reached Redis: refused while it was down or the queue full, or lost in flight. */
-  dropped: number
-}
 
 /**
  * The cross-node PUBLISHes of one node. Each is written to Redis at once and held (by ioredis)

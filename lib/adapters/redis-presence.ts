@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { PresenceEntry, PresenceStore } from './adapter'
-import { PresenceTable } from './memory'
+import { PresenceTable } from './presence-table'
 import { COMMAND_TIMEOUT_MS, isReady, within } from './redis-reply'
 
 /**

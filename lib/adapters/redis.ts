@@ -2,15 +2,14 @@ import type * as IORedis from 'ioredis'
 import type { Redis, RedisOptions } from 'ioredis'
 import { unavailable } from '../errors'
 import type { Adapter, AdapterNode, Envelope } from './adapter'
-import { type RedisAdapterOptions, type RedisConfig, resolveConfig } from './redis-options'
-import { Outbox, type OutgoingStats } from './redis-outbox'
+import { type OutgoingStats, type RedisAdapterOptions, type RedisConfig, resolveConfig } from './redis-options'
+import { Outbox } from './redis-outbox'
 import { keysOf, type RedisKeys, RedisPresenceStore } from './redis-presence'
 import { ignore, isReady, REPLY_TIMEOUT_MS, within } from './redis-reply'
 import { Subscriptions } from './redis-subscriptions'
 import { decodeMessage, field } from './redis-wire'
 
-export type { RedisAdapterOptions } from './redis-options'
-export type { OutgoingStats } from './redis-outbox'
+export type { OutgoingStats, RedisAdapterOptions } from './redis-options'
 
 /** The Redis adapter, with the state of its outgoing queue. */
 export interface RedisAdapter extends Adapter {

@@ -2,11 +2,10 @@
 // Node built-in (test/client-package.test.ts checks), and TypeBox only as types.
 export { HauynaClient } from './client'
 export { ClientErrorCode, HauynaError, type HauynaErrorDetails } from './errors'
-export { type OverflowStrategy } from './outgoing-queue'
 export { defaultRetryPolicy, resolveRetryPolicy, retryDelay, type RetryPolicy } from './retry-policy'
 export type {
   AppMessages, AppPayload, BroadcastMessage, ChannelMessage, ClientEvents, ClientHealth, ClientOptions, ClientState,
   ClientStatus, ConnectedFrame, DirectMessage, DisconnectInfo, ErrorFrame, GroupMessage, HeartbeatSettings,
-  OutgoingMessage, PresenceDiff, RequestOptions, StopOptions, StopResult, SubscribedFrame, SubscribeOptions, UnsubscribedFrame,
+  OutgoingMessage, OverflowStrategy, PresenceDiff, RequestOptions, StopOptions, StopResult, SubscribedFrame, SubscribeOptions, UnsubscribedFrame,
   Unsubscribe, WebSocketConstructor, WebSocketLike
 } from './types'

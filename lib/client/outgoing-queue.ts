@@ -1,5 +1,4 @@
-/** What to give up when the queue is full (seed 003's QUEUE_OVERFLOW_STRATEGY). */
-export type OverflowStrategy = 'drop_oldest' | 'drop_newest'
+import type { OverflowStrategy } from './types'
 
 /**
  * Messages waiting for an open connection, in the order they were sent. Bounded: when

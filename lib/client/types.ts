@@ -1,11 +1,13 @@
 import type { Static, TSchema } from '@sinclair/typebox'
 import type { ServerMessage } from '../protocol/schemas'
 import type { HauynaError } from './errors'
-import type { OverflowStrategy } from './outgoing-queue'
 import type { RetryPolicy } from './retry-policy'
 
 // Type-only imports: the shared protocol schemas type the frames without putting TypeBox
 // (or anything else) into the browser bundle.
+
+/** What to give up when the outgoing queue is full. */
+export type OverflowStrategy = 'drop_oldest' | 'drop_newest'
 
 /** What the app can observe of the connection (PROTOCOL.md has the server side). */
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed'

@@ -1,5 +1,5 @@
-import { PresenceTable } from '../adapters/memory'
-import type { Runtime } from '../core/runtime'
+import { PresenceTable } from '../adapters/presence-table'
+import type { RealtimeNode } from './node'
 
 /**
  * The sizes of a node's internal maps, for the test suite only: stats count what users see,
@@ -23,19 +23,19 @@ export interface NodeProbe {
   readonly draining: boolean
 }
 
-export function probe (runtime: Runtime): NodeProbe {
-  const store = runtime.adapter.presence
+export function probe (node: RealtimeNode): NodeProbe {
+  const store = node.adapter.presence
   return {
-    connectionsById: runtime.directory.size,
-    connectionsByUser: runtime.directory.userCount,
-    hubTopics: runtime.hub.topicCount,
-    groupMemberships: runtime.groups.size,
-    userGroups: runtime.groups.userCount,
+    connectionsById: node.directory.size,
+    connectionsByUser: node.directory.userCount,
+    hubTopics: node.hub.topicCount,
+    groupMemberships: node.groups.size,
+    userGroups: node.groups.userCount,
     presenceUsers: store instanceof PresenceTable ? store.userCount : -1,
-    presenceChannels: runtime.channelPresence.counts.channels,
-    presenceChannelUsers: runtime.channelPresence.counts.users,
-    channelRecords: runtime.channels.registry.size,
-    inboxBytes: runtime.inboxBudget.used,
-    draining: runtime.draining
+    presenceChannels: node.channelPresence.counts.channels,
+    presenceChannelUsers: node.channelPresence.counts.users,
+    channelRecords: node.channels.registry.size,
+    inboxBytes: node.session.inboxBudget.used,
+    draining: node.session.draining
   }
 }

@@ -1,3 +1,5 @@
+import type { FastifyRequest } from 'fastify'
+import type { IncomingHttpHeaders } from 'node:http'
 import type { WebSocket } from 'ws'
 import { errors } from '../errors'
 import { CloseCode, isValidCloseCode } from '../protocol/codes'
@@ -5,12 +7,10 @@ import { encodeMessage } from '../protocol/codec'
 import { checkMeta } from '../protocol/names'
 import { OutgoingFrame } from '../transport/outgoing-frame'
 import { releaseWrites, writeFrame, writePing } from '../transport/socket-writer'
-import type { Codec } from '../protocol/codec'
-import type { Endpoint } from '../core/endpoint'
-import type { ConnectionContext } from './context'
-import { Inbox, type InboxBudget, type InboxLimits } from './inbox'
+import { Inbox } from './inbox'
+import type { ByteBudget, ConnectionLimits } from './limits'
 import { LogThrottle } from './log-throttle'
-import { type RateLimitOptions, TokenBucket } from './rate-limiter'
+import { TokenBucket } from './rate-limiter'
 import { canTransition, ConnectionState } from './state'
 
 /** Who a connection belongs to, as resolved before or at the upgrade. */
@@ -20,23 +20,46 @@ export interface Identity {
   meta?: Record<string, unknown>
 }
 
+/** Resolves the identity of an upgrade request before the upgrade; throw or return nothing to refuse. */
+export type Authenticate = (request: FastifyRequest) => Identity | null | undefined | Promise<Identity | null | undefined>
+
+type OneOrMany<T> = T | readonly T[]
+
+/** Channels a connection is subscribed to as it connects, fixed or chosen from its context. */
+export type AutoSubscribe = OneOrMany<string> | ((connection: Connection) => OneOrMany<string> | Promise<OneOrMany<string>>)
+
+/** An endpoint as its connections see it: resolved once and shared by all of them. */
+export interface Endpoint {
+  readonly path: string
+  readonly authenticate: Authenticate | undefined
+  readonly allowAnonymous: boolean
+  /** Accepted message types; `undefined` accepts every type. */
+  readonly messages: ReadonlySet<string> | undefined
+  readonly subscribe: AutoSubscribe | undefined
+  /** Runs before the `connect` handlers, and may return `STOP` to skip them for this connection. */
+  readonly onConnect: ((connection: Connection) => unknown) | undefined
+  /** Runs before the `disconnect` handlers, and may return `STOP` to skip them. */
+  readonly onDisconnect: ((connection: Connection, info: { code: number, reason: string }) => unknown) | undefined
+  /** Open connections on this node. */
+  connections: number
+}
+
+/** What a connection keeps of its upgrade request: small plain values, never the request. */
+export interface ConnectionContext {
+  /** The endpoint the connection upgraded on. */
+  endpoint: Endpoint
+  params: Readonly<Record<string, string>>
+  query: Readonly<Record<string, unknown>>
+  /** The request headers minus credentials and handshake mechanics (see `hiddenHeaders`). */
+  headers: Readonly<IncomingHttpHeaders>
+  ip: string
+}
+
 /** Per-subscription options of a channel subscription. */
 export interface ChannelSubscription {
   meta: Record<string, unknown>
   echo: boolean
   since: number
-}
-
-/** The node's limits that every connection applies to itself. */
-export interface ConnectionLimits {
-  readonly rateLimit: RateLimitOptions | false
-  readonly inbox: InboxLimits
-  readonly maxBufferedBytes: number
-  readonly maxMetaBytes: number
-  readonly closeTimeout: number
-  /** Pongs answering a ping older than this prove nothing. */
-  readonly heartbeatTimeout: number
-  readonly codec: Codec | undefined
 }
 
 /**
@@ -45,7 +68,7 @@ export interface ConnectionLimits {
  */
 export interface ConnectionHost {
   readonly limits: ConnectionLimits
-  readonly inboxBudget: InboxBudget
+  readonly inboxBudget: ByteBudget
   /** A frame's turn came (after the rate limit and the inbox); a promise while a handler runs. */
   handle (conn: Connection, data: Buffer, isBinary: boolean): Promise<void> | undefined
   /** A message written to this connection only (a reply, `connected`, an error). */
@@ -102,6 +125,7 @@ export class Connection {
   private busy = true
   private closing = false
 
+  /** @internal */
   constructor (
     readonly socket: WebSocket,
     identity: Identity,

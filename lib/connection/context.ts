@@ -1,17 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
-import type { Endpoint } from '../core/endpoint'
-
-/** What a connection keeps of its upgrade request: small plain values, never the request. */
-export interface ConnectionContext {
-  /** The endpoint the connection upgraded on. */
-  endpoint: Endpoint
-  params: Readonly<Record<string, string>>
-  query: Readonly<Record<string, unknown>>
-  /** The request headers minus credentials and handshake mechanics (see `hiddenHeaders`). */
-  headers: Readonly<IncomingHttpHeaders>
-  ip: string
-}
+import type { ConnectionContext, Endpoint } from './connection'
 
 /**
  * Headers a connection does not keep. Credentials and handshake secrets, so that handlers,

@@ -1,10 +1,8 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { randomUUID } from 'node:crypto'
-import type { Endpoint } from '../core/endpoint'
 import { errors } from '../errors'
 import { normalizeUserId } from '../protocol/names'
-import type { Authenticate } from '../options'
-import type { Identity } from './connection'
+import type { Authenticate, Endpoint, Identity } from './connection'
 
 /** Runs an endpoint's `authenticate` before the upgrade: 401 (or the error's own status) on failure. */
 export async function authenticateRequest (request: FastifyRequest, authenticate: Authenticate): Promise<Identity> {

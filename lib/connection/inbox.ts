@@ -1,8 +1,10 @@
+import type { ByteBudget, InboxLimits } from './limits'
+
 /**
  * The bytes parked in every inbox of one node, against one cap: per-connection limits alone
  * let many connections within their limits hold `connections × limit` between them.
  */
-export class InboxBudget {
+export class InboxBudget implements ByteBudget {
   used = 0
 
   constructor (readonly max: number) {}
@@ -18,10 +20,6 @@ export class InboxBudget {
   }
 }
 
-export interface InboxLimits {
-  maxMessages: number
-  maxBytes: number
-}
 
 type Frame = [data: Buffer, isBinary: boolean]
 
@@ -30,7 +28,7 @@ export class Inbox {
   private readonly frames: Frame[] = []
   private bytes = 0
 
-  constructor (private readonly limits: InboxLimits, private readonly budget: InboxBudget) {}
+  constructor (private readonly limits: InboxLimits, private readonly budget: ByteBudget) {}
 
   get size (): number {
     return this.frames.length

@@ -1,11 +1,4 @@
-export interface RateLimitOptions {
-  /** Messages a connection may send in a burst. */
-  burst: number
-  /** Messages added back to the bucket per second. */
-  perSecond: number
-  /** Rejected messages within one refill window after which the connection is closed (1008). */
-  maxViolations: number
-}
+import type { RateLimitOptions } from './limits'
 
 /**
  * A token bucket refilled lazily from timestamps: no timer per connection.

@@ -1,5 +1,5 @@
 import type * as Prom from 'prom-client'
-import type { Runtime } from '../core/runtime'
+import type { RealtimeNode } from '../composition/node'
 import type { Telemetry } from '../observe/telemetry'
 import { channelOf } from '../pubsub/topics'
 import { serverSchemas } from '../protocol/schemas'
@@ -87,23 +87,23 @@ export interface WsMetrics {
   remove (): void
 }
 
-function channelSubscriptions (runtime: Runtime): { channels: number, subscriptions: number } {
+function channelSubscriptions (node: RealtimeNode): { channels: number, subscriptions: number } {
   let channels = 0
   let subscriptions = 0
-  for (const topic of runtime.hub.topicNames()) {
+  for (const topic of node.hub.topicNames()) {
     if (channelOf(topic) === undefined) continue
     channels++
-    subscriptions += runtime.hub.size(topic)
+    subscriptions += node.hub.size(topic)
   }
   return { channels, subscriptions }
 }
 
 /**
  * Registers the `ws_*` metrics on `registry`. Counters and gauges are derived from the
- * runtime's own state when scraped (`collect`), so traffic costs nothing for them; only the
+ * node's own state when scraped (`collect`), so traffic costs nothing for them; only the
  * histograms observe as messages flow.
  */
-export function createWsMetrics (client: PromClient, registry: Prom.Registry, runtime: Runtime): WsMetrics {
+export function createWsMetrics (client: PromClient, registry: Prom.Registry, node: RealtimeNode): WsMetrics {
   const registers = [registry]
   const names: string[] = []
   function counter (name: string, help: string, read: () => number): void {
@@ -130,11 +130,12 @@ export function createWsMetrics (client: PromClient, registry: Prom.Registry, ru
     histogram('ws_message_size_bytes', 'Size of WebSocket messages: every inbound frame; outbound once per encoded message, not per recipient', 'direction', ['in', 'out'], SIZE_BUCKETS),
     histogram('ws_latency_seconds', 'Heartbeat ping-to-pong round trip (kind=heartbeat) and in-process fan-out time of one delivery (kind=delivery)', 'kind', ['delivery', 'heartbeat'], LATENCY_BUCKETS)
   )
-  const { meter, cleanup } = runtime
+  const { meter } = node
+  const cleanup = node.session.cleanup
 
   counter('ws_connections_total', 'WebSocket connections accepted since start', () => meter.connectionsTotal)
-  gauge('ws_connections_current', 'Open WebSocket connections on this node', () => runtime.directory.size)
-  gauge('ws_clients_current', 'Distinct users with at least one connection on this node', () => runtime.directory.userCount)
+  gauge('ws_connections_current', 'Open WebSocket connections on this node', () => node.directory.size)
+  gauge('ws_clients_current', 'Distinct users with at least one connection on this node', () => node.directory.userCount)
   labelled('ws_messages_total', 'WebSocket messages by direction and protocol type (outbound counts every recipient)', ['direction', 'type'], (c) => {
     for (const [type, n] of telemetry.inbound.counts) c.inc({ direction: 'in', type }, n)
     for (const [type, n] of telemetry.outbound.counts) c.inc({ direction: 'out', type }, n)
@@ -142,10 +143,10 @@ export function createWsMetrics (client: PromClient, registry: Prom.Registry, ru
   labelled('ws_errors_total', 'Errors by wire code: error frames, refused sockets, refused upgrades (unauthorized)', ['code'], (c) => {
     for (const [code, n] of telemetry.errors.counts) c.inc({ code }, n)
   })
-  gauge('ws_channels_current', 'Channels with a subscriber on this node', () => channelSubscriptions(runtime).channels)
-  gauge('ws_subscriptions_current', 'Channel subscriptions on this node', () => channelSubscriptions(runtime).subscriptions)
-  gauge('ws_groups_current', 'Groups with at least one member', () => runtime.groups.size)
-  gauge('ws_presence_current', 'Present users (the adapter\'s presence store)', () => runtime.presence.count())
+  gauge('ws_channels_current', 'Channels with a subscriber on this node', () => channelSubscriptions(node).channels)
+  gauge('ws_subscriptions_current', 'Channel subscriptions on this node', () => channelSubscriptions(node).subscriptions)
+  gauge('ws_groups_current', 'Groups with at least one member', () => node.groups.size)
+  gauge('ws_presence_current', 'Present users (the adapter\'s presence store)', () => node.presence.count())
   counter('ws_send_buffer_drops_total', 'Connections dropped because their send buffer went over maxBufferedBytes (slow consumers)', () => meter.slowConsumers)
   counter('ws_rate_limited_total', 'Inbound frames refused by the rate limit', () => meter.rateLimited)
   counter('ws_cleanup_processed_total', 'Disconnect cleanups finished', () => cleanup.metrics().processed)

@@ -1,5 +1,5 @@
 /**
- * What the runtime reports for metrics. Every call is per inbound message, per direct send
+ * What the node reports for metrics. Every call is per inbound message, per direct send
  * or per fan-out, never per recipient of a fan-out. Label values handed in are bounded by the
  * caller (protocol types, declared app types, error codes), never user ids or channel names.
  */

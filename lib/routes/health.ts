@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import type { Runtime } from '../core/runtime'
+import type { RealtimeNode } from '../composition/node'
 
 export const HealthResponse = Type.Object({
   status: Type.Union([Type.Literal('OK'), Type.Literal('DEGRADED')]),
@@ -9,14 +9,14 @@ export const HealthResponse = Type.Object({
 })
 
 /** `GET /health`: 200 OK, or 503 DEGRADED when the adapter is unhealthy or the server drains. */
-export function registerHealthRoute (fastify: FastifyInstance, runtime: Runtime, path: string): void {
+export function registerHealthRoute (fastify: FastifyInstance, node: RealtimeNode, path: string): void {
   fastify.get(path, { schema: { response: { 200: HealthResponse, 503: HealthResponse } } }, async (_request, reply) => {
-    const healthy = !runtime.draining && await runtime.adapter.healthy().catch(() => false)
+    const healthy = !node.session.draining && await node.adapter.healthy().catch(() => false)
     reply.code(healthy ? 200 : 503)
     return {
       status: healthy ? 'OK' : 'DEGRADED',
       timestamp: new Date().toISOString(),
-      uptime: (Date.now() - runtime.startedAt) / 1000
+      uptime: (Date.now() - node.startedAt) / 1000
     }
   })
 }

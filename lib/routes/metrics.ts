@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fastifyMetrics from 'fastify-metrics'
 import promClient, { type Registry } from 'prom-client'
-import type { Runtime } from '../core/runtime'
+import type { RealtimeNode } from '../composition/node'
 import { errors } from '../errors'
 import { createWsMetrics } from '../metrics/ws-metrics'
 
@@ -41,14 +41,14 @@ function existingClient (fastify: FastifyInstance): PromClient | undefined {
  * fastify-metrics itself keeps its endpoint and registry; the metrics are added to it, and
  * taken out again when the instance closes.
  */
-export async function registerMetrics (fastify: FastifyInstance, runtime: Runtime, path: string): Promise<void> {
+export async function registerMetrics (fastify: FastifyInstance, node: RealtimeNode, path: string): Promise<void> {
   let client = existingClient(fastify)
   if (client === undefined) {
     await registerFastifyMetrics(fastify, path)
     client = fastify.metrics.client
   }
   const registry: Registry = client.register
-  const metrics = createWsMetrics(client, registry, runtime)
-  runtime.meter.attach(metrics.telemetry)
+  const metrics = createWsMetrics(client, registry, node)
+  node.meter.attach(metrics.telemetry)
   fastify.addHook('onClose', async () => metrics.remove())
 }

@@ -4,9 +4,9 @@ import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 import { contextOf } from '../connection/context'
 import { authenticateRequest, identityFromQuery } from '../connection/identity'
-import type { Endpoint, EndpointRouteOptions } from '../core/endpoint'
-import { openConnection } from '../core/lifecycle'
-import type { Runtime } from '../core/runtime'
+import type { Endpoint } from '../connection/connection'
+import type { EndpointRouteOptions } from '../config/endpoint-options'
+import type { RealtimeNode } from '../composition/node'
 import { CloseCode } from '../protocol/codes'
 import { holdWrites, releaseWrites } from '../transport/socket-writer'
 
@@ -33,20 +33,20 @@ function holdUpgradeWrites (request: FastifyRequest, _reply: unknown, done: Hook
  * Left to @fastify/websocket's errorHandler, the socket would be dropped unreported; this
  * fails it like a setup failure: reported, then closed with 1011.
  */
-function failUpgrade (runtime: Runtime, socket: WebSocket, error: unknown): void {
-  runtime.reportError(error, undefined, 'connection setup failed')
+function failUpgrade (node: RealtimeNode, socket: WebSocket, error: unknown): void {
+  node.session.errors.report(error, undefined, 'connection setup failed')
   releaseWrites(socket)
   socket.close(CloseCode.InternalError, 'internal error')
 }
 
-function authenticationHook (runtime: Runtime, endpoint: Endpoint): preValidationHookHandler | undefined {
+function authenticationHook (node: RealtimeNode, endpoint: Endpoint): preValidationHookHandler | undefined {
   const { authenticate } = endpoint
   if (authenticate === undefined) return undefined
   return async function authenticateUpgrade (request: FastifyRequest) {
     try {
       request.hauynaIdentity = await authenticateRequest(request, authenticate)
     } catch (error) {
-      runtime.meter.refused('unauthorized')
+      node.meter.refused('unauthorized')
       throw error
     }
   }
@@ -58,11 +58,11 @@ function authenticationHook (runtime: Runtime, endpoint: Endpoint): preValidatio
  * validation follows the hooks, so every check is done before the upgrade.
  */
 export function registerEndpointRoute (
-  fastify: FastifyInstance, runtime: Runtime, endpoint: Endpoint, route: EndpointRouteOptions = {}
+  fastify: FastifyInstance, node: RealtimeNode, endpoint: Endpoint, route: EndpointRouteOptions = {}
 ): void {
-  const authenticate = authenticationHook(runtime, endpoint)
+  const authenticate = authenticationHook(node, endpoint)
   const preValidation = [authenticate ?? [], route.preValidation ?? []].flat()
-  runtime.endpoints.push(endpoint)
+  node.endpoints.push(endpoint)
   fastify.route({
     method: 'GET',
     url: endpoint.path,
@@ -79,9 +79,9 @@ export function registerEndpointRoute (
       let conn
       try {
         // Copied values only: the connection must not keep the request (and its reply) alive.
-        conn = openConnection(runtime, socket, identity, contextOf(request, endpoint))
+        conn = node.session.open(socket, identity, contextOf(request, endpoint))
       } catch (error) {
-        failUpgrade(runtime, socket, error)
+        failUpgrade(node, socket, error)
         return
       }
       if (conn === undefined) releaseWrites(socket)

@@ -1,9 +1,18 @@
 import type { Connection } from '../connection/connection'
-import type { Runtime } from '../core/runtime'
 import { channelTopic } from '../pubsub/topics'
 import { deliveredLocally } from '../errors'
 import { frames } from '../protocol/frames'
 import type { PresenceSummary } from '../protocol/schemas'
+import type { ChannelPresenceTracker, Publisher } from './ports'
+import type { UserPresence } from './types'
+
+export interface ChannelPresenceDeps {
+  /** Whether the channel's policy turns presence on. */
+  enabled (channel: string): boolean
+  presence: { get (userId: string): Promise<UserPresence | null> }
+  publisher: Publisher
+  defaultStatus: string
+}
 
 interface Member {
   /** This user's connections subscribed to the channel. */
@@ -20,18 +29,14 @@ type Diff = Record<string, PresenceSummary>
  * snapshot for the `subscribed` reply, and `presence_diff` frames on user-level joins,
  * leaves and updates. A second tab of a present user changes nothing on the wire.
  */
-export class ChannelPresence {
+export class ChannelPresence implements ChannelPresenceTracker {
   private readonly channels = new Map<string, Map<string, Member>>()
   private readonly userChannels = new Map<string, Set<string>>()
 
-  constructor (private readonly runtime: Runtime) {}
-
-  enabled (channel: string): boolean {
-    return this.runtime.channels.policies.for(channel).presence
-  }
+  constructor (private readonly deps: ChannelPresenceDeps) {}
 
   async joined (conn: Connection, channel: string): Promise<void> {
-    if (!this.enabled(channel) || this.joinedAgain(conn.userId, channel)) return
+    if (!this.deps.enabled(channel) || this.joinedAgain(conn.userId, channel)) return
     const state = await this.current(conn.userId)
     // Another connection of this user may have joined while the state was read: one join only.
     if (this.joinedAgain(conn.userId, channel)) return
@@ -87,15 +92,15 @@ export class ChannelPresence {
   }
 
   snapshot (channel: string): Diff | undefined {
-    if (!this.enabled(channel)) return undefined
+    if (!this.deps.enabled(channel)) return undefined
     // Own keys for every user id: `out[userId] = …` on a plain object would drop `__proto__`.
     return Object.fromEntries(Array.from(this.channels.get(channel) ?? [], ([userId, member]) => [userId, summary(member)]))
   }
 
   private async current (userId: string): Promise<{ status: string, meta: Record<string, unknown> }> {
-    const presence = await this.runtime.presence.get(userId)
+    const presence = await this.deps.presence.get(userId)
     return presence === null
-      ? { status: this.runtime.options.presence.defaultStatus, meta: {} }
+      ? { status: this.deps.defaultStatus, meta: {} }
       : { status: presence.status, meta: presence.meta }
   }
 
@@ -103,7 +108,7 @@ export class ChannelPresence {
     const frame = frames.presenceDiff(channel, diff.joins ?? {}, diff.leaves ?? {}, diff.updates)
     // A diff that reached this node's subscribers but not the other nodes (the adapter's
     // HAUYNA_UNAVAILABLE) must not fail the subscribe or unsubscribe that caused it.
-    await this.runtime.publish(channelTopic(channel), frame, undefined, skip).catch(deliveredLocally)
+    await this.deps.publisher.publish(channelTopic(channel), frame, undefined, skip).catch(deliveredLocally)
   }
 }
 

@@ -1,17 +1,11 @@
-import type { Runtime } from '../core/runtime'
 import { channelTopic } from '../pubsub/topics'
 import { errors } from '../errors'
+import type { EventSink, TopicView } from './ports'
+import type { ChannelInfo } from './types'
 
-/** A channel as `channels.get()` and the `channel_created` / `channel_removed` events show it. */
-export interface ChannelInfo {
-  name: string
-  meta: Record<string, unknown>
-  /** Epoch ms. */
-  createdAt: number
-  /** Created with `channels.create()`: it persists while empty, until `channels.remove()`. */
-  explicit: boolean
-  /** Subscribed connections on this node. */
-  subscribers: number
+export interface ChannelRegistryDeps {
+  events: EventSink
+  topics: Pick<TopicView, 'size'>
 }
 
 interface ChannelRecord {
@@ -29,7 +23,7 @@ const noMeta: Record<string, unknown> = Object.freeze({}) as Record<string, unkn
 export class ChannelRegistry {
   private readonly records = new Map<string, ChannelRecord>()
 
-  constructor (private readonly runtime: Runtime) {}
+  constructor (private readonly deps: ChannelRegistryDeps) {}
 
   get size (): number {
     return this.records.size
@@ -71,21 +65,21 @@ export class ChannelRegistry {
   }
 
   async announceCreated (name: string): Promise<void> {
-    const events = this.runtime.events
+    const events = this.deps.events
     if (events.listenerCount('channel_created') > 0) await events.emit('channel_created', this.info(name) as ChannelInfo)
   }
 
   /** A subscription left: an implicit channel without local subscribers is dropped. */
   async released (name: string): Promise<void> {
     const record = this.records.get(name)
-    if (record === undefined || record.explicit || this.runtime.hub.size(channelTopic(name)) > 0) return
+    if (record === undefined || record.explicit || this.deps.topics.size(channelTopic(name)) > 0) return
     this.records.delete(name)
-    const events = this.runtime.events
+    const events = this.deps.events
     if (events.listenerCount('channel_removed') > 0) await events.emit('channel_removed', this.describe(name, record))
   }
 
   private describe (name: string, record: ChannelRecord): ChannelInfo {
     const { meta, createdAt, explicit } = record
-    return { name, meta, createdAt, explicit, subscribers: this.runtime.hub.size(channelTopic(name)) }
+    return { name, meta, createdAt, explicit, subscribers: this.deps.topics.size(channelTopic(name)) }
   }
 }

@@ -1,14 +1,28 @@
 import type { ChannelSubscription, Connection } from '../connection/connection'
-import type { Runtime } from '../core/runtime'
 import { channelOf, channelTopic } from '../pubsub/topics'
 import { errors } from '../errors'
 import { frames } from '../protocol/frames'
 import { checkMeta, checkName, userKey } from '../protocol/names'
 import type { Ref } from '../protocol/schemas'
-import { type ChannelInfo, ChannelRegistry } from './channel-registry'
-import { type ChannelPolicy, ChannelPolicies } from './policies'
+import { ChannelRegistry } from './channel-registry'
+import type { ChannelPolicy, ChannelPolicies } from './policies'
+import type { ChannelPresenceTracker, ConnectionLookup, EventSink, Publisher, TopicJoiner, TopicView } from './ports'
 import { type SendOptions, senderOf } from './send-options'
+import type { ChannelInfo } from './types'
 import { type Later, now } from '../util/deferrals'
+
+export interface ChannelsDeps {
+  connections: Pick<ConnectionLookup, 'resolve' | 'ofUser'>
+  publisher: Publisher
+  topics: TopicJoiner
+  subscribers: TopicView
+  presence: ChannelPresenceTracker
+  events: EventSink
+  /** Built by the composition root, which also gives channel presence its `presence` flags. */
+  policies: ChannelPolicies
+  maxMetaBytes: number
+  maxSubscriptionsPerConnection: number
+}
 
 export interface SubscribeOptions {
   meta?: Record<string, unknown>
@@ -31,16 +45,16 @@ export class ChannelsService {
   /** Channel metadata and lifecycle (explicit and implicit channels). @internal */
   readonly registry: ChannelRegistry
 
-  constructor (private readonly runtime: Runtime) {
-    const { default: mode, policies } = runtime.options.channels
-    this.policies = new ChannelPolicies(mode, policies)
-    this.registry = new ChannelRegistry(runtime)
+  /** @internal */
+  constructor (private readonly deps: ChannelsDeps) {
+    this.policies = deps.policies
+    this.registry = new ChannelRegistry({ events: deps.events, topics: deps.subscribers })
   }
 
   /** Creates an explicit channel, which persists while empty; rejects with HAUYNA_CHANNEL_EXISTS if one was created already. */
   async create (channel: string, options: { meta?: Record<string, unknown> } = {}): Promise<ChannelInfo> {
     checkName('channel', channel)
-    const meta = checkMeta('channel meta', options.meta, this.runtime.options.maxMetaBytes)
+    const meta = checkMeta('channel meta', options.meta, this.deps.maxMetaBytes)
     return this.registry.create(channel, { ...meta })
   }
 
@@ -55,7 +69,7 @@ export class ChannelsService {
    */
   async remove (channel: string): Promise<boolean> {
     if (!this.registry.demote(channel)) return false
-    const subscribers = [...this.runtime.hub.subscribers(channelTopic(channel))?.keys() ?? []]
+    const subscribers = [...this.deps.subscribers.subscribers(channelTopic(channel))?.keys() ?? []]
     // Demoted to implicit, it goes with its last subscriber, or now if it has none.
     if (subscribers.length === 0) await this.registry.released(channel)
     for (const conn of subscribers) await this.drop(conn, channel, 'channel removed')
@@ -65,7 +79,7 @@ export class ChannelsService {
   /** Removes every connection of `userId` from `channel`, each told why; resolves to the number removed. */
   async kick (channel: string, userId: string, reason = 'kicked'): Promise<number> {
     let kicked = 0
-    for (const conn of this.runtime.userConnections(userKey(userId))) {
+    for (const conn of this.deps.connections.ofUser(userKey(userId))) {
       if (await this.drop(conn, channel, reason)) kicked++
     }
     return kicked
@@ -79,18 +93,18 @@ export class ChannelsService {
 
   /** Subscribes a connection on the server's authority (policies do not apply; limits do). */
   async subscribe (target: ConnectionRef, channel: string, options: SubscribeOptions = {}): Promise<void> {
-    const conn = this.runtime.connection(target)
+    const conn = this.deps.connections.resolve(target)
     await this.join(conn, channel, options)
     conn.send(this.subscribedReply(channel))
   }
 
   /** The `subscribed` frame, with the channel's presence when its policy turns presence on. @internal */
   subscribedReply (channel: string, ref?: Ref): object {
-    return frames.subscribed(channel, ref, this.runtime.channelPresence.snapshot(channel))
+    return frames.subscribed(channel, ref, this.deps.presence.snapshot(channel))
   }
 
   async unsubscribe (target: ConnectionRef, channel: string): Promise<boolean> {
-    const conn = this.runtime.connection(target)
+    const conn = this.deps.connections.resolve(target)
     const left = await this.leave(conn, channel)
     if (left) conn.send(frames.unsubscribed(channel))
     return left
@@ -99,31 +113,31 @@ export class ChannelsService {
   /** Publishes to every subscriber of `channel`; resolves to the deliveries made. */
   async broadcastTo (channel: string, data: unknown, options: SendOptions = {}): Promise<number> {
     checkName('channel', channel)
-    return this.runtime.publish(channelTopic(channel), frames.message(channel, senderOf(options), data))
+    return this.deps.publisher.publish(channelTopic(channel), frames.message(channel, senderOf(options), data))
   }
 
   async subscribers (channel: string): Promise<Subscriber[]> {
     const out: Subscriber[] = []
-    for (const [conn, subscription] of this.runtime.hub.subscribers(channelTopic(channel)) ?? []) {
+    for (const [conn, subscription] of this.deps.subscribers.subscribers(channelTopic(channel)) ?? []) {
       out.push({ connectionId: conn.id, userId: conn.userId, meta: subscription?.meta ?? {} })
     }
     return out
   }
 
   async subscribedChannels (target: ConnectionRef): Promise<string[]> {
-    return [...this.runtime.connection(target).subscriptions.keys()]
+    return [...this.deps.connections.resolve(target).subscriptions.keys()]
   }
 
   async isSubscribed (target: ConnectionRef, channel: string): Promise<boolean> {
-    return this.runtime.connection(target).subscriptions.has(channel)
+    return this.deps.connections.resolve(target).subscriptions.has(channel)
   }
 
   /** Channels with at least one subscriber on this node, largest first. */
   async list (): Promise<Array<{ channel: string, subscribers: number }>> {
     const out: Array<{ channel: string, subscribers: number }> = []
-    for (const topic of this.runtime.hub.topicNames()) {
+    for (const topic of this.deps.subscribers.topicNames()) {
       const channel = channelOf(topic)
-      if (channel !== undefined) out.push({ channel, subscribers: this.runtime.hub.size(topic) })
+      if (channel !== undefined) out.push({ channel, subscribers: this.deps.subscribers.size(topic) })
     }
     return out.sort((a, b) => b.subscribers - a.subscribers)
   }
@@ -138,8 +152,8 @@ export class ChannelsService {
   /** The subscription itself, shared by the client path and the server API. @internal */
   async join (conn: Connection, channel: string, options: SubscribeOptions): Promise<void> {
     checkName('channel', channel)
-    const meta = checkMeta('subscription meta', options.meta, this.runtime.options.maxMetaBytes)
-    const limit = this.runtime.options.maxSubscriptionsPerConnection
+    const meta = checkMeta('subscription meta', options.meta, this.deps.maxMetaBytes)
+    const limit = this.deps.maxSubscriptionsPerConnection
     if (!conn.subscriptions.has(channel) && conn.subscriptions.size >= limit) {
       throw new errors.Forbidden(`subscription limit of ${limit} channels per connection reached`)
     }
@@ -148,19 +162,19 @@ export class ChannelsService {
     conn.subscriptions.set(channel, subscription)
     // Registry and hub change in the same tick, so a channel exists exactly while subscribed.
     const created = this.registry.opened(channel)
-    await this.runtime.join(conn, channelTopic(channel), subscription)
+    await this.deps.topics.join(conn, channelTopic(channel), subscription)
     if (created) await this.registry.announceCreated(channel)
-    if (!resubscribe) await this.runtime.channelPresence.joined(conn, channel)
-    await this.runtime.events.emit('subscribe', conn, channel, meta)
+    if (!resubscribe) await this.deps.presence.joined(conn, channel)
+    await this.deps.events.emit('subscribe', conn, channel, meta)
   }
 
   /** `presenceLeave` says when the channel's presence leave happens (the leave grace period). @internal */
   async leave (conn: Connection, channel: string, presenceLeave: Later = now): Promise<boolean> {
     if (!conn.subscriptions.delete(channel)) return false
-    await this.runtime.leave(conn, channelTopic(channel))
-    const presence = this.runtime.channelPresence
+    await this.deps.topics.leave(conn, channelTopic(channel))
+    const presence = this.deps.presence
     await presenceLeave(() => presence.left(conn.userId, channel))
-    await this.runtime.events.emit('unsubscribe', conn, channel)
+    await this.deps.events.emit('unsubscribe', conn, channel)
     await this.registry.released(channel)
     return true
   }

@@ -1,25 +1,10 @@
 import { type TSchema, Type } from '@sinclair/typebox'
 import type { Connection } from '../connection/connection'
-import type { ConnectionState } from '../connection/state'
 import { errors } from '../errors'
 import { Ref } from '../protocol/schemas'
 import { compileValidator, type Validator } from '../protocol/validator'
-import type { ChannelInfo } from './channel-registry'
-import type { PresenceChange } from './presence'
-
-/** Lifecycle events and the arguments their handlers receive. */
-export interface LifecycleEvents {
-  connect: [connection: Connection]
-  disconnect: [connection: Connection, info: { code: number, reason: string }]
-  subscribe: [connection: Connection, channel: string, meta: Record<string, unknown>]
-  unsubscribe: [connection: Connection, channel: string]
-  presence_change: [change: PresenceChange]
-  state_change: [connection: Connection, from: ConnectionState, to: ConnectionState]
-  channel_created: [channel: ChannelInfo]
-  channel_removed: [channel: ChannelInfo]
-  error: [error: Error, connection: Connection | undefined]
-}
-export type LifecycleEvent = keyof LifecycleEvents
+import type { EventSink } from './ports'
+import type { LifecycleEvent, LifecycleEvents } from './types'
 
 /** Lifecycle event names: not available as app message types. */
 export const lifecycleEvents = [
@@ -27,7 +12,6 @@ export const lifecycleEvents = [
   'channel_created', 'channel_removed', 'error'
 ] as const satisfies readonly LifecycleEvent[]
 
-/** A declared app message as its handler receives it. */
 /**
  * A TypeBox object schema, matched by shape: TypeBox ships separate CommonJS and ESM
  * typings whose symbols differ, and an ESM app's `Type.Object` must still fit.
@@ -38,6 +22,7 @@ export interface ObjectSchema {
   static: unknown
   additionalProperties?: unknown
 }
+/** A declared app message as its handler receives it. */
 export type AppMessage<S extends ObjectSchema> = S['static'] & { type: string, ref?: Ref }
 export type MessageHandler<S extends ObjectSchema = ObjectSchema> =
   (connection: Connection, message: AppMessage<S>) => unknown
@@ -65,7 +50,7 @@ const resolved = Promise.resolve()
  * `STOP`; a handler that throws reaches the error sink instead of the caller, and the next
  * handler still runs.
  */
-export class EventsService {
+export class EventsService implements EventSink {
   /** Declared app message types, consulted by the dispatcher. @internal */
   readonly messageTypes = new Map<string, MessageType>()
   private readonly handlers = new Map<string, Handler[]>()

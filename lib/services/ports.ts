@@ -1,4 +1,6 @@
 import type { ChannelSubscription, Connection } from '../connection/connection'
+import type { PresenceSummary } from '../protocol/schemas'
+import type { LifecycleEvent, LifecycleEvents } from './types'
 
 // What services need of the layers below them, each as small as its users need. The
 // composition root hands in the objects that implement them (the bus, the hub, the directory).
@@ -29,4 +31,19 @@ export interface ConnectionLookup {
   values (): IterableIterator<Connection>
   readonly size: number
   readonly userCount: number
+}
+
+/** Where services announce lifecycle events; the events service implements it. */
+export interface EventSink {
+  emit<E extends LifecycleEvent> (event: E, ...args: LifecycleEvents[E]): Promise<void>
+  /** Lets a service skip building an event's argument when nobody listens. */
+  listenerCount (event: LifecycleEvent): number
+}
+
+/** Channel presence as the channels service drives it. */
+export interface ChannelPresenceTracker {
+  joined (conn: Connection, channel: string): Promise<void>
+  left (userId: string, channel: string): Promise<void>
+  /** The users present in the channel, or `undefined` when its policy has no presence. */
+  snapshot (channel: string): Record<string, PresenceSummary> | undefined
 }

@@ -1,23 +1,8 @@
 import type { PresenceEntry, PresenceStore } from '../adapters/adapter'
 import type { Connection } from '../connection/connection'
 import { checkMeta, checkName, userKey } from '../protocol/names'
-import type { EventsService } from './events'
-
-/** A present user: one entry per connection; `status`/`meta` are those last changed. */
-export interface UserPresence {
-  userId: string
-  status: string
-  meta: Record<string, unknown>
-  connections: PresenceEntry[]
-}
-
-export interface PresenceChange {
-  event: 'join' | 'leave' | 'update'
-  userId: string
-  connectionId: string
-  /** The user's presence after the change (for `leave`, the entry that left). */
-  presence: UserPresence
-}
+import type { EventSink } from './ports'
+import type { PresenceChange, UserPresence } from './types'
 
 export interface PresenceState {
   status?: string
@@ -36,7 +21,7 @@ export interface PresenceFilter {
 
 export interface PresenceDeps {
   store: PresenceStore
-  events: EventsService
+  events: EventSink
   maxMetaBytes: number
   defaultStatus: string
   /** A present user's status or meta changed (channel presence diffs listen here). */

@@ -1,14 +1,13 @@
-import type { FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify'
+import type { onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import type { WebsocketPluginOptions } from '@fastify/websocket'
-import type { Adapter } from './adapters/adapter'
-import { memoryAdapter } from './adapters/memory'
-import type { Identity } from './connection/connection'
-import type { InboxLimits } from './connection/inbox'
-import type { RateLimitOptions } from './connection/rate-limiter'
-import type { CleanupOptions } from './util/cleanup-queue'
-import type { ChannelPolicy, PermissionRule } from './services/policies'
-import { boolean, fail, integer, object, routeHooks, routePath, text } from './util/option-checks'
-import type { Codec } from './protocol/codec'
+import type { Adapter } from '../adapters/adapter'
+import { memoryAdapter } from '../adapters/memory'
+import type { Authenticate } from '../connection/connection'
+import type { InboxLimits, RateLimitOptions } from '../connection/limits'
+import type { CleanupOptions } from '../util/cleanup-types'
+import type { ChannelPolicy, PermissionRule } from '../services/policies'
+import { boolean, fail, integer, object, routeHooks, routePath, text } from '../util/option-checks'
+import type { Codec } from '../protocol/codec'
 
 export interface HeartbeatOptions {
   /** Milliseconds between protocol pings. */
@@ -23,8 +22,6 @@ export interface EndpointHooks {
   preHandler?: preHandlerHookHandler | preHandlerHookHandler[]
 }
 
-/** Resolves the identity of an upgrade request before the upgrade; throw or return nothing to refuse. */
-export type Authenticate = (request: FastifyRequest) => Identity | null | undefined | Promise<Identity | null | undefined>
 
 export interface HauynaOptions {
   /** The default endpoint's path; `false` for none (endpoints declared with `fastify.realtime()` only). */
@@ -143,7 +140,7 @@ function resolveHeartbeat (value: HauynaOptions['heartbeat']): HeartbeatOptions 
   return { interval, timeout }
 }
 
-function resolveEndpoint (name: string, value: { path?: string } | false | undefined, fallback: string) {
+function optionalRoute (name: string, value: { path?: string } | false | undefined, fallback: string) {
   if (value === false) return false
   return { path: routePath(`${name}.path`, object<{ path: string }>(name, value).path, fallback) }
 }
@@ -244,8 +241,8 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
       defaultStatus: text('presence.defaultStatus', presence.defaultStatus, 'online')
     },
     stats: resolveStats(options.stats),
-    health: resolveEndpoint('health', options.health, '/health'),
-    metrics: resolveEndpoint('metrics', options.metrics, '/metrics'),
+    health: optionalRoute('health', options.health, '/health'),
+    metrics: optionalRoute('metrics', options.metrics, '/metrics'),
     cleanup: resolveCleanup(options.cleanup),
     websocket: object<NonNullable<HauynaOptions['websocket']>>('websocket', options.websocket),
     nodeId: options.nodeId === undefined ? undefined : text('nodeId', options.nodeId, ''),

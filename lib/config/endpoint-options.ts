@@ -1,14 +1,11 @@
 import type {
   FastifySchema, onRequestHookHandler, preHandlerHookHandler, preValidationHookHandler
 } from 'fastify'
-import type { Connection } from '../connection/connection'
-import type { Authenticate, ResolvedOptions } from '../options'
+import type { Authenticate, AutoSubscribe, Endpoint } from '../connection/connection'
+import type { ResolvedOptions } from './options'
 import { boolean, fail, object, routeHooks, routePath } from '../util/option-checks'
 
 type OneOrMany<T> = T | readonly T[]
-
-/** Channels a connection is subscribed to as it connects, fixed or chosen from its context. */
-export type AutoSubscribe = OneOrMany<string> | ((connection: Connection) => OneOrMany<string> | Promise<OneOrMany<string>>)
 
 /** A WebSocket endpoint declared with `fastify.realtime(path, options)`. */
 export interface EndpointOptions {
@@ -26,23 +23,9 @@ export interface EndpointOptions {
   /** Subscribed on connect, with the channel policies applied as if the client had asked. */
   subscribe?: AutoSubscribe
   /** Runs before the `connect` handlers, and may return `STOP` to skip them for this connection. */
-  onConnect?: (connection: Connection) => unknown
+  onConnect?: Endpoint['onConnect']
   /** Runs before the `disconnect` handlers, and may return `STOP` to skip them. */
-  onDisconnect?: (connection: Connection, info: { code: number, reason: string }) => unknown
-}
-
-/** An endpoint as its connections see it: resolved once and shared by all of them. */
-export interface Endpoint {
-  readonly path: string
-  readonly authenticate: Authenticate | undefined
-  readonly allowAnonymous: boolean
-  /** Accepted message types; `undefined` accepts every type. */
-  readonly messages: ReadonlySet<string> | undefined
-  readonly subscribe: AutoSubscribe | undefined
-  readonly onConnect: EndpointOptions['onConnect']
-  readonly onDisconnect: EndpointOptions['onDisconnect']
-  /** Open connections on this node. */
-  connections: number
+  onDisconnect?: Endpoint['onDisconnect']
 }
 
 /** The Fastify route options an endpoint passes through untouched. */
@@ -72,7 +55,7 @@ function autoSubscribe (name: string, value: unknown): AutoSubscribe | undefined
 }
 
 /** Validates an endpoint's options (errors name `realtime("<path>").<option>`) against the plugin's defaults. */
-export function resolveEndpoint (path: unknown, value: unknown, defaults: ResolvedOptions): Endpoint {
+export function resolveRealtimeEndpoint (path: unknown, value: unknown, defaults: ResolvedOptions): Endpoint {
   const url = routePath('realtime(path)', path, '')
   const where = `realtime("${url}")`
   const options = object<EndpointOptions>(where, value)
@@ -93,14 +76,6 @@ export function resolveEndpoint (path: unknown, value: unknown, defaults: Resolv
     onDisconnect: options.onDisconnect,
     connections: 0
   }
-}
-
-/** The channels `endpoint` subscribes `conn` to on connect. */
-export async function autoSubscribedChannels (endpoint: Endpoint, conn: Connection): Promise<readonly string[]> {
-  const { subscribe } = endpoint
-  const channels = typeof subscribe === 'function' ? await subscribe(conn) : subscribe
-  if (channels === undefined) return []
-  return typeof channels === 'string' ? [channels] : channels
 }
 
 /**

@@ -4,7 +4,17 @@ import { ConnectionState } from '../connection/state'
 import { CloseCode } from '../protocol/codes'
 import { pingFrame } from '../transport/outgoing-frame'
 import { pingStamp } from '../transport/ping-stamp'
-import type { Runtime } from './runtime'
+
+export interface HeartbeatDeps {
+  /** Ms between pings. */
+  interval: number
+  /** Ms of silence after which a connection is terminated. */
+  timeout: number
+  /** Ms without traffic before a connection goes Idle; 0 never. */
+  idleTimeout: number
+  connections: { values (): IterableIterator<Connection> }
+  log: { info (fields: object, message: string): void }
+}
 
 /**
  * Connections checked (and pinged) per synchronous slice of a sweep: a ping costs tens of
@@ -26,11 +36,11 @@ export class HeartbeatMonitor {
   private pinging = false
   private nextSlice: NodeJS.Immediate | undefined
 
-  constructor (private readonly runtime: Runtime) {}
+  constructor (private readonly deps: HeartbeatDeps) {}
 
   start (): void {
-    const { heartbeat, idleTimeout } = this.runtime.options
-    const tick = idleTimeout > 0 ? Math.min(heartbeat.interval, idleTimeout) : heartbeat.interval
+    const { interval, idleTimeout } = this.deps
+    const tick = idleTimeout > 0 ? Math.min(interval, idleTimeout) : interval
     this.lastPing = Date.now()
     this.timer = setInterval(() => this.sweep(Date.now()), tick)
     this.timer.unref()
@@ -45,9 +55,9 @@ export class HeartbeatMonitor {
   /** Starts a round over every connection, unless the previous one is still going. */
   private sweep (now: number): void {
     if (this.round !== undefined) return
-    this.pinging = now - this.lastPing >= this.runtime.options.heartbeat.interval
+    this.pinging = now - this.lastPing >= this.deps.interval
     if (this.pinging) this.lastPing = now
-    this.round = this.runtime.directory.values()
+    this.round = this.deps.connections.values()
     this.slice()
   }
 
@@ -70,10 +80,10 @@ export class HeartbeatMonitor {
   }
 
   private check (conn: Connection, now: number, ping: { stamp: Buffer, frame: Buffer } | undefined): void {
-    const { heartbeat, idleTimeout } = this.runtime.options
+    const { timeout, idleTimeout } = this.deps
     if (!conn.isOpen) return
-    if (now - conn.lastSeen > heartbeat.timeout) {
-      this.runtime.log.info({ connectionId: conn.id, userId: conn.userId }, 'heartbeat timeout')
+    if (now - conn.lastSeen > timeout) {
+      this.deps.log.info({ connectionId: conn.id, userId: conn.userId }, 'heartbeat timeout')
       conn.transition(ConnectionState.Error)
       conn.closeAndTerminate(CloseCode.HeartbeatTimeout, 'heartbeat timeout')
       return

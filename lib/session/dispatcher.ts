@@ -4,8 +4,22 @@ import { wireCodeOf } from '../protocol/wire-codes'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import { MAX_NESTING, nestsDeeperThan } from '../protocol/nesting'
 import type { Ref } from '../protocol/schemas'
-import { builtinTypes, type BuiltinType } from './builtin-handlers'
-import type { Runtime } from './runtime'
+import type { MessageType } from '../services/events'
+import { builtinTypes, type BuiltinType, type HandlerContext } from './builtin-handlers'
+import type { ErrorSink } from './error-sink'
+
+export interface DispatcherDeps {
+  maxPayload: number
+  /** The codec's translation of a parsed frame, if the app set one. */
+  decode: ((frame: unknown) => unknown) | undefined
+  /** The app's declared message types. */
+  messageTypes: ReadonlyMap<string, MessageType>
+  /** What the built-in handlers act on. */
+  context: HandlerContext
+  errors: Pick<ErrorSink, 'send' | 'report'>
+  meter: { received (type: string, bytes: number): void }
+  log: { warn (fields: object, message: string): void }
+}
 
 interface Envelope { type: string, ref?: unknown }
 
@@ -36,7 +50,7 @@ export function refOf (data: Buffer, isBinary: boolean): Ref | undefined {
 export class Dispatcher {
   private readonly builtins: ReadonlyMap<string, BuiltinType>
 
-  constructor (private readonly runtime: Runtime) {
+  constructor (private readonly deps: DispatcherDeps) {
     this.builtins = new Map(Object.entries(builtinTypes))
   }
 
@@ -54,37 +68,37 @@ export class Dispatcher {
   }
 
   private answerFailed (error: unknown, conn: Connection): void {
-    this.runtime.reportError(error, conn, 'could not answer a message')
+    this.deps.errors.report(error, conn, 'could not answer a message')
   }
 
   private dispatch (conn: Connection, data: Buffer, isBinary: boolean): Promise<void> | undefined {
-    const runtime = this.runtime
+    const { deps } = this
     // The type label of the metrics: `invalid` unless the frame decodes to a message.
     let label = 'invalid'
     try {
-      if (data.length > runtime.options.maxPayload) {
-        runtime.log.warn({ connectionId: conn.id, userId: conn.userId, bytes: data.length }, 'closing connection over maxPayload')
+      if (data.length > deps.maxPayload) {
+        deps.log.warn({ connectionId: conn.id, userId: conn.userId, bytes: data.length }, 'closing connection over maxPayload')
         conn.closeAndTerminate(CloseCode.MessageTooBig, 'message too big')
         return undefined
       }
       if (isBinary) {
-        runtime.sendError(conn, ErrorCode.InvalidMessage, 'binary frames are not supported; send JSON text')
+        deps.errors.send(conn, ErrorCode.InvalidMessage, 'binary frames are not supported; send JSON text')
         return undefined
       }
       if (nestsDeeperThan(data, MAX_NESTING)) {
-        runtime.sendError(conn, ErrorCode.InvalidMessage, `frame nests deeper than ${MAX_NESTING} levels`, refOf(data, false))
+        deps.errors.send(conn, ErrorCode.InvalidMessage, `frame nests deeper than ${MAX_NESTING} levels`, refOf(data, false))
         return undefined
       }
       let raw: unknown
       try {
         raw = JSON.parse(data.toString())
       } catch {
-        runtime.sendError(conn, ErrorCode.InvalidJson, 'frame is not valid JSON')
+        deps.errors.send(conn, ErrorCode.InvalidJson, 'frame is not valid JSON')
         return undefined
       }
       const ref = (raw as Envelope | null)?.ref
       if (ref !== undefined && !isValidRef(ref)) {
-        runtime.sendError(conn, ErrorCode.InvalidMessage, '"ref" must be a string of at most 64 characters or a number',
+        deps.errors.send(conn, ErrorCode.InvalidMessage, '"ref" must be a string of at most 64 characters or a number',
           undefined, [{ path: '/ref', message: 'Expected string (max 64) or number' }])
         return undefined
       }
@@ -93,29 +107,29 @@ export class Dispatcher {
       label = this.typeLabel(message.type)
       return this.route(conn, message, ref)
     } finally {
-      runtime.meter.received(label, data.length)
+      deps.meter.received(label, data.length)
     }
   }
 
   /** A bounded label: a built-in or declared type, else `unknown` (never the client's string). */
   private typeLabel (type: string): string {
-    return this.builtins.has(type) || this.runtime.events.messageTypes.has(type) ? type : 'unknown'
+    return this.builtins.has(type) || this.deps.messageTypes.has(type) ? type : 'unknown'
   }
 
   /** The codec's translation, then the envelope check; failures answer with the frame's ref. */
   private decode (conn: Connection, raw: unknown, ref: Ref | undefined): Envelope | undefined {
     let message = raw as Envelope
-    const decode = this.runtime.options.codec?.decode
+    const decode = this.deps.decode
     if (decode !== undefined) {
       try {
         message = decode(raw) as Envelope
       } catch (error) {
-        this.runtime.sendError(conn, ErrorCode.InvalidMessage, (error as Error).message, ref)
+        this.deps.errors.send(conn, ErrorCode.InvalidMessage, (error as Error).message, ref)
         return undefined
       }
     }
     if (message === null || typeof message !== 'object' || Array.isArray(message) || typeof message.type !== 'string') {
-      this.runtime.sendError(conn, ErrorCode.InvalidMessage, 'a message is a JSON object with a string "type"', ref,
+      this.deps.errors.send(conn, ErrorCode.InvalidMessage, 'a message is a JSON object with a string "type"', ref,
         [{ path: '/type', message: 'Expected string' }])
       return undefined
     }
@@ -124,24 +138,24 @@ export class Dispatcher {
 
   private route (conn: Connection, message: Envelope, ref: Ref | undefined): Promise<void> | undefined {
     const type = message.type
-    const entry = this.builtins.get(type) ?? this.runtime.events.messageTypes.get(type)
+    const entry = this.builtins.get(type) ?? this.deps.messageTypes.get(type)
     if (entry === undefined) {
-      this.runtime.sendError(conn, ErrorCode.UnknownType, `unknown message type "${type}"`, ref)
+      this.deps.errors.send(conn, ErrorCode.UnknownType, `unknown message type "${type}"`, ref)
       return undefined
     }
     const accepted = conn.route.messages
     if (accepted !== undefined && !accepted.has(type)) {
-      this.runtime.sendError(conn, ErrorCode.UnknownType, `message type "${type}" is not accepted on ${conn.route.path}`, ref)
+      this.deps.errors.send(conn, ErrorCode.UnknownType, `message type "${type}" is not accepted on ${conn.route.path}`, ref)
       return undefined
     }
     if (!entry.validator.check(message)) {
-      this.runtime.sendError(conn, ErrorCode.InvalidMessage, `invalid "${type}" message`, ref,
+      this.deps.errors.send(conn, ErrorCode.InvalidMessage, `invalid "${type}" message`, ref,
         entry.validator.details(message))
       return undefined
     }
     let result: unknown
     try {
-      result = entry.handler(conn, message as never, this.runtime)
+      result = entry.handler(conn, message as never, this.deps.context)
     } catch (error) {
       this.fail(conn, error, ref)
       return undefined
@@ -160,10 +174,10 @@ export class Dispatcher {
   private fail (conn: Connection, error: unknown, ref: Ref | undefined): void {
     const code = wireCodeOf(error)
     if (code === ErrorCode.InternalError) {
-      this.runtime.reportError(error, conn, 'message handler failed')
-      this.runtime.sendError(conn, code, 'internal server error', ref)
+      this.deps.errors.report(error, conn, 'message handler failed')
+      this.deps.errors.send(conn, code, 'internal server error', ref)
       return
     }
-    this.runtime.sendError(conn, code, (error as Error).message, ref)
+    this.deps.errors.send(conn, code, (error as Error).message, ref)
   }
 }

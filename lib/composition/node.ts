@@ -1,0 +1,122 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { randomUUID } from 'node:crypto'
+import type { Adapter } from '../adapters/adapter'
+import type { ChannelSubscription, Connection } from '../connection/connection'
+import type { ResolvedOptions } from '../config/options'
+import { ChannelPresence } from '../services/channel-presence'
+import { ChannelsService } from '../services/channels'
+import { ChannelPolicies } from '../services/policies'
+import { ConnectionsService } from '../services/connections'
+import { EventsService, lifecycleEvents } from '../services/events'
+import { GroupsService } from '../services/groups'
+import { PresenceService } from '../services/presence'
+import { builtinTypes } from '../session/builtin-handlers'
+import { Session, type SessionSettings } from '../session/session'
+import type { Endpoint } from '../connection/connection'
+import { Meter } from '../observe/meter'
+import { channelTopic } from '../pubsub/topics'
+import { TopicHub } from '../pubsub/topic-hub'
+import { ConnectionDirectory } from '../directory/connection-directory'
+import { Bus } from '../pubsub/bus'
+
+/**
+ * The plugin's state for one Fastify instance, and the one place it is built: the connection
+ * directory, the topic hub and bus over the adapter, the services, and the session that
+ * carries connections from open to released.
+ */
+export class RealtimeNode {
+  readonly nodeId: string
+  readonly adapter: Adapter
+  /** @internal */
+  readonly hub = new TopicHub<Connection, ChannelSubscription>()
+  private readonly bus: Bus<Connection, ChannelSubscription>
+  readonly startedAt = Date.now()
+  /** Running totals for stats, and the metrics sink when metrics are on. */
+  readonly meter = new Meter()
+
+  readonly endpoints: Endpoint[] = []
+  readonly directory = new ConnectionDirectory()
+  readonly events: EventsService
+  readonly channels: ChannelsService
+  readonly channelPresence: ChannelPresence
+  readonly groups: GroupsService
+  readonly presence: PresenceService
+  readonly connections: ConnectionsService
+  readonly session: Session
+
+  constructor (readonly options: ResolvedOptions, readonly log: FastifyBaseLogger) {
+    this.nodeId = options.nodeId ?? randomUUID()
+    this.adapter = options.adapter
+    const bus = this.bus = new Bus({ nodeId: this.nodeId, adapter: this.adapter, hub: this.hub, codec: options.codec, meter: this.meter })
+    const directory = this.directory
+    this.events = new EventsService(new Set([...Object.keys(builtinTypes), ...lifecycleEvents]),
+      (error, event, args) => this.session.errors.handlerFailed(error, event, args))
+    const policies = new ChannelPolicies(options.channels.default, options.channels.policies)
+    this.channelPresence = new ChannelPresence({
+      enabled: (channel) => policies.for(channel).presence,
+      presence: { get: (userId) => this.presence.get(userId) },
+      publisher: bus,
+      defaultStatus: options.presence.defaultStatus
+    })
+    this.channels = new ChannelsService({
+      connections: directory,
+      publisher: bus,
+      topics: bus,
+      subscribers: this.hub,
+      presence: this.channelPresence,
+      events: this.events,
+      policies,
+      maxMetaBytes: options.maxMetaBytes,
+      maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection
+    })
+    this.groups = new GroupsService({ connections: directory, publisher: bus, topics: bus })
+    this.connections = new ConnectionsService({ connections: directory, publisher: bus })
+    this.presence = new PresenceService({
+      store: this.adapter.presence,
+      events: this.events,
+      maxMetaBytes: options.maxMetaBytes,
+      defaultStatus: options.presence.defaultStatus,
+      onUpdate: (userId) => this.channelPresence.updated(userId),
+      channelUsers: async (channel) => this.usersOf(channelTopic(channel)),
+      groupUsers: async (group) => new Set((await this.groups.members(group)).map((m) => m.userId))
+    })
+    this.session = new Session({
+      settings: sessionSettings(options),
+      log,
+      meter: this.meter,
+      directory,
+      bus,
+      events: this.events,
+      channels: this.channels,
+      groups: this.groups,
+      presence: this.presence
+    })
+  }
+
+  start (): Promise<void> {
+    return this.bus.start()
+  }
+
+  private usersOf (topic: string): Set<string> {
+    const users = new Set<string>()
+    for (const conn of this.hub.subscribers(topic)?.keys() ?? []) users.add(conn.userId)
+    return users
+  }
+}
+
+function sessionSettings (options: ResolvedOptions): SessionSettings {
+  const { rateLimit, inbox, maxBufferedBytes, maxMetaBytes, closeTimeout, heartbeat, codec } = options
+  return {
+    limits: { rateLimit, inbox, maxBufferedBytes, maxMetaBytes, closeTimeout, heartbeatTimeout: heartbeat.timeout, codec },
+    maxQueuedBytesTotal: options.maxQueuedBytesTotal,
+    maxConnectionsPerUser: options.maxConnectionsPerUser,
+    maxPayload: options.maxPayload,
+    heartbeat: { interval: heartbeat.interval, timeout: heartbeat.timeout },
+    idleTimeout: options.idleTimeout,
+    closeTimeout,
+    presence: options.presence,
+    codec,
+    permissions: options.permissions,
+    cleanup: options.cleanup
+  }
+}

@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto'
+import type { WebSocket } from 'ws'
+import { Connection, type ConnectionHost, type Endpoint, type Identity } from '../connection/connection'
+import type { ConnectionContext } from '../connection/connection'
+import { attachSocket } from '../connection/socket-events'
+import { ConnectionState } from '../connection/state'
+import { wireCodeOf } from '../protocol/wire-codes'
+import { type Codec, encodeMessage } from '../protocol/codec'
+import { frames } from '../protocol/frames'
+import { CloseCode, ErrorCode } from '../protocol/codes'
+import type { TopicJoiner } from '../services/ports'
+import { builtinTypes, type HandlerContext } from './builtin-handlers'
+import type { Departure } from './departure'
+import type { ErrorSink } from './error-sink'
+import { ALL_TOPIC, userTopic } from '../pubsub/topics'
+
+/** What opening and closing a connection touch. */
+export interface LifecycleDeps {
+  host: ConnectionHost
+  /** `false` once the server drains: new sockets are turned away with 1001. */
+  accepting (): boolean
+  log: {
+    debug (fields: object, message: string): void
+    info (message: string): void
+    warn (fields: object, message: string): void
+  }
+  meter: { refused (code: string): void, accepted (): void }
+  codec: Codec | undefined
+  maxConnectionsPerUser: number
+  heartbeat: { interval: number, timeout: number }
+  autoTrack: boolean
+  directory: { countOfUser (userId: string): number, add (conn: Connection): void, remove (conn: Connection): boolean }
+  topics: TopicJoiner
+  groups: { attach (conn: Connection, identityGroups: Array<string | { name: string, role?: string }>): Promise<void> }
+  presence: { track (conn: Connection): Promise<void> }
+  /** Runs an event's listeners, the endpoint's own (`onConnect`) first. */
+  events: { emitAfter (first: ((...args: never[]) => unknown) | undefined, event: string, args: unknown[]): Promise<void> }
+  context: HandlerContext
+  errors: Pick<ErrorSink, 'send' | 'report'>
+  cleanup: { enqueue (departure: Departure): void }
+}
+
+function refuse (deps: LifecycleDeps, socket: WebSocket, code: ErrorCode, message: string, closeCode: number): void {
+  deps.meter.refused(code)
+  const text = encodeMessage(deps.codec, frames.error(code, message))
+  if (text !== undefined) socket.send(text)
+  socket.close(closeCode, message)
+}
+
+/** Turns an upgraded socket into a registered connection; `null` identity is refused (1002). */
+export function openConnection (
+  deps: LifecycleDeps, socket: WebSocket, identity: Identity | null, context: ConnectionContext
+): Connection | undefined {
+  if (!deps.accepting()) {
+    socket.close(CloseCode.GoingAway, 'server shutting down')
+    return undefined
+  }
+  if (identity === null) {
+    deps.log.info('refusing a websocket without a user id')
+    refuse(deps, socket, ErrorCode.MissingUserId, 'a user id is required (authenticate, or ?userId=)', CloseCode.ProtocolError)
+    return undefined
+  }
+  const max = deps.maxConnectionsPerUser
+  if (deps.directory.countOfUser(identity.id) >= max) {
+    deps.log.warn({ userId: identity.id }, 'refusing connection over the per-user limit')
+    refuse(deps, socket, ErrorCode.Forbidden, `too many connections for this user (max ${max})`, CloseCode.PolicyViolation)
+    return undefined
+  }
+  const conn = new Connection(socket, identity, randomUUID(), deps.host, context)
+  attachSocket(conn)
+  deps.directory.add(conn)
+  conn.route.connections++
+  deps.meter.accepted()
+  conn.setup = setUp(deps, conn, identity)
+  return conn
+}
+
+/** The channels `endpoint` subscribes `conn` to on connect. */
+async function autoSubscribedChannels (endpoint: Endpoint, conn: Connection): Promise<readonly string[]> {
+  const { subscribe } = endpoint
+  const channels = typeof subscribe === 'function' ? await subscribe(conn) : subscribe
+  if (channels === undefined) return []
+  return typeof channels === 'string' ? [channels] : channels
+}
+
+/** The endpoint's channels, each answered like a client's `subscribe` (policies apply). */
+async function subscribeOnConnect (deps: LifecycleDeps, conn: Connection): Promise<void> {
+  let channels: readonly string[]
+  try {
+    channels = await autoSubscribedChannels(conn.route, conn)
+  } catch (error) {
+    deps.errors.report(error, conn, `${conn.route.path}: subscribe option failed`)
+    deps.errors.send(conn, ErrorCode.InternalError, 'internal server error in the endpoint\'s subscribe option')
+    return
+  }
+  for (const channel of channels) {
+    try {
+      await builtinTypes.subscribe.handler(conn, { type: 'subscribe', channel }, deps.context)
+    } catch (error) {
+      deps.errors.send(conn, wireCodeOf(error), (error as Error).message)
+    }
+  }
+}
+
+async function setUp (deps: LifecycleDeps, conn: Connection, identity: Identity): Promise<void> {
+  try {
+    await deps.topics.join(conn, userTopic(conn.userId), null)
+    await deps.topics.join(conn, ALL_TOPIC, null)
+    await deps.groups.attach(conn, identity.groups ?? [])
+    const { interval, timeout } = deps.heartbeat
+    conn.send(frames.connected(conn.id, conn.userId, { interval, timeout }))
+    conn.releaseWrites()
+    if (deps.autoTrack) await deps.presence.track(conn)
+    await subscribeOnConnect(deps, conn)
+    await deps.events.emitAfter(conn.route.onConnect, 'connect', [conn])
+    deps.log.debug({ connectionId: conn.id, userId: conn.userId }, 'websocket connection opened')
+  } catch (error) {
+    deps.errors.report(error, conn, 'connection setup failed')
+    conn.releaseWrites()
+    conn.close(CloseCode.InternalError, 'internal error')
+    return
+  }
+  conn.ready()
+}
+
+/**
+ * A socket closed: out of the registry at once (counts are right immediately), and the rest
+ * (subscriptions, groups, topics, presence, the `disconnect` event) through the cleanup queue.
+ */
+export async function closeConnection (deps: LifecycleDeps, conn: Connection, code: number, reason: string): Promise<void> {
+  await conn.setup
+  if (conn.state === ConnectionState.Connected || conn.state === ConnectionState.Idle) {
+    conn.transition(ConnectionState.Disconnected)
+  }
+  conn.route.connections--
+  const last = deps.directory.remove(conn)
+  deps.log.debug({ connectionId: conn.id, userId: conn.userId, code, reason, suppressed: conn.droppedLogLines || undefined },
+    'websocket connection closed')
+  deps.cleanup.enqueue({ conn, last, code, reason })
+}

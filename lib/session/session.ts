@@ -1,0 +1,189 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { WebSocket } from 'ws'
+import type { Connection, ConnectionContext, ConnectionHost, Identity } from '../connection/connection'
+import type { ConnectionLimits } from '../connection/limits'
+import { InboxBudget } from '../connection/inbox'
+import type { ConnectionState } from '../connection/state'
+import type { ConnectionDirectory } from '../directory/connection-directory'
+import type { Meter } from '../observe/meter'
+import type { Codec } from '../protocol/codec'
+import { CloseCode, ErrorCode } from '../protocol/codes'
+import type { ChannelsService } from '../services/channels'
+import type { EventsService } from '../services/events'
+import type { GroupsService } from '../services/groups'
+import type { Publisher, TopicJoiner } from '../services/ports'
+import type { PresenceService } from '../services/presence'
+import type { CleanupOptions } from '../util/cleanup-types'
+import { CleanupQueue } from '../util/cleanup-queue'
+import { after, Deferrals } from '../util/deferrals'
+import type { HandlerContext } from './builtin-handlers'
+import { type Departure, departureSteps } from './departure'
+import { Dispatcher, refOf } from './dispatcher'
+import { ErrorSink } from './error-sink'
+import { HeartbeatMonitor } from './heartbeat'
+import { closeConnection, type LifecycleDeps, openConnection } from './lifecycle'
+import { drain } from './shutdown'
+
+/** The options a session acts on, resolved. */
+export interface SessionSettings {
+  limits: ConnectionLimits
+  maxQueuedBytesTotal: number
+  maxConnectionsPerUser: number
+  maxPayload: number
+  heartbeat: { interval: number, timeout: number }
+  idleTimeout: number
+  closeTimeout: number
+  presence: { autoTrack: boolean, autoUntrack: boolean, leaveGrace: number }
+  codec: Codec | undefined
+  permissions: HandlerContext['permissions']
+  cleanup: CleanupOptions
+}
+
+export interface SessionDeps {
+  settings: SessionSettings
+  log: FastifyBaseLogger
+  meter: Meter
+  directory: ConnectionDirectory
+  bus: Publisher & TopicJoiner
+  events: EventsService
+  channels: ChannelsService
+  groups: GroupsService
+  presence: PresenceService
+}
+
+/**
+ * Connections from open to released: what a connection reports (it is their `ConnectionHost`),
+ * its frames dispatched, its heartbeat, its departure through the cleanup queue, and the
+ * server's drain.
+ */
+export class Session implements ConnectionHost {
+  readonly limits: ConnectionLimits
+  /** Inbound bytes parked in every connection's inbox, capped by `maxQueuedBytesTotal`. */
+  readonly inboxBudget: InboxBudget
+  readonly errors: ErrorSink
+  /** Disconnect cleanup, batched so a mass disconnect does not hold the event loop. */
+  readonly cleanup: CleanupQueue<Departure>
+  readonly heartbeat: HeartbeatMonitor
+  /** What the built-in message types act on. */
+  readonly context: HandlerContext
+  /** Tasks waiting for their time (the presence leave grace); the drain runs them at once. */
+  private readonly deferrals: Deferrals
+  private readonly dispatcher: Dispatcher
+  private readonly lifecycle: LifecycleDeps
+  private drainStarted = false
+
+  constructor (private readonly deps: SessionDeps) {
+    const { settings, log, meter, directory, bus, events, channels, groups, presence } = deps
+    this.limits = settings.limits
+    this.inboxBudget = new InboxBudget(settings.maxQueuedBytesTotal)
+    this.errors = new ErrorSink({ log, meter, events })
+    this.deferrals = new Deferrals((error) => this.errors.report(error, undefined, 'deferred task failed'))
+    this.context = { channels, groups, presence, publisher: bus, permissions: settings.permissions }
+    this.dispatcher = new Dispatcher({
+      maxPayload: settings.maxPayload,
+      decode: settings.codec?.decode,
+      messageTypes: events.messageTypes,
+      context: this.context,
+      errors: this.errors,
+      meter,
+      log
+    })
+    this.heartbeat = new HeartbeatMonitor({ ...settings.heartbeat, idleTimeout: settings.idleTimeout, connections: directory, log })
+    const steps = departureSteps({
+      channels,
+      groups,
+      topics: bus,
+      presence,
+      events,
+      autoUntrack: settings.presence.autoUntrack,
+      grace: after(settings.presence.leaveGrace, this.deferrals)
+    })
+    this.cleanup = new CleanupQueue(settings.cleanup, steps,
+      (error, { conn }, step) => this.errors.report(error, conn, `connection cleanup failed (${step})`))
+    this.lifecycle = {
+      host: this,
+      accepting: () => !this.drainStarted,
+      log,
+      meter,
+      codec: settings.codec,
+      maxConnectionsPerUser: settings.maxConnectionsPerUser,
+      heartbeat: settings.heartbeat,
+      autoTrack: settings.presence.autoTrack,
+      directory,
+      topics: bus,
+      groups,
+      presence,
+      events,
+      context: this.context,
+      errors: this.errors,
+      cleanup: this.cleanup
+    }
+  }
+
+  /** The server drains: new connections are refused and /health answers 503. */
+  get draining (): boolean {
+    return this.drainStarted
+  }
+
+  /** An upgraded socket becomes a connection, or is refused (no identity, over the per-user limit, draining). */
+  open (socket: WebSocket, identity: Identity | null, context: ConnectionContext): Connection | undefined {
+    return openConnection(this.lifecycle, socket, identity, context)
+  }
+
+  /** Every client told 1001 and given `closeTimeout` to go, then the cleanup finished. */
+  drain (): Promise<void> {
+    return drain({
+      stopAccepting: () => { this.drainStarted = true },
+      connections: this.deps.directory,
+      closeTimeout: this.deps.settings.closeTimeout,
+      cleanup: this.cleanup,
+      deferrals: this.deferrals
+    })
+  }
+
+  handle (conn: Connection, data: Buffer, isBinary: boolean): Promise<void> | undefined {
+    return this.dispatcher.handle(conn, data, isBinary)
+  }
+
+  sent (message: object, text: string): void {
+    this.deps.meter.sent(message, text)
+  }
+
+  slowConsumer (conn: Connection): void {
+    this.deps.meter.slowConsumer()
+    this.deps.log.warn({ connectionId: conn.id, userId: conn.userId, buffered: conn.bufferedAmount },
+      'closing slow consumer over its send buffer')
+    conn.closeAndTerminate(CloseCode.PolicyViolation, 'slow consumer')
+  }
+
+  rateLimited (conn: Connection, persistent: boolean, frame?: { data: Buffer, isBinary: boolean }): void {
+    this.deps.meter.rateLimitedFrame()
+    if (persistent) {
+      this.deps.log.warn({ connectionId: conn.id, userId: conn.userId }, 'closing connection over its rate limit')
+      conn.closeAndTerminate(CloseCode.PolicyViolation, 'rate limit exceeded')
+      return
+    }
+    // No error frame for a dropped ping or pong: a flood of them would be answered with one each.
+    if (frame !== undefined) this.errors.send(conn, ErrorCode.RateLimited, 'too many messages; slow down', refOf(frame.data, frame.isBinary))
+  }
+
+  stateChanged (conn: Connection, from: ConnectionState, to: ConnectionState): void {
+    const events = this.deps.events
+    if (events.listenerCount('state_change') > 0) void events.emit('state_change', conn, from, to)
+  }
+
+  pong (_conn: Connection, ms: number): void {
+    this.deps.meter.heartbeat(ms)
+  }
+
+  closed (conn: Connection, code: number, reason: string): void {
+    void closeConnection(this.lifecycle, conn, code, reason)
+  }
+
+  // A peer's malformed frame is its fault, not the server's: `ws` has already closed with the
+  // right code (1002, 1007, 1009), so it is logged at info and not reported as an error.
+  socketError (conn: Connection, error: Error, peerViolation: boolean): void {
+    if (peerViolation) this.deps.log.info({ connectionId: conn.id, userId: conn.userId, reason: error.message }, 'peer sent an invalid frame')
+    else this.errors.report(error, conn, 'socket error')
+  }
+}
