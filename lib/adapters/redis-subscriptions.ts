@@ -13,7 +13,7 @@ const RESUBSCRIBE_BATCH = 1000
  * subscribed when the connection dropped, not those wanted now (it would miss topics gained
  * during the outage and bring back topics left during it).
  */
-export class Subscriptions {
+export class TopicSubscriptions {
   private readonly wanted = new Set<string>()
 
   constructor (private readonly redis: Redis) {

@@ -6,7 +6,7 @@ import { type OutgoingStats, type RedisAdapterOptions, type RedisConfig, resolve
 import { Outbox } from './redis-outbox'
 import { keysOf, type RedisKeys, RedisPresenceStore } from './redis-presence'
 import { ignore, isReady, REPLY_TIMEOUT_MS, within } from './redis-reply'
-import { Subscriptions } from './redis-subscriptions'
+import { TopicSubscriptions } from './redis-subscriptions'
 import { decodeMessage, field } from './redis-wire'
 
 export type { OutgoingStats, RedisAdapterOptions } from './redis-options'
@@ -31,7 +31,7 @@ async function end (redis: Redis): Promise<void> {
   redis.disconnect()
 }
 
-/** The subscriber connection's own options: see `Subscriptions` for why ioredis does not resubscribe. */
+/** The subscriber connection's own options: see `TopicSubscriptions` for why ioredis does not resubscribe. */
 const SUBSCRIBER_OPTIONS = { autoResubscribe: false }
 
 class RedisAdapterImpl implements RedisAdapter {
@@ -40,7 +40,7 @@ class RedisAdapterImpl implements RedisAdapter {
   private readonly keys: RedisKeys
   private readonly commands: Redis
   private readonly subscriber: Redis
-  private readonly subscriptions: Subscriptions
+  private readonly subscriptions: TopicSubscriptions
   private readonly outbox: Outbox
   /** The connections this adapter opened and so closes; never the app's client. */
   private readonly owned: Redis[]
@@ -69,7 +69,7 @@ class RedisAdapterImpl implements RedisAdapter {
     // has no logger; a lost connection reaches the app through healthy() (/health answers 503).
     for (const redis of this.owned) redis.on('error', ignore)
     this.subscriber.on('message', (channel: string, message: string) => this.receive(channel, message))
-    this.subscriptions = new Subscriptions(this.subscriber)
+    this.subscriptions = new TopicSubscriptions(this.subscriber)
     this.outbox = new Outbox(this.commands, { maxMessages: config.maxOutgoingMessages, maxBytes: config.maxOutgoingBytes })
     this.presence = new RedisPresenceStore(this.commands, this.keys, () => this.nodeId, config.nodeTtl)
     // Back from an outage, Redis may have lost this node's entries or purged them as a dead node's.

@@ -127,7 +127,7 @@ export interface ClientEvents {
   dropped: (info: { message: OutgoingMessage, reason: 'overflow' }) => void
 }
 
-/** The seed's status fields (003), plus what this client adds. */
+/** What `status()` reports: the connection, the outgoing queue, pending requests and subscriptions. */
 export interface ClientStatus {
   state: ClientState
   connected: boolean

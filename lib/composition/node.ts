@@ -4,6 +4,7 @@ import type { Adapter } from '../adapters/adapter'
 import type { ChannelSubscription, Connection } from '../connection/connection'
 import type { ResolvedOptions } from '../config/options'
 import { ChannelPresence } from '../services/channel-presence'
+import { ChannelRegistry } from '../services/channel-registry'
 import { ChannelsService } from '../services/channels'
 import { ChannelPolicies } from '../services/policies'
 import { ConnectionsService } from '../services/connections'
@@ -12,6 +13,7 @@ import { GroupsService } from '../services/groups'
 import { PresenceService } from '../services/presence'
 import { builtinTypes } from '../session/builtin-handlers'
 import { Session, type SessionSettings } from '../session/session'
+import { buildSessionParts } from './session-parts'
 import type { Endpoint } from '../connection/connection'
 import { Meter } from '../observe/meter'
 import { channelTopic } from '../pubsub/topics'
@@ -66,6 +68,7 @@ export class RealtimeNode {
       presence: this.channelPresence,
       events: this.events,
       policies,
+      registry: new ChannelRegistry({ events: this.events, topics: this.hub }),
       maxMetaBytes: options.maxMetaBytes,
       maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection
     })
@@ -80,14 +83,17 @@ export class RealtimeNode {
       channelUsers: async (channel) => this.usersOf(channelTopic(channel)),
       groupUsers: async (group) => new Set((await this.groups.members(group)).map((m) => m.userId))
     })
+    const parts = buildSessionParts({
+      options, log, meter: this.meter, directory, bus, events: this.events, channels: this.channels, groups: this.groups, presence: this.presence
+    })
     this.session = new Session({
+      ...parts,
       settings: sessionSettings(options),
       log,
       meter: this.meter,
       directory,
-      bus,
+      topics: bus,
       events: this.events,
-      channels: this.channels,
       groups: this.groups,
       presence: this.presence
     })
@@ -108,15 +114,10 @@ function sessionSettings (options: ResolvedOptions): SessionSettings {
   const { rateLimit, inbox, maxBufferedBytes, maxMetaBytes, closeTimeout, heartbeat, codec } = options
   return {
     limits: { rateLimit, inbox, maxBufferedBytes, maxMetaBytes, closeTimeout, heartbeatTimeout: heartbeat.timeout, codec },
-    maxQueuedBytesTotal: options.maxQueuedBytesTotal,
     maxConnectionsPerUser: options.maxConnectionsPerUser,
-    maxPayload: options.maxPayload,
     heartbeat: { interval: heartbeat.interval, timeout: heartbeat.timeout },
-    idleTimeout: options.idleTimeout,
     closeTimeout,
-    presence: options.presence,
-    codec,
-    permissions: options.permissions,
-    cleanup: options.cleanup
+    autoTrack: options.presence.autoTrack,
+    codec
   }
 }

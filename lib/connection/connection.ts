@@ -98,8 +98,8 @@ export class Connection {
   readonly id: string
   readonly userId: string
   meta: Record<string, unknown>
-  /** The endpoint this connection upgraded on. @internal */
-  readonly route: Endpoint
+  /** The settings of the endpoint this connection upgraded on (`endpoint` is its path). @internal */
+  readonly endpointConfig: Endpoint
   readonly params: ConnectionContext['params']
   readonly query: ConnectionContext['query']
   /** Upgrade request headers without credentials (authorization, cookie, websocket key…) or handshake mechanics. */
@@ -139,7 +139,7 @@ export class Connection {
     this.userId = identity.id
     // A copy: `authenticate` may hand every connection of a user the same meta object.
     this.meta = { ...identity.meta }
-    this.route = context.endpoint
+    this.endpointConfig = context.endpoint
     this.params = context.params
     this.query = context.query
     this.headers = context.headers
@@ -151,7 +151,7 @@ export class Connection {
 
   /** The path of the endpoint this connection upgraded on, e.g. `/chat/:room`. */
   get endpoint (): string {
-    return this.route.path
+    return this.endpointConfig.path
   }
 
   /** Groups this connection receives messages for (its user's memberships). */

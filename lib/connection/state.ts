@@ -1,4 +1,4 @@
-/** Connection states and the transitions the seed allows between them. */
+/** Connection states and the transitions allowed between them. */
 export const ConnectionState = {
   Connected: 'connected',
   Idle: 'idle',

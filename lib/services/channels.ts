@@ -4,13 +4,14 @@ import { errors } from '../errors'
 import { frames } from '../protocol/frames'
 import { checkMeta, checkName, userKey } from '../protocol/names'
 import type { Ref } from '../protocol/schemas'
-import { ChannelRegistry } from './channel-registry'
+import type { ChannelRegistry } from './channel-registry'
 import type { ChannelPolicy, ChannelPolicies } from './policies'
 import type { ChannelPresenceTracker, ConnectionLookup, EventSink, Publisher, TopicJoiner, TopicView } from './ports'
 import { type SendOptions, senderOf } from './send-options'
 import type { ChannelInfo } from './types'
 import { type Later, now } from '../util/deferrals'
 
+/** @internal */
 export interface ChannelsDeps {
   connections: Pick<ConnectionLookup, 'resolve' | 'ofUser'>
   publisher: Publisher
@@ -20,6 +21,7 @@ export interface ChannelsDeps {
   events: EventSink
   /** Built by the composition root, which also gives channel presence its `presence` flags. */
   policies: ChannelPolicies
+  registry: ChannelRegistry
   maxMetaBytes: number
   maxSubscriptionsPerConnection: number
 }
@@ -48,7 +50,7 @@ export class ChannelsService {
   /** @internal */
   constructor (private readonly deps: ChannelsDeps) {
     this.policies = deps.policies
-    this.registry = new ChannelRegistry({ events: deps.events, topics: deps.subscribers })
+    this.registry = deps.registry
   }
 
   /** Creates an explicit channel, which persists while empty; rejects with HAUYNA_CHANNEL_EXISTS if one was created already. */

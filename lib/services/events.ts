@@ -34,7 +34,7 @@ export interface MessageType {
   declared: MessageHandler
 }
 
-type Handler = (...args: never[]) => unknown
+type Listener = (...args: never[]) => unknown
 
 /**
  * Returned (or resolved) by a handler to stop the handlers after it for this one emission.
@@ -53,7 +53,7 @@ const resolved = Promise.resolve()
 export class EventsService implements EventSink {
   /** Declared app message types, consulted by the dispatcher. @internal */
   readonly messageTypes = new Map<string, MessageType>()
-  private readonly handlers = new Map<string, Handler[]>()
+  private readonly handlers = new Map<string, Listener[]>()
 
   constructor (
     private readonly reserved: ReadonlySet<string>,
@@ -63,7 +63,7 @@ export class EventsService implements EventSink {
   on<E extends LifecycleEvent> (event: E, handler: (...args: LifecycleEvents[E]) => unknown): this
   on<S extends ObjectSchema> (type: string, options: { schema: S }, handler: MessageHandler<S>): this
   on (event: string, handler: (...args: any[]) => unknown): this
-  on (event: string, second: Handler | { schema: ObjectSchema }, third?: MessageHandler): this {
+  on (event: string, second: Listener | { schema: ObjectSchema }, third?: MessageHandler): this {
     if (typeof second === 'function') {
       const list = this.handlers.get(event)
       if (list === undefined) this.handlers.set(event, [second])
@@ -74,7 +74,7 @@ export class EventsService implements EventSink {
     return this
   }
 
-  off (event: string, handler: Handler): this {
+  off (event: string, handler: Listener): this {
     const list = this.handlers.get(event)
     const index = list?.indexOf(handler) ?? -1
     if (list !== undefined && index >= 0) {
@@ -97,7 +97,7 @@ export class EventsService implements EventSink {
    * Emits `event` with `first` (an endpoint's own handler) ahead of the registered ones, so
    * that it may `STOP` them. @internal
    */
-  emitAfter (first: Handler | undefined, event: string, args: unknown[]): Promise<void> {
+  emitAfter (first: Listener | undefined, event: string, args: unknown[]): Promise<void> {
     if (first === undefined) return this.emit(event, ...args)
     return this.run(event, [first, ...this.handlers.get(event) ?? []], args)
   }
@@ -106,7 +106,7 @@ export class EventsService implements EventSink {
     return this.handlers.get(event)?.length ?? 0
   }
 
-  private async run (event: string, list: Handler[], args: unknown[]): Promise<void> {
+  private async run (event: string, list: Listener[], args: unknown[]): Promise<void> {
     for (const handler of list) {
       try {
         if (await (handler as (...a: unknown[]) => unknown)(...args) === STOP) return

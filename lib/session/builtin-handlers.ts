@@ -30,11 +30,11 @@ export interface HandlerContext {
 }
 
 type Schemas = typeof clientSchemas
-type Handler<S extends TObject> = (conn: Connection, message: Static<S>, context: HandlerContext) => unknown
+type BuiltinHandler<S extends TObject> = (conn: Connection, message: Static<S>, context: HandlerContext) => unknown
 
 export interface BuiltinType {
   validator: Validator
-  handler: Handler<TObject>
+  handler: BuiltinHandler<TObject>
 }
 
 async function ensure (allowed: Promise<boolean>, denied: () => Error): Promise<void> {
@@ -54,7 +54,7 @@ function thenDo<T> (checked: Promise<void> | undefined, next: () => T): T | Prom
   return checked === undefined ? next() : checked.then(next)
 }
 
-const handlers: { [K in keyof Schemas]: Handler<Schemas[K]> } = {
+const handlers: { [K in keyof Schemas]: BuiltinHandler<Schemas[K]> } = {
   async subscribe (conn, { channel, meta, echo, ref }, context) {
     const rule = context.channels.policies.for(channel).subscribe
     await check(rule, { connection: conn, channel }, conn.subscriptions.has(channel),
@@ -116,6 +116,6 @@ const handlers: { [K in keyof Schemas]: Handler<Schemas[K]> } = {
 export const builtinTypes: Record<string, BuiltinType> = Object.fromEntries(
   Object.entries(handlers).map(([type, handler]) => [type, {
     validator: compileValidator(clientSchemas[type as keyof Schemas]),
-    handler: handler as Handler<TObject>
+    handler: handler as BuiltinHandler<TObject>
   }])
 )

@@ -46,7 +46,7 @@ export function departureSteps (deps: DepartureDeps): ReadonlyArray<CleanupStep<
       if (deps.autoUntrack) await deps.grace(async () => { await deps.presence.untrack(conn) })
     },
     async function announceDisconnect ({ conn, code, reason }: Departure) {
-      await deps.events.emitAfter(conn.route.onDisconnect, 'disconnect', [conn, { code, reason }])
+      await deps.events.emitAfter(conn.endpointConfig.onDisconnect, 'disconnect', [conn, { code, reason }])
     }
   ]
 }

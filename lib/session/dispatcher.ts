@@ -21,7 +21,7 @@ export interface DispatcherDeps {
   log: { warn (fields: object, message: string): void }
 }
 
-interface Envelope { type: string, ref?: unknown }
+interface InboundEnvelope { type: string, ref?: unknown }
 
 function isValidRef (ref: unknown): ref is Ref {
   return (typeof ref === 'string' && ref.length <= 64) || (typeof ref === 'number' && Number.isFinite(ref))
@@ -35,7 +35,7 @@ function isValidRef (ref: unknown): ref is Ref {
 export function refOf (data: Buffer, isBinary: boolean): Ref | undefined {
   if (isBinary) return undefined
   try {
-    const ref = (JSON.parse(data.toString()) as Envelope | null)?.ref
+    const ref = (JSON.parse(data.toString()) as InboundEnvelope | null)?.ref
     return isValidRef(ref) ? ref : undefined
   } catch {
     return undefined
@@ -96,7 +96,7 @@ export class Dispatcher {
         deps.errors.send(conn, ErrorCode.InvalidJson, 'frame is not valid JSON')
         return undefined
       }
-      const ref = (raw as Envelope | null)?.ref
+      const ref = (raw as InboundEnvelope | null)?.ref
       if (ref !== undefined && !isValidRef(ref)) {
         deps.errors.send(conn, ErrorCode.InvalidMessage, '"ref" must be a string of at most 64 characters or a number',
           undefined, [{ path: '/ref', message: 'Expected string (max 64) or number' }])
@@ -117,12 +117,12 @@ export class Dispatcher {
   }
 
   /** The codec's translation, then the envelope check; failures answer with the frame's ref. */
-  private decode (conn: Connection, raw: unknown, ref: Ref | undefined): Envelope | undefined {
-    let message = raw as Envelope
+  private decode (conn: Connection, raw: unknown, ref: Ref | undefined): InboundEnvelope | undefined {
+    let message = raw as InboundEnvelope
     const decode = this.deps.decode
     if (decode !== undefined) {
       try {
-        message = decode(raw) as Envelope
+        message = decode(raw) as InboundEnvelope
       } catch (error) {
         this.deps.errors.send(conn, ErrorCode.InvalidMessage, (error as Error).message, ref)
         return undefined
@@ -136,16 +136,16 @@ export class Dispatcher {
     return message
   }
 
-  private route (conn: Connection, message: Envelope, ref: Ref | undefined): Promise<void> | undefined {
+  private route (conn: Connection, message: InboundEnvelope, ref: Ref | undefined): Promise<void> | undefined {
     const type = message.type
     const entry = this.builtins.get(type) ?? this.deps.messageTypes.get(type)
     if (entry === undefined) {
       this.deps.errors.send(conn, ErrorCode.UnknownType, `unknown message type "${type}"`, ref)
       return undefined
     }
-    const accepted = conn.route.messages
+    const accepted = conn.endpointConfig.messages
     if (accepted !== undefined && !accepted.has(type)) {
-      this.deps.errors.send(conn, ErrorCode.UnknownType, `message type "${type}" is not accepted on ${conn.route.path}`, ref)
+      this.deps.errors.send(conn, ErrorCode.UnknownType, `message type "${type}" is not accepted on ${conn.endpointConfig.path}`, ref)
       return undefined
     }
     if (!entry.validator.check(message)) {

@@ -69,7 +69,7 @@ export function openConnection (
   const conn = new Connection(socket, identity, randomUUID(), deps.host, context)
   attachSocket(conn)
   deps.directory.add(conn)
-  conn.route.connections++
+  conn.endpointConfig.connections++
   deps.meter.accepted()
   conn.setup = setUp(deps, conn, identity)
   return conn
@@ -87,9 +87,9 @@ async function autoSubscribedChannels (endpoint: Endpoint, conn: Connection): Pr
 async function subscribeOnConnect (deps: LifecycleDeps, conn: Connection): Promise<void> {
   let channels: readonly string[]
   try {
-    channels = await autoSubscribedChannels(conn.route, conn)
+    channels = await autoSubscribedChannels(conn.endpointConfig, conn)
   } catch (error) {
-    deps.errors.report(error, conn, `${conn.route.path}: subscribe option failed`)
+    deps.errors.report(error, conn, `${conn.endpointConfig.path}: subscribe option failed`)
     deps.errors.send(conn, ErrorCode.InternalError, 'internal server error in the endpoint\'s subscribe option')
     return
   }
@@ -112,7 +112,7 @@ async function setUp (deps: LifecycleDeps, conn: Connection, identity: Identity)
     conn.releaseWrites()
     if (deps.autoTrack) await deps.presence.track(conn)
     await subscribeOnConnect(deps, conn)
-    await deps.events.emitAfter(conn.route.onConnect, 'connect', [conn])
+    await deps.events.emitAfter(conn.endpointConfig.onConnect, 'connect', [conn])
     deps.log.debug({ connectionId: conn.id, userId: conn.userId }, 'websocket connection opened')
   } catch (error) {
     deps.errors.report(error, conn, 'connection setup failed')
@@ -132,7 +132,7 @@ export async function closeConnection (deps: LifecycleDeps, conn: Connection, co
   if (conn.state === ConnectionState.Connected || conn.state === ConnectionState.Idle) {
     conn.transition(ConnectionState.Disconnected)
   }
-  conn.route.connections--
+  conn.endpointConfig.connections--
   const last = deps.directory.remove(conn)
   deps.log.debug({ connectionId: conn.id, userId: conn.userId, code, reason, suppressed: conn.droppedLogLines || undefined },
     'websocket connection closed')

@@ -1,52 +1,59 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { Connection, ConnectionContext, ConnectionHost, Identity } from '../connection/connection'
+import type { InboxBudget } from '../connection/inbox'
 import type { ConnectionLimits } from '../connection/limits'
-import { InboxBudget } from '../connection/inbox'
 import type { ConnectionState } from '../connection/state'
 import type { ConnectionDirectory } from '../directory/connection-directory'
 import type { Meter } from '../observe/meter'
 import type { Codec } from '../protocol/codec'
 import { CloseCode, ErrorCode } from '../protocol/codes'
-import type { ChannelsService } from '../services/channels'
 import type { EventsService } from '../services/events'
 import type { GroupsService } from '../services/groups'
-import type { Publisher, TopicJoiner } from '../services/ports'
+import type { TopicJoiner } from '../services/ports'
 import type { PresenceService } from '../services/presence'
-import type { CleanupOptions } from '../util/cleanup-types'
-import { CleanupQueue } from '../util/cleanup-queue'
-import { after, Deferrals } from '../util/deferrals'
+import type { CleanupQueue } from '../util/cleanup-queue'
+import type { Deferrals } from '../util/deferrals'
 import type { HandlerContext } from './builtin-handlers'
-import { type Departure, departureSteps } from './departure'
-import { Dispatcher, refOf } from './dispatcher'
-import { ErrorSink } from './error-sink'
-import { HeartbeatMonitor } from './heartbeat'
+import type { Departure } from './departure'
+import { type Dispatcher, refOf } from './dispatcher'
+import type { ErrorSink } from './error-sink'
+import type { HeartbeatMonitor } from './heartbeat'
 import { closeConnection, type LifecycleDeps, openConnection } from './lifecycle'
 import { drain } from './shutdown'
 
 /** The options a session acts on, resolved. */
 export interface SessionSettings {
   limits: ConnectionLimits
-  maxQueuedBytesTotal: number
   maxConnectionsPerUser: number
-  maxPayload: number
   heartbeat: { interval: number, timeout: number }
-  idleTimeout: number
   closeTimeout: number
-  presence: { autoTrack: boolean, autoUntrack: boolean, leaveGrace: number }
+  autoTrack: boolean
   codec: Codec | undefined
-  permissions: HandlerContext['permissions']
-  cleanup: CleanupOptions
 }
 
-export interface SessionDeps {
+/** The session's parts, built by the composition root. */
+export interface SessionParts {
+  /** Inbound bytes parked in every connection's inbox, capped by `maxQueuedBytesTotal`. */
+  inboxBudget: InboxBudget
+  errors: ErrorSink
+  dispatcher: Dispatcher
+  heartbeat: HeartbeatMonitor
+  /** Disconnect cleanup, batched so a mass disconnect does not hold the event loop. */
+  cleanup: CleanupQueue<Departure>
+  /** Tasks waiting for their time (the presence leave grace); the drain runs them at once. */
+  deferrals: Deferrals
+  /** What the built-in message types act on. */
+  context: HandlerContext
+}
+
+export interface SessionDeps extends SessionParts {
   settings: SessionSettings
   log: FastifyBaseLogger
   meter: Meter
   directory: ConnectionDirectory
-  bus: Publisher & TopicJoiner
+  topics: TopicJoiner
   events: EventsService
-  channels: ChannelsService
   groups: GroupsService
   presence: PresenceService
 }
@@ -58,65 +65,37 @@ export interface SessionDeps {
  */
 export class Session implements ConnectionHost {
   readonly limits: ConnectionLimits
-  /** Inbound bytes parked in every connection's inbox, capped by `maxQueuedBytesTotal`. */
   readonly inboxBudget: InboxBudget
   readonly errors: ErrorSink
-  /** Disconnect cleanup, batched so a mass disconnect does not hold the event loop. */
   readonly cleanup: CleanupQueue<Departure>
   readonly heartbeat: HeartbeatMonitor
-  /** What the built-in message types act on. */
-  readonly context: HandlerContext
-  /** Tasks waiting for their time (the presence leave grace); the drain runs them at once. */
-  private readonly deferrals: Deferrals
-  private readonly dispatcher: Dispatcher
   private readonly lifecycle: LifecycleDeps
   private drainStarted = false
 
   constructor (private readonly deps: SessionDeps) {
-    const { settings, log, meter, directory, bus, events, channels, groups, presence } = deps
+    const { settings, errors, cleanup } = deps
     this.limits = settings.limits
-    this.inboxBudget = new InboxBudget(settings.maxQueuedBytesTotal)
-    this.errors = new ErrorSink({ log, meter, events })
-    this.deferrals = new Deferrals((error) => this.errors.report(error, undefined, 'deferred task failed'))
-    this.context = { channels, groups, presence, publisher: bus, permissions: settings.permissions }
-    this.dispatcher = new Dispatcher({
-      maxPayload: settings.maxPayload,
-      decode: settings.codec?.decode,
-      messageTypes: events.messageTypes,
-      context: this.context,
-      errors: this.errors,
-      meter,
-      log
-    })
-    this.heartbeat = new HeartbeatMonitor({ ...settings.heartbeat, idleTimeout: settings.idleTimeout, connections: directory, log })
-    const steps = departureSteps({
-      channels,
-      groups,
-      topics: bus,
-      presence,
-      events,
-      autoUntrack: settings.presence.autoUntrack,
-      grace: after(settings.presence.leaveGrace, this.deferrals)
-    })
-    this.cleanup = new CleanupQueue(settings.cleanup, steps,
-      (error, { conn }, step) => this.errors.report(error, conn, `connection cleanup failed (${step})`))
+    this.inboxBudget = deps.inboxBudget
+    this.errors = errors
+    this.cleanup = cleanup
+    this.heartbeat = deps.heartbeat
     this.lifecycle = {
       host: this,
       accepting: () => !this.drainStarted,
-      log,
-      meter,
+      log: deps.log,
+      meter: deps.meter,
       codec: settings.codec,
       maxConnectionsPerUser: settings.maxConnectionsPerUser,
       heartbeat: settings.heartbeat,
-      autoTrack: settings.presence.autoTrack,
-      directory,
-      topics: bus,
-      groups,
-      presence,
-      events,
-      context: this.context,
-      errors: this.errors,
-      cleanup: this.cleanup
+      autoTrack: settings.autoTrack,
+      directory: deps.directory,
+      topics: deps.topics,
+      groups: deps.groups,
+      presence: deps.presence,
+      events: deps.events,
+      context: deps.context,
+      errors,
+      cleanup
     }
   }
 
@@ -137,12 +116,12 @@ export class Session implements ConnectionHost {
       connections: this.deps.directory,
       closeTimeout: this.deps.settings.closeTimeout,
       cleanup: this.cleanup,
-      deferrals: this.deferrals
+      deferrals: this.deps.deferrals
     })
   }
 
   handle (conn: Connection, data: Buffer, isBinary: boolean): Promise<void> | undefined {
-    return this.dispatcher.handle(conn, data, isBinary)
+    return this.deps.dispatcher.handle(conn, data, isBinary)
   }
 
   sent (message: object, text: string): void {

@@ -1,0 +1,60 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { InboxBudget } from '../connection/inbox'
+import type { ConnectionDirectory } from '../directory/connection-directory'
+import type { Meter } from '../observe/meter'
+import type { ChannelsService } from '../services/channels'
+import type { EventsService } from '../services/events'
+import type { GroupsService } from '../services/groups'
+import type { Publisher, TopicJoiner } from '../services/ports'
+import type { PresenceService } from '../services/presence'
+import { departureSteps } from '../session/departure'
+import { Dispatcher } from '../session/dispatcher'
+import { ErrorSink } from '../session/error-sink'
+import { HeartbeatMonitor } from '../session/heartbeat'
+import type { SessionParts } from '../session/session'
+import type { ResolvedOptions } from '../config/options'
+import { CleanupQueue } from '../util/cleanup-queue'
+import { after, Deferrals } from '../util/deferrals'
+
+export interface SessionPartsDeps {
+  options: ResolvedOptions
+  log: FastifyBaseLogger
+  meter: Meter
+  directory: ConnectionDirectory
+  bus: Publisher & TopicJoiner
+  events: EventsService
+  channels: ChannelsService
+  groups: GroupsService
+  presence: PresenceService
+}
+
+/** Builds what the session is made of: its error sink, dispatcher, heartbeat, cleanup queue. */
+export function buildSessionParts (deps: SessionPartsDeps): SessionParts {
+  const { options, log, meter, directory, bus, events, channels, groups, presence } = deps
+  const errors = new ErrorSink({ log, meter, events })
+  const deferrals = new Deferrals((error) => errors.report(error, undefined, 'deferred task failed'))
+  const context = { channels, groups, presence, publisher: bus, permissions: options.permissions }
+  const dispatcher = new Dispatcher({
+    maxPayload: options.maxPayload,
+    decode: options.codec?.decode,
+    messageTypes: events.messageTypes,
+    context,
+    errors,
+    meter,
+    log
+  })
+  const { interval, timeout } = options.heartbeat
+  const heartbeat = new HeartbeatMonitor({ interval, timeout, idleTimeout: options.idleTimeout, connections: directory, log })
+  const steps = departureSteps({
+    channels,
+    groups,
+    topics: bus,
+    presence,
+    events,
+    autoUntrack: options.presence.autoUntrack,
+    grace: after(options.presence.leaveGrace, deferrals)
+  })
+  const cleanup = new CleanupQueue(options.cleanup, steps,
+    (error, { conn }, step) => errors.report(error, conn, `connection cleanup failed (${step})`))
+  return { inboxBudget: new InboxBudget(options.maxQueuedBytesTotal), errors, dispatcher, heartbeat, cleanup, deferrals, context }
+}
