@@ -91,6 +91,23 @@ t.test('auto-subscribe obeys channel policies: a denied room is an error frame, 
   t.equal((await client.request({ type: 'heartbeat' })).type, 'ack')
 })
 
+t.test('auto-subscribe to a channel whose policy throws: internal_error without the details, reported, the connection stays', async (t) => {
+  const reported: string[] = []
+  const server = await startServer(t, {
+    path: false, allowAnonymous: true,
+    channels: { policies: { 'broken:*': { subscribe: () => { throw new Error('database password in this message') } } } }
+  }, (app) => {
+    app.realtime('/join', { subscribe: ['broken:a', 'open'] })
+    app.events.on('error', (error: Error) => { reported.push(error.message) })
+  })
+  const client = await connect(server.url({}, '/join'))
+  t.match(await client.next('error'), { code: 'internal_error', message: 'internal server error' })
+  t.match(await client.next('subscribed'), { channel: 'open' }, 'the next channel is still subscribed')
+  t.equal((await client.request({ type: 'heartbeat' })).type, 'ack')
+  t.same(reported, ['database password in this message'], 'reported to the error sink')
+  t.notOk(client.frames.some((f) => String(f.message).includes('password')), 'no detail reached the client')
+})
+
 t.test('Fastify hooks: route options and the encapsulating context both guard the upgrade', async (t) => {
   const server = await startServer(t, { allowAnonymous: true }, async (app) => {
     app.realtime('/beta', {

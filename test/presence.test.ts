@@ -233,6 +233,21 @@ t.test('a connection not tracked in presence is in a presence channel with the d
   t.same(alice.violations, [])
 })
 
+t.test('an untracked connection in a presence channel that sets its status: the channel hears the update, once', async (t) => {
+  const server = await startServer(t, { presence: { autoTrack: false }, ...presenceChannels })
+  const bob = await connect(server.url({ userId: 'bob' }))
+  await bob.request({ type: 'subscribe', channel: 'room:a' })
+  const alice = await connect(server.url({ userId: 'alice' }))
+  await alice.request({ type: 'subscribe', channel: 'room:a' })
+  t.equal((await alice.request({ type: 'presence', status: 'busy' })).type, 'ack')
+  t.match(await bob.next((f) => f.type === 'presence_diff' && f.updates !== undefined),
+    { channel: 'room:a', updates: { alice: { status: 'busy', connections: 1 } } })
+  t.equal((await alice.request({ type: 'presence', status: 'busy' })).type, 'ack', 'the same status again')
+  await bob.settle()
+  t.equal(bob.all('presence_diff').filter((f) => f.updates !== undefined).length, 1, 'an unchanged status is not announced')
+  for (const c of [alice, bob]) t.same(c.violations, [])
+})
+
 t.test('re-subscribing to a presence channel counts the connection once', async (t) => {
   const server = await startServer(t, presenceChannels)
   const bob = await connect(server.url({ userId: 'bob' }))
@@ -302,10 +317,15 @@ t.test('presence API edges: absent users, untracking twice, replace without meta
   const conn = server.app.connections.byUser('alice')[0]
   const { presence } = server.app
   t.equal(await presence.get('alice'), null, 'not tracked: null')
-  const badStatus = /^Invalid status name: must be 1-200 characters without control or invisible characters, got ""$/
+  const badStatus = /^Invalid status name: must be 1-64 characters without control or invisible characters, got ""$/
   const badMeta = /^Invalid presence meta: must be an object$/
   await t.rejects(presence.track(conn, { status: '' }), { code: 'HAUYNA_INVALID_NAME', message: badStatus })
   await t.rejects(presence.track(conn, { meta: [] as never }), { code: 'HAUYNA_INVALID_META', message: badMeta })
+  // The wire schema allows 64 characters: a longer status set by the server would break it.
+  await t.rejects(presence.track(conn, { status: 's'.repeat(65) }), { code: 'HAUYNA_INVALID_NAME', message: /1-64 characters/ })
+  await presence.track(conn, { status: 's'.repeat(64) })
+  t.equal((await presence.get('alice'))?.status, 's'.repeat(64), '64 characters is within the limit')
+  t.ok(await presence.untrack(conn))
 
   const note = 'x'.repeat(25)
   await presence.track(conn, { status: 'busy', meta: { note } })

@@ -1,6 +1,7 @@
 import { errors } from '../errors'
 
 const MAX_NAME = 200
+const MAX_STATUS = 64
 // Printable ASCII: nothing to normalize and nothing invisible, so most names skip the Unicode checks.
 const plainAscii = /^[\x20-\x7e]*$/
 // Characters that show as nothing, so a name holding one passes for another: controls, format
@@ -21,6 +22,14 @@ export function isValidName (name: unknown): name is string {
 export function checkName (kind: string, name: unknown): string {
   if (!isValidName(name)) throw new errors.InvalidName(kind, `${NAME_RULE}, got ${JSON.stringify(name)}`)
   return name
+}
+
+/** A presence status: a name of at most 64 characters, as the wire schema allows. */
+export function checkStatus (status: unknown): string {
+  if (!isValidName(status) || status.length > MAX_STATUS) {
+    throw new errors.InvalidName('status', `must be 1-${MAX_STATUS} characters without control or invisible characters, got ${JSON.stringify(status)}`)
+  }
+  return status
 }
 
 /**

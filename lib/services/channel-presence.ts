@@ -84,7 +84,7 @@ export class ChannelPresence implements ChannelPresenceTracker {
     const state = await this.current(userId)
     for (const channel of [...joined]) {
       const member = this.channels.get(channel)?.get(userId)
-      if (member === undefined) continue
+      if (member === undefined || sameState(member, state)) continue
       member.status = state.status
       member.meta = state.meta
       await this.publish(channel, { updates: { [userId]: summary(member) } })
@@ -110,6 +110,11 @@ export class ChannelPresence implements ChannelPresenceTracker {
     // HAUYNA_UNAVAILABLE) must not fail the subscribe or unsubscribe that caused it.
     await this.deps.publisher.publish(channelTopic(channel), frame, undefined, skip).catch(deliveredLocally)
   }
+}
+
+/** Metas are small (`maxMetaBytes`), and come from the store as new objects each time. */
+function sameState (member: Member, state: { status: string, meta: Record<string, unknown> }): boolean {
+  return member.status === state.status && JSON.stringify(member.meta) === JSON.stringify(state.meta)
 }
 
 function summary (member: Member): PresenceSummary {

@@ -1,6 +1,6 @@
 import type { PresenceEntry, PresenceStore } from '../adapters/adapter'
 import type { Connection } from '../connection/connection'
-import { checkMeta, checkName, userKey } from '../protocol/names'
+import { checkMeta, checkStatus, userKey } from '../protocol/names'
 import type { EventSink } from './ports'
 import type { PresenceChange, UserPresence } from './types'
 
@@ -51,13 +51,15 @@ export class PresenceService {
     const now = Date.now()
     const entry: PresenceEntry = {
       connectionId: connection.id,
-      status: state.status === undefined ? this.deps.defaultStatus : checkName('status', state.status),
+      status: state.status === undefined ? this.deps.defaultStatus : checkStatus(state.status),
       meta: checkMeta('presence meta', state.meta, this.deps.maxMetaBytes),
       since: now,
       updatedAt: now
     }
     const count = await this.deps.store.set(connection.userId, entry)
     if (count === 1) await this.changed('join', connection.userId, connection.id, [entry])
+    // The newest entry sets the user's status: a channel that showed another one hears of it.
+    await this.deps.onUpdate(connection.userId)
   }
 
   async untrack (connection: Connection): Promise<boolean> {
@@ -74,7 +76,7 @@ export class PresenceService {
    */
   async update (target: Connection | string, state: PresenceState, options: { mode?: 'merge' | 'replace' } = {}): Promise<boolean> {
     const userId = typeof target === 'string' ? userKey(target) : target.userId
-    const status = state.status === undefined ? undefined : checkName('status', state.status)
+    const status = state.status === undefined ? undefined : checkStatus(state.status)
     const meta = state.meta === undefined ? undefined : checkMeta('presence meta', state.meta, this.deps.maxMetaBytes)
     const entries = await this.deps.store.get(userId)
     const chosen = typeof target === 'string' ? entries : entries.filter((e) => e.connectionId === target.id)

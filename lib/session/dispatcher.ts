@@ -1,6 +1,5 @@
 import type { Connection } from '../connection/connection'
 import { frames } from '../protocol/frames'
-import { wireCodeOf } from '../protocol/wire-codes'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import { MAX_NESTING, nestsDeeperThan } from '../protocol/nesting'
 import type { Ref } from '../protocol/schemas'
@@ -16,7 +15,7 @@ export interface DispatcherDeps {
   messageTypes: ReadonlyMap<string, MessageType>
   /** What the built-in handlers act on. */
   context: HandlerContext
-  errors: Pick<ErrorSink, 'send' | 'report'>
+  errors: Pick<ErrorSink, 'send' | 'report' | 'failed'>
   meter: { received (type: string, bytes: number): void }
   log: { warn (fields: object, message: string): void }
 }
@@ -172,12 +171,6 @@ export class Dispatcher {
   }
 
   private fail (conn: Connection, error: unknown, ref: Ref | undefined): void {
-    const code = wireCodeOf(error)
-    if (code === ErrorCode.InternalError) {
-      this.deps.errors.report(error, conn, 'message handler failed')
-      this.deps.errors.send(conn, code, 'internal server error', ref)
-      return
-    }
-    this.deps.errors.send(conn, code, (error as Error).message, ref)
+    this.deps.errors.failed(conn, error, ref, 'message handler failed')
   }
 }

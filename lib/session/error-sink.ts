@@ -3,6 +3,7 @@ import { ErrorCode } from '../protocol/codes'
 import { frames } from '../protocol/frames'
 import type { Ref } from '../protocol/schemas'
 import type { ValidationDetail } from '../protocol/validator'
+import { wireCodeOf } from '../protocol/wire-codes'
 import type { EventSink } from '../services/ports'
 
 export interface ErrorSinkDeps {
@@ -42,6 +43,21 @@ export class ErrorSink {
     if (suppressed !== undefined) this.deps.log.error({ err, connectionId: conn?.id, userId: conn?.userId, suppressed: suppressed || undefined }, message)
     const events = this.deps.events
     if (events.listenerCount('error') > 0) void events.emit('error', err, conn)
+  }
+
+  /**
+   * A request that failed, answered: a plugin error a client may see keeps its wire code and
+   * message; anything else is reported as `what` and answered `internal server error`, so no
+   * internal detail reaches the client.
+   */
+  failed (conn: Connection, error: unknown, ref: Ref | undefined, what: string): void {
+    const code = wireCodeOf(error)
+    if (code !== ErrorCode.InternalError) {
+      this.send(conn, code, (error as Error).message, ref)
+      return
+    }
+    this.report(error, conn, what)
+    this.send(conn, code, 'internal server error', ref)
   }
 
   /**

@@ -4,7 +4,6 @@ import { Connection, type ConnectionHost, type Endpoint, type Identity } from '.
 import type { ConnectionContext } from '../connection/connection'
 import { attachSocket } from '../connection/socket-events'
 import { ConnectionState } from '../connection/state'
-import { wireCodeOf } from '../protocol/wire-codes'
 import { type Codec, encodeMessage } from '../protocol/codec'
 import { frames } from '../protocol/frames'
 import { CloseCode, ErrorCode } from '../protocol/codes'
@@ -36,7 +35,7 @@ export interface LifecycleDeps {
   /** Runs an event's listeners, the endpoint's own (`onConnect`) first. */
   events: { emitAfter (first: ((...args: never[]) => unknown) | undefined, event: string, args: unknown[]): Promise<void> }
   context: HandlerContext
-  errors: Pick<ErrorSink, 'send' | 'report'>
+  errors: Pick<ErrorSink, 'send' | 'report' | 'failed'>
   cleanup: { enqueue (departure: Departure): void }
 }
 
@@ -97,7 +96,7 @@ async function subscribeOnConnect (deps: LifecycleDeps, conn: Connection): Promi
     try {
       await builtinTypes.subscribe.handler(conn, { type: 'subscribe', channel }, deps.context)
     } catch (error) {
-      deps.errors.send(conn, wireCodeOf(error), (error as Error).message)
+      deps.errors.failed(conn, error, undefined, `${conn.endpointConfig.path}: subscribing on connect to "${channel}" failed`)
     }
   }
 }
