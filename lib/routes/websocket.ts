@@ -15,8 +15,9 @@ import { holdWrites, releaseWrites } from '../transport/socket-writer'
  * response and its request would otherwise live as long as the connection.
  */
 function releaseUpgradeResponse (request: FastifyRequest): void {
-  const socket = request.raw.socket as Socket & { _httpMessage?: ServerResponse | null }
-  socket._httpMessage?.detachSocket(socket)
+  // No TCP socket at all under `app.injectWS()`.
+  const socket = request.raw.socket as (Socket & { _httpMessage?: ServerResponse | null }) | undefined
+  if (socket !== undefined) socket._httpMessage?.detachSocket(socket)
 }
 
 /**

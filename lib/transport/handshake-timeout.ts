@@ -14,7 +14,8 @@ import type { Socket } from 'node:net'
 export function limitHandshakeTime (server: unknown, ms: number): () => void {
   if (!(server instanceof HttpServer) || server instanceof HttpsServer) return () => {}
   const limit = (socket: Socket) => { socket.setTimeout(ms) }
-  const restore = (request: IncomingMessage) => { request.socket.setTimeout(server.timeout) }
+  // `app.injectWS()` emits an upgrade whose request has no socket.
+  const restore = (request: IncomingMessage) => { (request.socket as Socket | undefined)?.setTimeout(server.timeout) }
   server.on('connection', limit)
   server.on('request', restore)
   server.on('upgrade', restore)

@@ -44,8 +44,9 @@ export function writePing (ws: WebSocket, frame: Buffer, payload: Buffer): void 
  * Protocols` response and the `connected` frame leave in one write, not two: a write is
  * the largest single cost of accepting a connection.
  */
-export function holdWrites (socket: Socket): void {
-  socket.cork()
+export function holdWrites (socket: Socket | undefined): void {
+  // `app.injectWS()` upgrades a request that has no TCP socket: nothing to hold.
+  socket?.cork()
 }
 
 export function releaseWrites (ws: WebSocket): void {
