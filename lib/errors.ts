@@ -13,15 +13,17 @@ export const errors = {
   ReservedType: createError<[string]>('HAUYNA_RESERVED_TYPE', 'Message type "%s" is built in and cannot be redeclared'),
   InvalidStateTransition: createError<[string, string, string]>(
     'HAUYNA_INVALID_STATE_TRANSITION', 'Connection %s cannot go from %s to %s'),
-  InvalidName: createError<[string, string]>('HAUYNA_INVALID_NAME', 'Invalid %s name: %s'),
-  InvalidMeta: createError<[string, string]>('HAUYNA_INVALID_META', 'Invalid %s: %s'),
+  // Bad arguments to a service call: a 400 when they came from an HTTP request body.
+  InvalidName: createError<[string, string]>('HAUYNA_INVALID_NAME', 'Invalid %s name: %s', 400),
+  InvalidMeta: createError<[string, string]>('HAUYNA_INVALID_META', 'Invalid %s: %s', 400),
   Forbidden: createError<[string]>('HAUYNA_FORBIDDEN', '%s', 403),
   NotSubscribed: createError<[string]>('HAUYNA_NOT_SUBSCRIBED', 'Not subscribed to channel "%s"', 403),
   TooLarge: createError<[string, number, number]>('HAUYNA_TOO_LARGE', '%s is %d bytes, over the limit of %d bytes', 413),
-  InvalidCloseCode: createError<[number]>('HAUYNA_INVALID_CLOSE_CODE', 'Close code %d is not one an endpoint may send'),
+  InvalidCloseCode: createError<[number]>('HAUYNA_INVALID_CLOSE_CODE', 'Close code %d is not one an endpoint may send', 400),
   UnknownConnection: createError<[string]>('HAUYNA_UNKNOWN_CONNECTION', 'No connection with id "%s"', 404),
   ChannelExists: createError<[string]>('HAUYNA_CHANNEL_EXISTS', 'Channel "%s" was already created', 409),
-  Unavailable: createError<[]>('HAUYNA_UNAVAILABLE', 'Delivered on this node only: the other nodes are unreachable', 503)
+  Unavailable: createError<[]>('HAUYNA_UNAVAILABLE', 'Delivered on this node only: the other nodes are unreachable', 503),
+  RedisUnreachable: createError<[string, string]>('HAUYNA_REDIS_UNREACHABLE', 'Redis at %s is unreachable: %s', 503)
 }
 
 /** A publish that reached this node's subscribers but not the other nodes; `delivered` is this node's count. */

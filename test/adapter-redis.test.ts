@@ -372,7 +372,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
 
   t.test('an unreachable Redis fails init, and leaves nothing open', async (t) => {
     const adapter = redisAdapter({ url: 'redis://127.0.0.1:1' })
-    await t.rejects(adapter.init(new RecordingNode()), /ECONNREFUSED|Connection is closed/)
+    await t.rejects(adapter.init(new RecordingNode()), { code: 'HAUYNA_REDIS_UNREACHABLE', message: /^Redis at 127\.0\.0\.1:1 is unreachable: / })
     t.equal(await adapter.healthy(), false)
     await adapter.close()
 

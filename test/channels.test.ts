@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
 import t from 'tap'
+import hauyna from '../lib/index'
 import { type Client, connect, type Server, startServer, until } from './helpers'
 
 // A client's `next()` skips frames it passes over, so these tests read received messages
@@ -244,6 +245,25 @@ t.test('broadcastTo from an HTTP route with a TypeBox body schema', async (t) =>
   await outsider.request({ type: 'heartbeat' })
   t.same(outsider.all('message'), [], 'non-subscribers get nothing')
   for (const c of [...subscribers, outsider]) t.same(c.violations, [])
+})
+
+t.test('an HTTP route reuses the plugin\'s Name schema; a name it lets through but the plugin refuses is a 400', async (t) => {
+  const Body = Type.Object({ channel: hauyna.schemas.Name, data: Type.Unknown() })
+  const server = await startServer(t, {}, (app) => {
+    app.post<{ Body: Static<typeof Body> }>('/notify', { schema: { body: Body } }, async (request) => {
+      return { delivered: await app.channels.broadcastTo(request.body.channel, request.body.data) }
+    })
+  })
+  const post = (body: unknown) => fetch(`${server.http}/notify`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body)
+  })
+  const control = await post({ channel: 'a\u0001b', data: 1 })
+  t.equal(control.status, 400, 'a control character fails the route schema')
+  t.match(await control.json(), { code: 'FST_ERR_VALIDATION' })
+  const invisible = await post({ channel: 'a\u200bb', data: 1 })
+  t.equal(invisible.status, 400, 'an invisible character passes the schema, and the service refuses it as a bad request')
+  t.match(await invisible.json(), { statusCode: 400, code: 'HAUYNA_INVALID_NAME' })
+  t.same(await (await post({ channel: 'room', data: 1 })).json(), { delivered: 0 })
 })
 
 t.test('server-side subscribe and unsubscribe notify the client', async (t) => {

@@ -2,10 +2,10 @@ import { Type } from '@sinclair/typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import hauyna from '../../lib/index'
+import hauyna, { schemas } from '../../lib/index'
 
 const NotifyBody = Type.Object({
-  channel: Type.String({ minLength: 1, maxLength: 200 }),
+  channel: schemas.Name,
   data: Type.Unknown()
 })
 
@@ -29,7 +29,7 @@ export async function buildChatApp (logger: boolean = true): Promise<FastifyInst
   // `authenticate` and guards the stats route instead (README, Authentication).
   await app.register(hauyna, { path: '/ws', allowUnverifiedIdentity: true, stats: { detail: true } })
 
-  app.events.on('typing', { schema: Type.Object({ room: Type.String({ minLength: 1, maxLength: 200 }) }) },
+  app.events.on('typing', { schema: Type.Object({ room: schemas.Name }) },
     async (conn, msg) => {
       await app.channels.broadcastTo(msg.room, { typing: true }, { from: conn.userId })
     })
@@ -44,7 +44,7 @@ export async function buildChatApp (logger: boolean = true): Promise<FastifyInst
   const page = await readFile(join(__dirname, 'public', 'index.html'), 'utf8')
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(page))
 
-  // The client SDK's browser bundle (`npm run build`), found through the package's own
+  // The client SDK's browser bundle (`npm start` builds it first), found through the package's own
   // exports as an app depending on fastify-hauyna would find it.
   app.get('/hauyna-client.js', async (_request, reply) => {
     const bundle = await clientBundle()

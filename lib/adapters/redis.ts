@@ -1,6 +1,6 @@
 import type * as IORedis from 'ioredis'
 import type { Redis, RedisOptions } from 'ioredis'
-import { unavailable } from '../errors'
+import { errors, unavailable } from '../errors'
 import type { Adapter, AdapterNode, Envelope } from './adapter'
 import { type OutgoingStats, type RedisAdapterOptions, type RedisConfig, resolveConfig } from './redis-options'
 import { Outbox } from './redis-outbox'
@@ -24,6 +24,12 @@ export interface RedisAdapter extends Adapter {
 function loadIORedis (): typeof IORedis {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('ioredis') as typeof IORedis
+}
+
+/** `host:port` (or the socket path) the connection was given, for an error that must say where. */
+function addressOf (redis: Redis): string {
+  const { host, port, path } = redis.options
+  return path ?? `${host ?? '127.0.0.1'}:${port ?? 6379}`
 }
 
 async function end (redis: Redis): Promise<void> {
@@ -85,7 +91,9 @@ class RedisAdapterImpl implements RedisAdapter {
     this.nodeId = node.nodeId
     this.ownHeader = field(node.nodeId)
     try {
-      await Promise.all(this.owned.map((redis) => redis.connect()))
+      await Promise.all(this.owned.map((redis) => redis.connect())).catch((error: unknown) => {
+        throw Object.assign(new errors.RedisUnreachable(addressOf(this.commands), (error as Error).message), { cause: error })
+      })
       await this.presence.register()
     } catch (error) {
       this.node = undefined

@@ -96,7 +96,8 @@ export const serverSchemas = {
   })
 }
 
-export const schemas = { client: clientSchemas, server: serverSchemas }
+/** The frames, and the value schemas an app's HTTP routes can reuse (a channel name in a body, say). */
+export const schemas = { client: clientSchemas, server: serverSchemas, Name, Status, Meta, Ref }
 
 export type ClientMessageType = keyof typeof clientSchemas
 export type ClientMessage<T extends ClientMessageType = ClientMessageType> = Static<typeof clientSchemas[T]>
