@@ -43,10 +43,11 @@ t.test('CommonJS: require() returns the plugin', async (t) => {
 t.test('the packed tarball holds the build and its types', async (t) => {
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
   const files = (JSON.parse(out)[0].files as Array<{ path: string }>).map((f) => f.path)
-  for (const file of ['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/types/fastify.d.ts', 'package.json', 'README.md']) {
-    t.ok(files.includes(file), `${file} is packed`)
-  }
+  const expected = ['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/types/fastify.d.ts', 'package.json', 'README.md',
+    'LICENSE', 'CHANGELOG.md', 'docs/PROTOCOL.md', 'docs/ARCHITECTURE.md']
+  for (const file of expected) t.ok(files.includes(file), `${file} is packed`)
   t.notOk(files.some((f) => f.startsWith('test/') || f.startsWith('lib/')), 'no sources or tests are packed')
+  t.same(files.filter((f) => f.endsWith('.map')), [], 'no source maps that point to sources not shipped')
 })
 
 /** Every .d.ts a user's compiler reads: the entry points and what they import, transitively. */
