@@ -1,8 +1,9 @@
-import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { startServer, until } from './helpers'
 
@@ -99,3 +100,44 @@ t.test('the packed tarball holds the client build and the bundle', async (t) => 
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
   t.same(pkg.exports['./client'], { types: './dist/lib/client/index.d.ts', default: './dist/lib/client/index.js' })
 })
+
+/** A fresh app's folder: its node_modules links every installed package, and this one by name. */
+function freshApp (t: Test, packageJson: object, tsconfig: object, source: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'hauyna-app-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  mkdirSync(join(dir, 'node_modules'))
+  for (const name of readdirSync(join(root, 'node_modules'))) {
+    if (!name.startsWith('.')) symlinkSync(join(root, 'node_modules', name), join(dir, 'node_modules', name))
+  }
+  symlinkSync(root, join(dir, 'node_modules', 'fastify-hauyna'))
+  writeFileSync(join(dir, 'package.json'), JSON.stringify(packageJson))
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig))
+  writeFileSync(join(dir, 'app.ts'), source)
+  return dir
+}
+
+const typedClient = `
+import { Type } from '@sinclair/typebox'
+import { HauynaClient } from 'fastify-hauyna/client'
+
+const ChatMessage = Type.Object({ room: Type.String(), text: Type.String() })
+const client = new HauynaClient<{ chat_message: typeof ChatMessage }>('ws://127.0.0.1:1/ws')
+void client.send('chat_message', { room: 'lobby', text: 'hi' })
+// @ts-expect-error: a field is missing
+void client.send('chat_message', { room: 'lobby' })
+`
+
+for (const [mode, packageJson, module] of [
+  ['ESM', { type: 'module' }, 'nodenext'],
+  ['CommonJS', {}, 'nodenext']
+] as const) {
+  t.test(`the typed client compiles in a strict ${mode} TypeScript app (module nodenext, skipLibCheck false)`, async (t) => {
+    const dir = freshApp(t, packageJson, {
+      compilerOptions: { module, moduleResolution: 'nodenext', target: 'es2022', strict: true, skipLibCheck: false, noEmit: true, types: [] },
+      files: ['app.ts']
+    }, typedClient)
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+    const result = spawnSync(process.execPath, [tsc, '-p', dir], { encoding: 'utf8', timeout: 60_000 })
+    t.equal(result.status, 0, result.stdout + result.stderr)
+  })
+}

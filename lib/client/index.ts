@@ -5,7 +5,7 @@ export { ClientErrorCode, HauynaError, type HauynaErrorDetails } from './errors'
 export { defaultRetryPolicy, resolveRetryPolicy, retryDelay, type RetryPolicy } from './retry-policy'
 export type {
   AppMessages, AppPayload, BroadcastMessage, ChannelMessage, ClientEvents, ClientHealth, ClientOptions, ClientState,
-  ClientStatus, ConnectedFrame, DirectMessage, DisconnectInfo, ErrorFrame, GroupMessage, HeartbeatSettings,
+  ClientStatus, ConnectedFrame, DirectMessage, DisconnectInfo, ErrorFrame, GroupMessage, HeartbeatSettings, MessageSchema,
   OutgoingMessage, OverflowStrategy, PresenceDiff, RequestOptions, StopOptions, StopResult, SubscribedFrame, SubscribeOptions, UnsubscribedFrame,
   Unsubscribe, WebSocketConstructor, WebSocketLike
 } from './types'

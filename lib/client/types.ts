@@ -1,4 +1,3 @@
-import type { Static, TSchema } from '@sinclair/typebox'
 import type { ServerMessage } from '../protocol/schemas'
 import type { HauynaError } from './errors'
 import type { RetryPolicy } from './retry-policy'
@@ -166,8 +165,15 @@ export interface StopResult {
   unsent: number
 }
 
+/**
+ * A message schema as the client types it: by the `static` type TypeBox puts on every schema.
+ * Matched by shape, not by TypeBox's own `TSchema`, whose CommonJS and ESM typings differ, so
+ * that `typeof ChatMessage` fits in CommonJS and ESM projects alike.
+ */
+export interface MessageSchema { static: unknown }
+
 /** App message types, named by their TypeBox schemas (shared with the server's `events.on`). */
-export type AppMessages = Record<string, TSchema>
+export type AppMessages = Record<string, MessageSchema>
 
 /** An app message's fields without the envelope the client adds. */
-export type AppPayload<S extends TSchema> = Omit<Static<S>, 'type' | 'ref'>
+export type AppPayload<S extends MessageSchema> = Omit<S['static'], 'type' | 'ref'>
