@@ -248,6 +248,30 @@ t.test('an untracked connection in a presence channel that sets its status: the 
   for (const c of [alice, bob]) t.same(c.violations, [])
 })
 
+t.test('a leave that lands at any point while a status update is announced: no failure, and the leaver is not announced', async (t) => {
+  const server = await startServer(t, presenceChannels)
+  const alice = await connect(server.url({ userId: 'alice' }))
+  const bob = await connect(server.url({ userId: 'bob' }))
+  await bob.request({ type: 'subscribe', channel: 'room:b' })
+  const conn = server.app.connections.byUser('alice')[0]
+  // The unsubscribe starts 0 to 11 microtask turns after the update: some land mid-announcement.
+  for (let turns = 0; turns < 12; turns++) {
+    await alice.request({ type: 'subscribe', channel: 'room:b' })
+    await alice.request({ type: 'subscribe', channel: 'room:a' })
+    // room:a has only alice (the channel goes with her), room:b has bob too.
+    const leave = async (channel: string): Promise<boolean> => {
+      for (let i = 0; i < turns; i++) await null
+      return await server.app.channels.unsubscribe(conn, channel)
+    }
+    const results = await Promise.all([server.app.presence.update('alice', { status: `s${turns}` }), leave('room:a'), leave('room:b')])
+    t.same(results, [true, true, true], `turn ${turns}`)
+  }
+  await bob.settle()
+  const lastDiff = bob.all('presence_diff').at(-1)
+  t.same(Object.keys(lastDiff?.leaves ?? {}), ['alice'], 'bob last heard alice leave')
+  for (const c of [alice, bob]) t.same(c.violations, [])
+})
+
 t.test('re-subscribing to a presence channel counts the connection once', async (t) => {
   const server = await startServer(t, presenceChannels)
   const bob = await connect(server.url({ userId: 'bob' }))
