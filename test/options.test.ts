@@ -33,7 +33,9 @@ t.test('a wrong option rejects register with HAUYNA_INVALID_OPTION naming it', a
     ['channel policy rule', { channels: { policies: { 'private:*': { publish: 'anyone' } } } }, 'channels.policies["private:*"].publish'],
     ['idleTimeout negative', { idleTimeout: -1 }, 'idleTimeout'],
     ['maxConnectionsPerUser fractional', { maxConnectionsPerUser: 1.5 }, 'maxConnectionsPerUser'],
-    ['allowAnonymous a string', { allowAnonymous: 'true' }, 'allowAnonymous']
+    ['allowAnonymous a string', { allowAnonymous: 'true' }, 'allowAnonymous'],
+    ['presence.defaultStatus over 64 characters', { presence: { defaultStatus: 's'.repeat(65) } }, 'presence.defaultStatus'],
+    ['presence.defaultStatus invisible', { presence: { defaultStatus: 'on\u200bline' } }, 'presence.defaultStatus']
   ]
   for (const [what, options, name] of cases) {
     const error = await registrationError(options)

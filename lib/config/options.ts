@@ -8,6 +8,7 @@ import type { CleanupOptions } from '../util/cleanup-types'
 import type { ChannelPolicy, PermissionRule } from '../services/policies'
 import { boolean, fail, integer, object, routeHooks, routePath, text } from '../util/option-checks'
 import type { Codec } from '../protocol/codec'
+import { isValidStatus } from '../protocol/names'
 
 export interface HeartbeatOptions {
   /** Milliseconds between protocol pings. */
@@ -140,6 +141,13 @@ function resolveHeartbeat (value: HauynaOptions['heartbeat']): HeartbeatOptions 
   return { interval, timeout }
 }
 
+/** A status every client may receive: the wire's rule (1-64 characters, nothing invisible). */
+function status (name: string, value: unknown): string {
+  const resolved = text(name, value, 'online')
+  if (!isValidStatus(resolved)) fail(name, 'must be 1-64 characters without control or invisible characters')
+  return resolved
+}
+
 function optionalRoute (name: string, value: { path?: string } | false | undefined, fallback: string) {
   if (value === false) return false
   return { path: routePath(`${name}.path`, object<{ path: string }>(name, value).path, fallback) }
@@ -238,7 +246,7 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
       autoTrack: boolean('presence.autoTrack', presence.autoTrack, true),
       autoUntrack: boolean('presence.autoUntrack', presence.autoUntrack, true),
       leaveGrace: integer('presence.leaveGrace', presence.leaveGrace, 0, 0),
-      defaultStatus: text('presence.defaultStatus', presence.defaultStatus, 'online')
+      defaultStatus: status('presence.defaultStatus', presence.defaultStatus)
     },
     stats: resolveStats(options.stats),
     health: optionalRoute('health', options.health, '/health'),

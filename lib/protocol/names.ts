@@ -25,8 +25,12 @@ export function checkName (kind: string, name: unknown): string {
 }
 
 /** A presence status: a name of at most 64 characters, as the wire schema allows. */
+export function isValidStatus (status: unknown): status is string {
+  return isValidName(status) && status.length <= MAX_STATUS
+}
+
 export function checkStatus (status: unknown): string {
-  if (!isValidName(status) || status.length > MAX_STATUS) {
+  if (!isValidStatus(status)) {
     throw new errors.InvalidName('status', `must be 1-${MAX_STATUS} characters without control or invisible characters, got ${JSON.stringify(status)}`)
   }
   return status
