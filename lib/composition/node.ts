@@ -116,8 +116,6 @@ function sessionSettings (options: ResolvedOptions): SessionSettings {
     limits: { rateLimit, inbox, maxBufferedBytes, maxMetaBytes, closeTimeout, heartbeatTimeout: heartbeat.timeout, codec },
     maxConnectionsPerUser: options.maxConnectionsPerUser,
     heartbeat: { interval: heartbeat.interval, timeout: heartbeat.timeout },
-    closeTimeout,
-    autoTrack: options.presence.autoTrack,
-    codec
+    autoTrack: options.presence.autoTrack
   }
 }

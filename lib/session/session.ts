@@ -6,7 +6,6 @@ import type { ConnectionLimits } from '../connection/limits'
 import type { ConnectionState } from '../connection/state'
 import type { ConnectionDirectory } from '../directory/connection-directory'
 import type { Meter } from '../observe/meter'
-import type { Codec } from '../protocol/codec'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import type { EventsService } from '../services/events'
 import type { GroupsService } from '../services/groups'
@@ -27,9 +26,7 @@ export interface SessionSettings {
   limits: ConnectionLimits
   maxConnectionsPerUser: number
   heartbeat: { interval: number, timeout: number }
-  closeTimeout: number
   autoTrack: boolean
-  codec: Codec | undefined
 }
 
 /** The session's parts, built by the composition root. */
@@ -84,7 +81,7 @@ export class Session implements ConnectionHost {
       accepting: () => !this.drainStarted,
       log: deps.log,
       meter: deps.meter,
-      codec: settings.codec,
+      codec: settings.limits.codec,
       maxConnectionsPerUser: settings.maxConnectionsPerUser,
       heartbeat: settings.heartbeat,
       autoTrack: settings.autoTrack,
@@ -114,7 +111,7 @@ export class Session implements ConnectionHost {
     return drain({
       stopAccepting: () => { this.drainStarted = true },
       connections: this.deps.directory,
-      closeTimeout: this.deps.settings.closeTimeout,
+      closeTimeout: this.deps.settings.limits.closeTimeout,
       cleanup: this.cleanup,
       deferrals: this.deps.deferrals
     })
