@@ -44,9 +44,9 @@ t.test('the packed tarball holds the build and its types', async (t) => {
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
   const files = (JSON.parse(out)[0].files as Array<{ path: string }>).map((f) => f.path)
   const expected = ['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/types/fastify.d.ts', 'package.json', 'README.md',
-    'LICENSE', 'CHANGELOG.md', 'docs/PROTOCOL.md', 'docs/ARCHITECTURE.md']
+    'LICENSE', 'CHANGELOG.md', 'docs/PROTOCOL.md', 'docs/ARCHITECTURE.md', 'lib/client/README.md']
   for (const file of expected) t.ok(files.includes(file), `${file} is packed`)
-  t.notOk(files.some((f) => f.startsWith('test/') || f.startsWith('lib/')), 'no sources or tests are packed')
+  t.same(files.filter((f) => f.startsWith('test/') || (f.startsWith('lib/') && !f.endsWith('.md'))), [], 'no sources or tests are packed')
   t.same(files.filter((f) => f.endsWith('.map')), [], 'no source maps that point to sources not shipped')
 })
 
@@ -77,4 +77,13 @@ t.test('the public .d.ts files declare only the public classes: no node, session
   const paths = [...declarations.keys()].map((file) => file.slice(root.length + 1))
   t.same(paths.filter((file) => /\/(composition|session|pubsub|directory|routes)\//.test(file)), [],
     'no file of the layers above the services')
+})
+
+t.test('the public .d.ts files name no optional peer dependency: an app without ioredis compiles', async (t) => {
+  const declarations = reachableDeclarations(['dist/lib/index.d.ts', 'dist/types/fastify.d.ts', 'dist/lib/client/index.d.ts'])
+  const importers = [...declarations].filter(([, text]) => /(?:from |import\()['"]ioredis['"]/.test(text))
+  t.same(importers.map(([file]) => file.slice(root.length + 1)), [])
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+  t.equal(manifest.dependencies.ioredis, undefined, 'ioredis is not installed for every user')
+  t.same(manifest.peerDependenciesMeta.ioredis, { optional: true })
 })

@@ -1,5 +1,8 @@
-import type { Redis, RedisOptions } from 'ioredis'
-import { fail, integer, object, text } from '../util/option-checks'
+/*
+ * The adapter's public option types. They name no ioredis type, so that the plugin's types
+ * compile in an app that does not install ioredis (an optional peer dependency); an ioredis
+ * `Redis` and `RedisOptions` fit them.
+ */
 
 /** What the outgoing queue holds now and has dropped so far. */
 export interface OutgoingStats {
@@ -11,9 +14,9 @@ export interface OutgoingStats {
 
 export interface RedisAdapterOptions {
   /** A `redis://` URL, or ioredis options, for the connections the adapter opens itself. */
-  url?: string | RedisOptions
-  /** The app's own connection: used for commands and duplicated for subscribing; never closed by the adapter. */
-  client?: Redis
+  url?: string | RedisConnectionOptions
+  /** The app's own ioredis connection: used for commands and duplicated for subscribing; never closed by the adapter. */
+  client?: RedisClient
   /** Prefix of every key and pub/sub channel the adapter uses (`'hauyna:'`). */
   keyPrefix?: string
   /** Milliseconds a node counts as alive without a heartbeat; its presence entries are purged after that (15000). */
@@ -24,57 +27,23 @@ export interface RedisAdapterOptions {
   maxOutgoingBytes?: number
 }
 
-export interface RedisConfig {
-  url: string | RedisOptions | undefined
-  client: Redis | undefined
-  keyPrefix: string
-  nodeTtl: number
-  maxOutgoingMessages: number
-  maxOutgoingBytes: number
+/** ioredis connection options (`RedisOptions`); the common ones are named here. */
+export interface RedisConnectionOptions {
+  host?: string
+  port?: number
+  path?: string
+  username?: string
+  password?: string
+  db?: number
+  tls?: object
+  // `any`, not `unknown`: only an `any` index signature accepts ioredis's RedisOptions interfaces.
+  [option: string]: any
 }
 
-const DEFAULT_PREFIX = 'hauyna:'
-const DEFAULT_NODE_TTL = 15_000
-const MIN_NODE_TTL = 100
-const DEFAULT_OUTGOING_MESSAGES = 10_000
-const DEFAULT_OUTGOING_BYTES = 8 * 1024 * 1024
-const KNOWN_OPTIONS = new Set(['url', 'client', 'keyPrefix', 'nodeTtl', 'maxOutgoingMessages', 'maxOutgoingBytes'])
-
-const optionName = (option: string): string => `redisAdapter.${option}`
-
-// Duck-typed rather than `instanceof`, so a client from another copy of ioredis is accepted.
-function checkClient (client: unknown): Redis {
-  const c = client as Partial<Redis> | null
-  if (typeof c?.duplicate !== 'function' || typeof c.evalsha !== 'function' || typeof c.publish !== 'function') {
-    fail(optionName('client'), 'must be an ioredis Redis instance')
-  }
-  // ioredis would prefix declared keys but not pub/sub channels or the keys scripts build.
-  if (c.options?.keyPrefix) fail(optionName('client'), 'must not have an ioredis keyPrefix; use the adapter\'s keyPrefix option')
-  return c as Redis
-}
-
-function checkUrl (url: unknown): string | RedisOptions {
-  if (typeof url === 'string') return text(optionName('url'), url, '')
-  const options = object<RedisOptions>(optionName('url'), url)
-  if (options.keyPrefix !== undefined) fail(optionName('url.keyPrefix'), 'is not supported; use the adapter\'s keyPrefix option')
-  return options
-}
-
-/** Validates `redisAdapter()`'s options; errors name them as `redisAdapter.<option>`. */
-export function resolveConfig (options: unknown): RedisConfig {
-  if (options === undefined) fail('redisAdapter', 'options must be an object with url or client')
-  const given = object<RedisAdapterOptions>('redisAdapter', options)
-  for (const key of Object.keys(given)) {
-    if (!KNOWN_OPTIONS.has(key)) fail(optionName(key), 'is not an option of redisAdapter')
-  }
-  const { url, client } = given
-  if ((url === undefined) === (client === undefined)) fail(optionName('url'), 'give exactly one of url or client')
-  return {
-    url: url === undefined ? undefined : checkUrl(url),
-    client: client === undefined ? undefined : checkClient(client),
-    keyPrefix: text(optionName('keyPrefix'), given.keyPrefix, DEFAULT_PREFIX),
-    nodeTtl: integer(optionName('nodeTtl'), given.nodeTtl, DEFAULT_NODE_TTL, MIN_NODE_TTL),
-    maxOutgoingMessages: integer(optionName('maxOutgoingMessages'), given.maxOutgoingMessages, DEFAULT_OUTGOING_MESSAGES, 1),
-    maxOutgoingBytes: integer(optionName('maxOutgoingBytes'), given.maxOutgoingBytes, DEFAULT_OUTGOING_BYTES, 1)
-  }
+/** An ioredis `Redis` instance, described by what the adapter checks on registration. */
+export interface RedisClient {
+  duplicate: (...args: any[]) => unknown
+  evalsha: (...args: any[]) => unknown
+  publish: (...args: any[]) => unknown
+  readonly options: { keyPrefix?: string }
 }

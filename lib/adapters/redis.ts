@@ -2,7 +2,8 @@ import type * as IORedis from 'ioredis'
 import type { Redis, RedisOptions } from 'ioredis'
 import { errors, unavailable } from '../errors'
 import type { Adapter, AdapterNode, Envelope } from './adapter'
-import { type OutgoingStats, type RedisAdapterOptions, type RedisConfig, resolveConfig } from './redis-options'
+import { type RedisConfig, resolveConfig } from './redis-config'
+import type { OutgoingStats, RedisAdapterOptions } from './redis-options'
 import { Outbox } from './redis-outbox'
 import { keysOf, type RedisKeys, RedisPresenceStore } from './redis-presence'
 import { ignore, isReady, REPLY_TIMEOUT_MS, within } from './redis-reply'
@@ -18,12 +19,16 @@ export interface RedisAdapter extends Adapter {
 }
 
 /**
- * Loaded on first use: ioredis takes about 18 MiB and a tenth of a second to load, which an
- * app on the memory adapter should not pay for importing the plugin.
+ * Loaded on first use: ioredis is an optional peer dependency, and takes about 18 MiB and a
+ * tenth of a second to load, which an app on the memory adapter should not pay for.
  */
 function loadIORedis (): typeof IORedis {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('ioredis') as typeof IORedis
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('ioredis') as typeof IORedis
+  } catch (error) {
+    throw Object.assign(new errors.RedisNotInstalled((error as Error).message), { cause: error })
+  }
 }
 
 /** `host:port` (or the socket path) the connection was given, for an error that must say where. */

@@ -1,0 +1,17 @@
+import { Redis, type RedisOptions } from 'ioredis'
+import { expectError, expectType } from 'tsd'
+import { type RedisAdapter, redisAdapter } from '../..'
+
+// An ioredis client and ioredis options fit the adapter's own option types, which name no
+// ioredis type so that an app without ioredis still compiles.
+const client = new Redis({ lazyConnect: true })
+expectType<RedisAdapter>(redisAdapter({ client }))
+
+const options: RedisOptions = { host: '127.0.0.1', port: 6379, retryStrategy: () => 100 }
+redisAdapter({ url: options })
+redisAdapter({ url: { host: '127.0.0.1', port: 6379, tls: {}, connectTimeout: 1000 }, keyPrefix: 'app:' })
+redisAdapter({ url: 'redis://127.0.0.1:6379', nodeTtl: 5000 })
+
+expectError(redisAdapter({ client: {} }))
+expectError(redisAdapter({ url: { host: 6379 } }))
+expectType<number>(redisAdapter({ url: 'redis://127.0.0.1' }).outgoing.dropped)
