@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import type * as EsmTypeBox from '@sinclair/typebox' with { 'resolution-mode': 'import' }
 
 /**
  * 1–200 characters without control characters: channel, group and user names. Invisible
@@ -96,8 +97,22 @@ export const serverSchemas = {
   })
 }
 
+/**
+ * TypeBox ships CommonJS and ESM typings whose schema marker symbols differ, and this
+ * package's types see the CommonJS ones: a schema that an app composes into its own
+ * `Type.Object` carries both, so that it fits whichever the app's module mode loads.
+ */
+type ForBothModes<S extends TSchema, E> = S & E
+
 /** The frames, and the value schemas an app's HTTP routes can reuse (a channel name in a body, say). */
-export const schemas = { client: clientSchemas, server: serverSchemas, Name, Status, Meta, Ref }
+export const schemas = {
+  client: clientSchemas,
+  server: serverSchemas,
+  Name: Name as ForBothModes<typeof Name, EsmTypeBox.TString>,
+  Status: Status as ForBothModes<typeof Status, EsmTypeBox.TString>,
+  Meta: Meta as ForBothModes<typeof Meta, EsmTypeBox.TRecord<EsmTypeBox.TString, EsmTypeBox.TUnknown>>,
+  Ref: Ref as ForBothModes<typeof Ref, EsmTypeBox.TUnion<[EsmTypeBox.TString, EsmTypeBox.TNumber]>>
+}
 
 export type ClientMessageType = keyof typeof clientSchemas
 export type ClientMessage<T extends ClientMessageType = ClientMessageType> = Static<typeof clientSchemas[T]>
