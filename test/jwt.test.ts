@@ -4,11 +4,11 @@ import t, { type Test } from 'tap'
 import hauyna from '../lib/index'
 import { connect, refusal } from './helpers'
 
-// README, "With @fastify/jwt": the recipe as written, against the real plugin.
+// docs/AUTH.md, "With @fastify/jwt": the recipe as written, against the real plugin.
 
 const SECRET = 'a-test-secret-that-is-long-enough'
 
-/** The README's setup: @fastify/jwt first, then hauyna with the recipe's `authenticate`. */
+/** The recipe's setup: @fastify/jwt first, then hauyna with the recipe's `authenticate`. */
 async function startJwtApp (t: Test): Promise<{ app: FastifyInstance, url: string }> {
   const app = Fastify({ logger: false })
   await app.register(jwt, { secret: SECRET })

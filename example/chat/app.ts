@@ -26,7 +26,7 @@ async function clientBundle (): Promise<string | undefined> {
 export async function buildChatApp (logger: boolean = true): Promise<FastifyInstance> {
   const app = Fastify({ logger })
   // A demo: anyone may be anyone (?userId=), and /ws/stats names the rooms. A real app sets
-  // `authenticate` and guards the stats route instead (README, Authentication).
+  // `authenticate` and guards the stats route instead (docs/AUTH.md).
   await app.register(hauyna, { path: '/ws', allowUnverifiedIdentity: true, stats: { detail: true } })
 
   app.events.on('typing', { schema: Type.Object({ room: schemas.Name }) },
