@@ -1,4 +1,5 @@
-import { terminalError } from './close-verdict'
+import { neverOpenedError, terminalError, type VerdictContext } from './close-verdict'
+import { type ConnectTarget, resolveTarget, type TargetSources } from './connect-target'
 import { Emitter } from './emitter'
 import { ClientErrorCode, HauynaError } from './errors'
 import { ClientHeartbeat, heartbeatSettings } from './heartbeat'
@@ -9,8 +10,8 @@ import { type ChannelHandler, type Subscription, Subscriptions } from './subscri
 import { type CloseInfo, openSocket, resolveWebSocket, type SocketHandle } from './transport'
 import type {
   AppMessages, AppPayload, ChannelMessage, ClientEvents, ClientHealth, ClientOptions, ClientState, ClientStatus,
-  ConnectedFrame, HeartbeatSettings, OutgoingMessage, RequestOptions, StopOptions, StopResult, SubscribedFrame, UnsubscribedFrame,
-  SubscribeOptions, Unsubscribe, WebSocketConstructor
+  ConnectedFrame, HeartbeatSettings, OutgoingMessage, PerConnect, RequestOptions, StopOptions, StopResult, SubscribedFrame,
+  UnsubscribedFrame, SubscribeOptions, Unsubscribe, WebSocketConstructor
 } from './types'
 
 const DEFAULT_STOP_TIMEOUT = 5000
@@ -18,6 +19,14 @@ const DEFAULT_STOP_TIMEOUT = 5000
 interface Frame { type: string, [field: string]: unknown }
 
 function noop (): void {}
+
+function messageOf (error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+function stoppedError (): HauynaError {
+  return new HauynaError(ClientErrorCode.Stopped, 'the client was stopped')
+}
 
 function parseFrame (data: unknown): Frame | undefined {
   try {
@@ -59,6 +68,7 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
   private readonly subs = new Subscriptions((error, channel) => this.handlerFailed(error, 'subscription', channel))
   private readonly heartbeat = new ClientHeartbeat((ts) => this.write({ type: 'heartbeat', ts }), () => this.heartbeatDead())
   private readonly WebSocketImpl: WebSocketConstructor
+  private readonly target: TargetSources
   private readonly requestTimeout: number
   private readonly connectTimeout: number
   private readonly heartbeatOption: ClientOptions['heartbeat']
@@ -76,6 +86,8 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
   private everOpened = false
   private retryTimer: ReturnType<typeof setTimeout> | undefined
   private connectTimer: ReturnType<typeof setTimeout> | undefined
+  /** The app's functions have not answered yet for the current attempt. */
+  private pendingTarget: Promise<ConnectTarget> | undefined
   private connectedFrame: ConnectedFrame | undefined
   private heartbeatTimeout: number | undefined
   private openedAt: number | undefined
@@ -85,8 +97,13 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
   private lastUnsent = 0
   private refCounter = 0
 
-  constructor (readonly url: string, options: ClientOptions = {}) {
+  /**
+   * `url` is where to connect (absolute when `options.params` are given), or a function giving
+   * it before every connection attempt, as `params`, `protocols` and `webSocketOptions` may be.
+   */
+  constructor (readonly url: PerConnect<string>, options: ClientOptions = {}) {
     this.WebSocketImpl = resolveWebSocket(options.WebSocket)
+    this.target = { url, params: options.params, protocols: options.protocols, options: options.webSocketOptions }
     this.policy = resolveRetryPolicy(options.retry)
     this.queue = new OutgoingQueue(options.maxQueueSize ?? 1000, options.overflowStrategy ?? 'drop_oldest')
     this.requestTimeout = options.requestTimeout ?? 10_000
@@ -326,20 +343,72 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
 
   // ── connection lifecycle ────────────────────────────────────────────────────────────
 
+  /** One attempt: the app's functions answer (at once or later), then the socket opens. */
   private connect (): void {
+    this.connectTimer = setTimeout(() => this.attemptTimedOut(), this.connectTimeout)
+    let target: ConnectTarget | Promise<ConnectTarget>
+    try {
+      target = resolveTarget(this.target)
+    } catch (error) {
+      this.targetFailed(error)
+      return
+    }
+    if (target instanceof Promise) this.awaitTarget(target)
+    else this.open(target)
+  }
+
+  /** An answer that arrives after its attempt was given up (timeout, stop) opens nothing. */
+  private awaitTarget (target: Promise<ConnectTarget>): void {
+    this.pendingTarget = target
+    target.then((resolved) => {
+      if (this.pendingTarget !== target) return
+      this.pendingTarget = undefined
+      this.open(resolved)
+    }, (error: unknown) => {
+      if (this.pendingTarget === target) this.targetFailed(error)
+    })
+    this.stopIfPending()
+  }
+
+  /** A URL or subprotocol the WebSocket constructor refuses would be refused again: the client fails. */
+  private open (target: ConnectTarget): void {
     let handle: SocketHandle | undefined
     try {
-      handle = openSocket(this.WebSocketImpl, this.url, {
+      handle = openSocket(this.WebSocketImpl, target, {
         message: (data) => this.receive(data),
         close: (info) => this.socketClosed(handle as SocketHandle, info)
       })
     } catch (error) {
-      this.fail(new HauynaError(ClientErrorCode.ConnectFailed, `cannot open ${this.url}: ${(error as Error).message}`, { cause: error }))
+      // The URL without the params, which usually carry a token.
+      this.fail(new HauynaError(ClientErrorCode.ConnectFailed, `cannot open ${target.url}: ${messageOf(error)}`, { cause: error }))
       return
     }
     this.socket = handle
-    const attempt = handle
-    this.connectTimer = setTimeout(() => this.giveUpSocket(attempt, { code: 1006, reason: 'connect timeout' }), this.connectTimeout)
+  }
+
+  private attemptTimedOut (): void {
+    if (this.socket === undefined) this.targetFailed(new Error(`no answer within connectTimeout (${this.connectTimeout} ms)`))
+    else this.giveUpSocket(this.socket, { code: 1006, reason: 'connect timeout' })
+  }
+
+  /**
+   * A function failed, or overran connectTimeout: an attempt that failed, not a refusal. Like
+   * a dropped connection it is retried under the policy; the error event lets the app see why.
+   */
+  private targetFailed (cause: unknown): void {
+    clearTimeout(this.connectTimer)
+    this.pendingTarget = undefined
+    const why = `the url, params, protocols or webSocketOptions function failed: ${messageOf(cause)}`
+    this.emitError(new HauynaError(ClientErrorCode.ConnectOptionsFailed, why, { cause }))
+    this.retryOrEnd(neverOpenedError(this.verdictContext(), why, { cause }))
+  }
+
+  /**
+   * stop() does not wait for the app's functions: the user may have logged out, and a token
+   * fetched now would open a connection only to close it. The attempt is dropped at once.
+   */
+  private stopIfPending (): void {
+    if (this.stopping && this.pendingTarget !== undefined) this.finish(stoppedError())
   }
 
   private receive (data: unknown): void {
@@ -438,14 +507,26 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
       { ref: request.ref, sent: true, closeCode: info.code }))
     if (this.current === 'closing') {
       this.emitter.emit('disconnected', { ...info, willReconnect: false })
-      this.finish(new HauynaError(ClientErrorCode.Stopped, 'the client was stopped'))
+      this.finish(stoppedError())
       return
     }
-    const terminal = terminalError(info, { everOpened: this.everOpened, retryBeforeFirstOpen: this.retryBeforeFirstOpen })
-    const willReconnect = terminal === undefined && this.retries < this.policy.maxAttempts
-    this.emitter.emit('disconnected', { ...info, willReconnect })
+    const terminal = terminalError(info, this.verdictContext())
+    this.emitter.emit('disconnected', { ...info, willReconnect: terminal === undefined && this.canRetry() })
+    this.retryOrEnd(terminal)
+  }
+
+  private verdictContext (): VerdictContext {
+    return { everOpened: this.everOpened, retryBeforeFirstOpen: this.retryBeforeFirstOpen }
+  }
+
+  private canRetry (): boolean {
+    return this.retries < this.policy.maxAttempts
+  }
+
+  /** After a failed attempt or a lost connection: closed for good on a terminal error, else retried while the policy allows. */
+  private retryOrEnd (terminal: HauynaError | undefined): void {
     if (terminal !== undefined) this.fail(terminal)
-    else if (willReconnect) this.scheduleRetry()
+    else if (this.canRetry()) this.scheduleRetry()
     else this.retriesExhausted()
   }
 
@@ -486,6 +567,7 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
     const socket = this.socket
     this.releaseSocket()
     socket?.abandon()
+    this.pendingTarget = undefined
     this.started = this.stopping = false
     this.refused = true
     const unsent = this.queue.clear()
@@ -502,10 +584,11 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
     let graceful = false
     if (this.started) {
       this.stopping = true
+      this.stopIfPending()
       const open = await within(this.whenOpen().then(() => true, () => false), timeout, false)
       if (open && this.current === 'open') graceful = await this.closeGracefully(deadline)
     }
-    if (this.current !== 'closed' || !this.refused) this.finish(new HauynaError(ClientErrorCode.Stopped, 'the client was stopped'))
+    if (this.current !== 'closed' || !this.refused) this.finish(stoppedError())
     return { graceful, unsent: this.lastUnsent }
   }
 
@@ -543,7 +626,7 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
       : new Promise<void>((resolve, reject) => {
         const off = this.emitter.on('state', (to) => {
           if (to === 'open') resolve()
-          else if (to === 'closed') reject(this.lastError ?? new HauynaError(ClientErrorCode.Stopped, 'the client was stopped'))
+          else if (to === 'closed') reject(this.lastError ?? stoppedError())
           else return
           off()
         })
@@ -563,7 +646,6 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
   }
 
   private handlerFailed (error: unknown, where: string, channel?: string): void {
-    const message = error instanceof Error ? error.message : String(error)
-    this.emitError(new HauynaError(ClientErrorCode.HandlerError, `a ${where} threw: ${message}`, { cause: error, channel }))
+    this.emitError(new HauynaError(ClientErrorCode.HandlerError, `a ${where} threw: ${messageOf(error)}`, { cause: error, channel }))
   }
 }

@@ -1,4 +1,4 @@
-import { ClientErrorCode, HauynaError } from './errors'
+import { ClientErrorCode, HauynaError, type HauynaErrorDetails } from './errors'
 import type { CloseInfo } from './transport'
 
 /** Close codes after which reconnecting would only repeat the refusal (PROTOCOL.md, "Close codes"). */
@@ -25,9 +25,11 @@ export function terminalError (info: CloseInfo, context: VerdictContext): Hauyna
   if (status === 403) return new HauynaError(ClientErrorCode.UpgradeForbidden, 'the server refused the upgrade: HTTP 403', { status, closeCode: code })
   const known = terminalCloses[code]
   if (known !== undefined) return new HauynaError(known[0], reason === '' ? known[1] : `${known[1]}: ${reason}`, { closeCode: code })
-  if (!context.everOpened && !context.retryBeforeFirstOpen) {
-    return new HauynaError(ClientErrorCode.ConnectFailed, `could not connect (close ${code}${status === undefined ? '' : `, HTTP ${status}`})`,
-      { status, closeCode: code })
-  }
-  return undefined
+  return neverOpenedError(context, `close ${code}${status === undefined ? '' : `, HTTP ${status}`}`, { status, closeCode: code })
+}
+
+/** With `retryBeforeFirstOpen: false`, any attempt that fails before the first open ends the client. */
+export function neverOpenedError (context: VerdictContext, why: string, extra: HauynaErrorDetails): HauynaError | undefined {
+  if (context.everOpened || context.retryBeforeFirstOpen) return undefined
+  return new HauynaError(ClientErrorCode.ConnectFailed, `could not connect (${why})`, extra)
 }

@@ -27,6 +27,8 @@ export const ClientErrorCode = {
   ClosedByServer: 'closed_by_server',
   /** A connection attempt failed before opening and `retryBeforeFirstOpen` is off, or the URL is unusable. */
   ConnectFailed: 'connect_failed',
+  /** A `url`, `params`, `protocols` or `webSocketOptions` function threw, rejected or overran `connectTimeout`: the attempt is retried. */
+  ConnectOptionsFailed: 'connect_options_failed',
   /** An event listener or subscription handler threw. */
   HandlerError: 'handler_error',
   /** The server sent a frame that is not a JSON object with a `type`. */

@@ -6,6 +6,6 @@ export { defaultRetryPolicy, resolveRetryPolicy, retryDelay, type RetryPolicy } 
 export type {
   AppMessages, AppPayload, BroadcastMessage, ChannelMessage, ClientEvents, ClientHealth, ClientOptions, ClientState,
   ClientStatus, ConnectedFrame, DirectMessage, DisconnectInfo, ErrorFrame, GroupMessage, HeartbeatSettings, MessageSchema,
-  OutgoingMessage, OverflowStrategy, PresenceDiff, RequestOptions, StopOptions, StopResult, SubscribedFrame, SubscribeOptions, UnsubscribedFrame,
-  Unsubscribe, WebSocketConstructor, WebSocketLike
+  OutgoingMessage, OverflowStrategy, PerConnect, PresenceDiff, QueryParams, RequestOptions, StopOptions, StopResult, SubscribedFrame,
+  SubscribeOptions, Subprotocols, UnsubscribedFrame, Unsubscribe, WebSocketConstructor, WebSocketLike, WebSocketOptions
 } from './types'

@@ -1,3 +1,4 @@
+import { type ConnectTarget, targetUrl } from './connect-target'
 import type { WebSocketConstructor, WebSocketLike } from './types'
 
 const OPEN = 1
@@ -87,6 +88,7 @@ export function resolveWebSocket (given: WebSocketConstructor | undefined): WebS
   return found
 }
 
-export function openSocket (WebSocketImpl: WebSocketConstructor, url: string, events: SocketEvents): SocketHandle {
-  return new SocketHandle(new WebSocketImpl(url), events)
+/** Throws, like the WebSocket constructor, on a URL or subprotocol it cannot use. */
+export function openSocket (WebSocketImpl: WebSocketConstructor, target: ConnectTarget, events: SocketEvents): SocketHandle {
+  return new SocketHandle(new WebSocketImpl(targetUrl(target), target.protocols, target.options), events)
 }

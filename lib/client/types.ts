@@ -45,7 +45,36 @@ export interface WebSocketLike {
   close (code?: number, reason?: string): void
 }
 
-export type WebSocketConstructor = new (url: string) => WebSocketLike
+/** A subprotocol, or several, offered in the `Sec-WebSocket-Protocol` header (the constructor's second argument). */
+export type Subprotocols = string | string[]
+
+/**
+ * The WebSocket constructor's third argument. `ws` (Node) reads its client options there,
+ * `headers` above all; a browser's `WebSocket` takes no third argument and ignores it. Typed
+ * here rather than imported so that the client needs neither `ws` nor Node's types.
+ */
+export interface WebSocketOptions {
+  headers?: Record<string, string>
+  [option: string]: unknown
+}
+
+/**
+ * The browser's `WebSocket` and the `ws` package both fit; so does a constructor that takes
+ * only the URL, as long as the `protocols` and `webSocketOptions` options are not used.
+ */
+export type WebSocketConstructor = new (url: string, protocols?: Subprotocols, options?: WebSocketOptions) => WebSocketLike
+
+/**
+ * A value, or a function giving it (sync or async) that the client calls again before every
+ * connection attempt: the place to fetch a fresh token.
+ */
+export type PerConnect<T> = T | (() => T | Promise<T>)
+
+/**
+ * Query parameters merged into the URL: each replaces a parameter of the same name already
+ * there; `undefined` leaves one out.
+ */
+export type QueryParams = Record<string, string | number | boolean | undefined>
 
 export interface HeartbeatSettings {
   /** Milliseconds between `heartbeat` frames. */
@@ -57,6 +86,12 @@ export interface HeartbeatSettings {
 export interface ClientOptions {
   /** The WebSocket implementation; defaults to the global `WebSocket` (browsers, Node ≥ 22). */
   WebSocket?: WebSocketConstructor
+  /** Query parameters merged into the URL before every attempt (the URL must then be absolute). */
+  params?: PerConnect<QueryParams>
+  /** Subprotocols offered on every attempt: `['bearer', token]` carries a token where headers cannot. */
+  protocols?: PerConnect<Subprotocols>
+  /** The WebSocket constructor's third argument on every attempt: `{ headers }` with `ws`; browsers ignore it. */
+  webSocketOptions?: PerConnect<WebSocketOptions>
   /** Reconnection schedule; see `RetryPolicy`. */
   retry?: Partial<RetryPolicy>
   /** Messages kept while not open (default 1000); 0 keeps none. */
@@ -65,7 +100,7 @@ export interface ClientOptions {
   overflowStrategy?: OverflowStrategy
   /** Default milliseconds a request waits for its `ack`/`error` (default 10000). */
   requestTimeout?: number
-  /** Milliseconds an attempt may take to reach the `connected` frame (default 10000). */
+  /** Milliseconds an attempt may take to reach the `connected` frame, its functions' time included (default 10000). */
   connectTimeout?: number
   /** Overrides the heartbeat the server announces in `connected`; `false` sends none. */
   heartbeat?: Partial<HeartbeatSettings> | false

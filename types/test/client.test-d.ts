@@ -7,9 +7,11 @@ import {
   type ClientStatus,
   HauynaClient,
   type HauynaError,
+  type PerConnect,
   type StopResult,
   type SubscribedFrame,
-  type WebSocketConstructor
+  type WebSocketConstructor,
+  type WebSocketLike
 } from 'fastify-hauyna/client'
 
 // Both the `ws` package and the browser's WebSocket fit the WebSocket option.
@@ -58,3 +60,26 @@ expectType<ClientStatus>(plain.status())
 expectType<Promise<StopResult>>(plain.stop({ timeout: 1000 }))
 expectType<Promise<void>>(plain.presence('away', { note: 'lunch' }))
 expectError(plain.presence(42))
+
+// What each attempt opens: values, or functions (sync or async) called before every attempt.
+const authed = new HauynaClient(async () => 'wss://example.com/ws', {
+  WebSocket,
+  params: async () => ({ token: 'abc', attempt: 2, debug: true, absent: undefined }),
+  protocols: () => ['bearer', 'abc'],
+  webSocketOptions: { headers: { authorization: 'Bearer abc' }, handshakeTimeout: 5000 }
+})
+expectType<PerConnect<string>>(authed.url)
+expectAssignable<HauynaClient>(new HauynaClient('wss://example.com/ws', {
+  params: { v: 1 },
+  protocols: async () => 'bearer',
+  webSocketOptions: async () => ({ headers: { authorization: 'Bearer abc' } })
+}))
+expectError(new HauynaClient(() => 42))
+expectError(new HauynaClient('wss://example.com/ws', { protocols: 42 }))
+expectError(new HauynaClient('wss://example.com/ws', { protocols: async () => [1] }))
+expectError(new HauynaClient('wss://example.com/ws', { params: () => ({ token: { nested: true } }) }))
+expectError(new HauynaClient('wss://example.com/ws', { webSocketOptions: { headers: { attempt: 1 } } }))
+
+// An implementation that takes only the URL still fits (without protocols or webSocketOptions, it is enough).
+declare const urlOnly: new (url: string) => WebSocketLike
+expectAssignable<WebSocketConstructor>(urlOnly)
