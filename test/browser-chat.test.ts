@@ -16,7 +16,7 @@ const ARGS = [
 ]
 
 async function startChat (port: number): Promise<FastifyInstance> {
-  const app = await buildChatApp(false)
+  const app = await buildChatApp({ logger: false })
   await app.listen({ port, host: '127.0.0.1' })
   return app
 }

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import hauyna, { schemas } from '../../lib/index'
+import hauyna, { type HauynaOptions, schemas } from '../../lib/index'
 
 const NotifyBody = Type.Object({
   channel: schemas.Name,
@@ -23,11 +23,11 @@ async function clientBundle (): Promise<string | undefined> {
  * a typing indicator declared as an app message type, and an HTTP route that publishes
  * to a channel with a body validated by a TypeBox route schema.
  */
-export async function buildChatApp (logger: boolean = true): Promise<FastifyInstance> {
-  const app = Fastify({ logger })
+export async function buildChatApp (options: { logger?: boolean, adapter?: HauynaOptions['adapter'] } = {}): Promise<FastifyInstance> {
+  const app = Fastify({ logger: options.logger ?? true })
   // A demo: anyone may be anyone (?userId=), and /ws/stats names the rooms. A real app sets
   // `authenticate` and guards the stats route instead (docs/AUTH.md).
-  await app.register(hauyna, { path: '/ws', allowUnverifiedIdentity: true, stats: { detail: true } })
+  await app.register(hauyna, { path: '/ws', adapter: options.adapter, allowUnverifiedIdentity: true, stats: { detail: true } })
 
   app.events.on('typing', { schema: Type.Object({ room: schemas.Name }) },
     async (conn, msg) => {

@@ -1,4 +1,5 @@
+import { adapterFromEnv } from '../adapter-from-env'
 import { runExample } from '../run'
 import { buildChatApp } from './app'
 
-runExample(() => buildChatApp())
+runExample(() => buildChatApp({ adapter: adapterFromEnv() }))

@@ -1,10 +1,12 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import hauyna from '../../lib/index'
+import hauyna, { type HauynaOptions } from '../../lib/index'
 import { presenceCodec } from './codec'
 
 export interface PresenceServerOptions {
   logger?: boolean
   heartbeat?: { interval: number, timeout: number }
+  /** Several processes share presence through it (REDIS_URL, see server.ts). */
+  adapter?: HauynaOptions['adapter']
 }
 
 /**
@@ -16,6 +18,7 @@ export async function buildPresenceServer (options: PresenceServerOptions = {}):
   const app = Fastify({ logger: options.logger ?? true })
   await app.register(hauyna, {
     path: '/',
+    adapter: options.adapter,
     codec: presenceCodec,
     heartbeat: options.heartbeat ?? { interval: 15_000, timeout: 45_000 },
     // The document's clients name themselves (?userId=): a demo, deliberately without authenticate.

@@ -1,4 +1,5 @@
+import { adapterFromEnv } from '../adapter-from-env'
 import { runExample } from '../run'
 import { buildPresenceServer } from './app'
 
-runExample(() => buildPresenceServer())
+runExample(() => buildPresenceServer({ adapter: adapterFromEnv() }))
