@@ -80,11 +80,38 @@ await client.stop()
 await app.close()
 `
 
-t.test('a strict ESM TypeScript app without ioredis type-checks (declaration files too) and runs a typed SDK client', async (t) => {
+// Handlers typed from TypeBox 1.x schemas; checked by the compiler only (one program with the app above).
+const typebox1App = `
+import Fastify from 'fastify'
+import hauyna from 'fastify-hauyna'
+import { Type } from 'typebox'
+
+const app = Fastify()
+await app.register(hauyna)
+const ChatMessage = Type.Object({ room: Type.String(), text: Type.String(), seats: Type.Optional(Type.Integer()) })
+app.events.on('chat_message', { schema: ChatMessage }, async (conn, msg) => {
+  const room: string = msg.room
+  const seats: number | undefined = msg.seats
+  const type: string = msg.type
+  // @ts-expect-error: not a field of the schema
+  void msg.missing
+  await app.channels.broadcastTo(room, { text: msg.text, seats, type }, { from: conn.userId })
+})
+app.events.on('plain', { schema: { type: 'object', properties: { x: { type: 'string' } } } }, (_conn, msg) => {
+  const x: unknown = msg.x
+  // @ts-expect-error: a plain JSON Schema does not type its fields
+  const typed: string = msg.x
+  return [x, typed]
+})
+// @ts-expect-error: a message schema is an object schema
+app.events.on('scalar', { schema: Type.String() }, () => {})
+`
+
+t.test('a strict ESM TypeScript app without ioredis type-checks (declaration files too), types TypeBox 1.x handlers, and runs a typed SDK client', async (t) => {
   const dir = packedApp(t, {
     packageJson: { name: 'esm-app', private: true, type: 'module' },
     without: ['ioredis'],
-    files: { 'src/app.ts': typedApp },
+    files: { 'src/app.ts': typedApp, 'src/typebox1.ts': typebox1App },
     tsconfig: strictEsmConfig(['src'], 'out')
   })
   const { status, output } = compile(dir)

@@ -1,8 +1,8 @@
-import { type TSchema, Type } from '@sinclair/typebox'
 import type { Connection } from '../connection/connection'
 import { errors } from '../errors'
-import { Ref } from '../protocol/schemas'
-import { compileValidator, type Validator } from '../protocol/validator'
+import { compileMessageSchema, type JsonObject, type ObjectSchema, type StaticOf } from '../protocol/message-schema'
+import type { Ref } from '../protocol/schemas'
+import type { Validator } from '../protocol/validator'
 import type { EventSink } from './ports'
 import type { LifecycleEvent, LifecycleEvents } from './types'
 
@@ -12,23 +12,17 @@ export const lifecycleEvents = [
   'channel_created', 'channel_removed', 'error'
 ] as const satisfies readonly LifecycleEvent[]
 
-/**
- * A TypeBox object schema, matched by shape: TypeBox ships separate CommonJS and ESM
- * typings whose symbols differ, and an ESM app's `Type.Object` must still fit.
- */
-export interface ObjectSchema {
-  type: 'object'
-  properties: Record<string, unknown>
-  static: unknown
-  additionalProperties?: unknown
-}
-/** A declared app message as its handler receives it. */
-export type AppMessage<S extends ObjectSchema> = S['static'] & { type: string, ref?: Ref }
+/** An app message type's schema: TypeBox 0.34 or 1.x `Type.Object`, or a plain JSON Schema of an object. */
+export type { ObjectSchema }
+/** A declared app message as its handler receives it: typed by a TypeBox schema, any fields by a plain one. */
+export type AppMessage<S extends ObjectSchema> = StaticOf<S> & { type: string, ref?: Ref }
 export type MessageHandler<S extends ObjectSchema = ObjectSchema> =
   (connection: Connection, message: AppMessage<S>) => unknown
 
 export interface MessageType {
   validator: Validator
+  /** The schema as plain JSON, with the envelope: what the AsyncAPI document shows. */
+  payload: JsonObject
   /** The declared handler, then the plain listeners of the type unless it returned `STOP`. */
   handler: MessageHandler
   declared: MessageHandler
@@ -45,7 +39,7 @@ export const STOP: unique symbol = Symbol.for('fastify-hauyna.stop')
 const resolved = Promise.resolve()
 
 /**
- * One dispatch point: lifecycle events, app message types declared with a TypeBox schema,
+ * One dispatch point: lifecycle events, app message types declared with a schema,
  * and custom events. Handlers of one event run in registration order until one returns
  * `STOP`; a handler that throws reaches the error sink instead of the caller, and the next
  * handler still runs.
@@ -54,6 +48,7 @@ export class EventsService implements EventSink {
   /** Declared app message types, consulted by the dispatcher. @internal */
   readonly messageTypes = new Map<string, MessageType>()
   private readonly handlers = new Map<string, Listener[]>()
+  private typesRevision = 0
 
   constructor (
     private readonly reserved: ReadonlySet<string>,
@@ -81,8 +76,13 @@ export class EventsService implements EventSink {
       list.splice(index, 1)
       if (list.length === 0) this.handlers.delete(event)
     }
-    if (this.messageTypes.get(event)?.declared === handler) this.messageTypes.delete(event)
+    if (this.messageTypes.get(event)?.declared === handler) this.removeType(event)
     return this
+  }
+
+  /** Changes whenever a message type is declared or removed: the AsyncAPI document's cache key. @internal */
+  get revision (): number {
+    return this.typesRevision
   }
 
   /** Runs every handler of `event` in order; resolves when all have finished. */
@@ -120,19 +120,18 @@ export class EventsService implements EventSink {
     if (this.reserved.has(type)) throw new errors.ReservedType(type)
     if (this.messageTypes.has(type)) throw new errors.DuplicateType(type)
     if (typeof handler !== 'function') throw new errors.InvalidSchema(type, 'a handler function is required')
-    if (schema?.type !== 'object' || typeof schema.properties !== 'object') {
-      throw new errors.InvalidSchema(type, 'the schema must be a TypeBox object schema (Type.Object)')
-    }
-    const properties = schema.properties as Record<string, TSchema>
-    const full = Type.Object(
-      { ...properties, type: Type.Literal(type), ref: Type.Optional(Ref) },
-      { additionalProperties: schema.additionalProperties as boolean | undefined }
-    )
+    const { validator, payload } = compileMessageSchema(type, schema)
     const run: MessageHandler = (conn, message) => {
       const result = handler(conn, message)
       return this.listenerCount(type) === 0 ? result : this.continueAfter(type, result, [conn, message])
     }
-    this.messageTypes.set(type, { validator: compileValidator(full), handler: run, declared: handler })
+    this.messageTypes.set(type, { validator, payload, handler: run, declared: handler })
+    this.typesRevision++
+  }
+
+  private removeType (type: string): void {
+    this.messageTypes.delete(type)
+    this.typesRevision++
   }
 
   // The declared handler's failure is the sender's answer (its ref); listeners' go to the sink.
