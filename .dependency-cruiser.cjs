@@ -15,7 +15,7 @@ const layers = [
   ['session', ['session/']],
   ['config', ['config/']],
   ['composition', ['composition/']],
-  ['reports', ['stats/', 'metrics/']],
+  ['reports', ['stats/', 'metrics/', 'asyncapi/']],
   ['routes', ['routes/']],
   ['plugin', ['plugin\\.ts$']],
   ['index', ['index\\.ts$']]

@@ -10,6 +10,7 @@ import { RealtimeNode } from './composition/node'
 import { collectStats } from './stats/collect'
 import type { Stats } from './stats/stats'
 import { type HauynaOptions, resolveOptions } from './config/options'
+import { registerAsyncApiRoute } from './routes/asyncapi'
 import { registerHealthRoute } from './routes/health'
 import { registerMetrics } from './routes/metrics'
 import { registerStatsRoute } from './routes/stats'
@@ -79,6 +80,7 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
     warnUnverifiedIdentity(fastify.log, node.endpoints, options.allowUnverifiedIdentity)
   })
   if (options.stats !== false) registerStatsRoute(fastify, node, options.stats)
+  if (options.asyncapi !== false) registerAsyncApiRoute(fastify, node, options.asyncapi)
   if (options.health !== false) registerHealthRoute(fastify, node, options.health.path)
 
   node.session.heartbeat.start()

@@ -50,6 +50,8 @@ export interface HauynaOptions {
   permissions?: { group?: PermissionRule, broadcast?: PermissionRule, direct?: PermissionRule }
   presence?: { autoTrack?: boolean, autoUntrack?: boolean, defaultStatus?: string, leaveGrace?: number }
   stats?: ({ path?: string, detail?: boolean } & EndpointHooks) | false
+  /** The AsyncAPI 3.0 document of the WebSocket API, at `/ws/asyncapi.json` by default. */
+  asyncapi?: ({ path?: string, info?: Partial<AsyncApiInfo> } & EndpointHooks) | false
   health?: { path?: string } | false
   /** Prometheus endpoint through fastify-metrics (reused when the app registered it first). */
   metrics?: { path?: string } | false
@@ -61,6 +63,15 @@ export interface HauynaOptions {
 
 /** The stats route; `detail` adds channel names and meta keys (default: when a hook guards it). */
 export type StatsOptions = { path: string, detail: boolean } & EndpointHooks
+
+/** The AsyncAPI document's `info`: what the app calls its real-time API. */
+export interface AsyncApiInfo {
+  title: string
+  version: string
+  description: string
+}
+
+export type AsyncApiOptions = { path: string, info: AsyncApiInfo } & EndpointHooks
 
 export interface ResolvedOptions {
   path: string | false
@@ -85,6 +96,7 @@ export interface ResolvedOptions {
   permissions: { group: PermissionRule, broadcast: PermissionRule, direct: PermissionRule }
   presence: { autoTrack: boolean, autoUntrack: boolean, defaultStatus: string, leaveGrace: number }
   stats: StatsOptions | false
+  asyncapi: AsyncApiOptions | false
   health: { path: string } | false
   metrics: { path: string } | false
   cleanup: CleanupOptions
@@ -97,7 +109,7 @@ const known = new Set([
   'path', 'adapter', 'authenticate', 'allowAnonymous', 'allowUnverifiedIdentity', 'heartbeat', 'idleTimeout', 'maxPayload',
   'maxMetaBytes', 'rateLimit', 'maxConnectionsPerUser', 'maxSubscriptionsPerConnection',
   'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'maxQueuedBytesTotal', 'closeTimeout', 'handshakeTimeout', 'channels', 'permissions', 'presence',
-  'stats', 'health', 'websocket', 'nodeId', 'codec', 'metrics', 'cleanup'
+  'stats', 'asyncapi', 'health', 'websocket', 'nodeId', 'codec', 'metrics', 'cleanup'
 ])
 
 function rule (name: string, value: unknown, fallback: PermissionRule, words: readonly string[]): PermissionRule {
@@ -153,15 +165,17 @@ function optionalRoute (name: string, value: { path?: string } | false | undefin
   return { path: routePath(`${name}.path`, object<{ path: string }>(name, value).path, fallback) }
 }
 
-const statsKeys = new Set(['path', 'detail', 'onRequest', 'preHandler'])
+// Unknown keys are refused: a misspelt `onRequest` would otherwise leave a route open.
+function onlyKeys (name: string, value: object, keys: readonly string[], what: string): void {
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) fail(`${name}.${key}`, `is not an option of ${what} (${keys.join(', ')})`)
+  }
+}
 
-// Unknown keys are refused: a misspelt `onRequest` would otherwise leave the stats open.
 function resolveStats (value: HauynaOptions['stats']): ResolvedOptions['stats'] {
   if (value === false) return false
   const stats = object<StatsOptions>('stats', value)
-  for (const key of Object.keys(stats)) {
-    if (!statsKeys.has(key)) fail(`stats.${key}`, 'is not an option of the stats endpoint (path, detail, onRequest, preHandler)')
-  }
+  onlyKeys('stats', stats, ['path', 'detail', 'onRequest', 'preHandler'], 'the stats endpoint')
   routeHooks('stats.onRequest', stats.onRequest)
   routeHooks('stats.preHandler', stats.preHandler)
   // Channel names and meta keys identify people: shown on an open route only when asked for.
@@ -171,6 +185,27 @@ function resolveStats (value: HauynaOptions['stats']): ResolvedOptions['stats'] 
     detail: boolean('stats.detail', stats.detail, guarded),
     onRequest: stats.onRequest,
     preHandler: stats.preHandler
+  }
+}
+
+function resolveAsyncApi (value: HauynaOptions['asyncapi']): ResolvedOptions['asyncapi'] {
+  if (value === false) return false
+  const asyncapi = object<AsyncApiOptions>('asyncapi', value)
+  onlyKeys('asyncapi', asyncapi, ['path', 'info', 'onRequest', 'preHandler'], 'the AsyncAPI document')
+  routeHooks('asyncapi.onRequest', asyncapi.onRequest)
+  routeHooks('asyncapi.preHandler', asyncapi.preHandler)
+  const info = object<AsyncApiInfo>('asyncapi.info', asyncapi.info)
+  onlyKeys('asyncapi.info', info, ['title', 'version', 'description'], 'the AsyncAPI info')
+  return {
+    path: routePath('asyncapi.path', asyncapi.path, '/ws/asyncapi.json'),
+    info: {
+      title: text('asyncapi.info.title', info.title, 'Real-time API'),
+      version: text('asyncapi.info.version', info.version, '1.0.0'),
+      description: text('asyncapi.info.description', info.description,
+        'The WebSocket API of this server (fastify-hauyna, wire protocol version 1).')
+    },
+    onRequest: asyncapi.onRequest,
+    preHandler: asyncapi.preHandler
   }
 }
 
@@ -249,6 +284,7 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
       defaultStatus: status('presence.defaultStatus', presence.defaultStatus)
     },
     stats: resolveStats(options.stats),
+    asyncapi: resolveAsyncApi(options.asyncapi),
     health: optionalRoute('health', options.health, '/health'),
     metrics: optionalRoute('metrics', options.metrics, '/metrics'),
     cleanup: resolveCleanup(options.cleanup),

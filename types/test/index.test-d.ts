@@ -34,6 +34,10 @@ app.register(hauyna, {
   cleanup: { batchSize: 100, queueSize: 5000, interval: 10, maxRetries: 1 }
 })
 expectAssignable<HauynaOptions>({ metrics: false, stats: { preHandler: [async () => {}] } })
+// The AsyncAPI document: its path, info and guard, or none.
+expectAssignable<HauynaOptions>({ asyncapi: { path: '/docs/ws.json', info: { title: 'Chat', version: '2.1.0' }, onRequest: async () => {} } })
+expectAssignable<HauynaOptions>({ asyncapi: false })
+expectError(app.register(hauyna, { asyncapi: { info: { version: 2 } } }))
 expectError(app.register(hauyna, { cleanup: { batchSize: '50' } }))
 expectType<Promise<number>>(app.hauyna.stats().then((stats) => stats.cleanup.queueSize))
 // Identifying lists are optional (stats.detail); a demo without authenticate says so.
@@ -59,6 +63,43 @@ app.events.on('chat_message', { schema: Type.Object({ room: Type.String(), text:
   expectError(msg.missing)
   await app.channels.broadcastTo(msg.room, { text: msg.text }, { from: conn.userId })
 })
+
+// A plain JSON Schema (what a JavaScript app writes for its routes): any fields, plus the envelope.
+app.events.on('vote', { schema: { type: 'object', properties: { choice: { type: 'integer' } }, required: ['choice'] } }, (conn, msg) => {
+  expectType<Connection>(conn)
+  expectType<unknown>(msg.choice)
+  expectType<string>(msg.type)
+  expectType<string | number | undefined>(msg.ref)
+})
+expectError(app.events.on('scalar', { schema: { type: 'string' } }, () => {}))
+expectError(app.events.on('scalar', { schema: Type.String() }, () => {}))
+
+// TypeBox 1.x (the `typebox` package, ESM only): the message is typed from its kinds.
+async function typebox1 (): Promise<void> {
+  const { Type: T1 } = await import('typebox')
+  const schema = T1.Object({
+    text: T1.String(),
+    count: T1.Optional(T1.Integer()),
+    mood: T1.Union([T1.Literal('happy'), T1.Literal('sad')]),
+    tags: T1.Array(T1.String()),
+    extra: T1.Record(T1.String(), T1.Boolean()),
+    nested: T1.Object({ at: T1.Number(), note: T1.Null() }),
+    level: T1.Enum(['low', 'high'])
+  })
+  app.events.on('typed_v1', { schema }, (_conn, msg) => {
+    expectType<string>(msg.text)
+    expectType<number | undefined>(msg.count)
+    expectType<'happy' | 'sad'>(msg.mood)
+    expectType<string[]>(msg.tags)
+    expectType<Record<string, boolean>>(msg.extra)
+    expectType<number>(msg.nested.at)
+    expectType<null>(msg.nested.note)
+    expectType<'low' | 'high'>(msg.level)
+    expectType<string>(msg.type)
+    expectError(msg.missing)
+  })
+}
+void typebox1
 
 // Lifecycle events are typed by name.
 app.events.on('disconnect', (conn, info) => {
