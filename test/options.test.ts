@@ -35,7 +35,8 @@ t.test('a wrong option rejects register with HAUYNA_INVALID_OPTION naming it', a
     ['maxConnectionsPerUser fractional', { maxConnectionsPerUser: 1.5 }, 'maxConnectionsPerUser'],
     ['allowAnonymous a string', { allowAnonymous: 'true' }, 'allowAnonymous'],
     ['presence.defaultStatus over 64 characters', { presence: { defaultStatus: 's'.repeat(65) } }, 'presence.defaultStatus'],
-    ['presence.defaultStatus invisible', { presence: { defaultStatus: 'on\u200bline' } }, 'presence.defaultStatus']
+    ['presence.defaultStatus invisible', { presence: { defaultStatus: 'on\u200bline' } }, 'presence.defaultStatus'],
+    ['adapter without publish and init', { adapter: { name: 'mine' } }, 'adapter']
   ]
   for (const [what, options, name] of cases) {
     const error = await registrationError(options)
