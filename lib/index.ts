@@ -45,6 +45,7 @@ namespace hauyna {
   export type PresenceSummary = import('./protocol/schemas').PresenceSummary
   export type Ref = import('./protocol/schemas').Ref
   export type Adapter = import('./adapters/adapter').Adapter
+  export type AdapterHealth = import('./adapters/adapter').AdapterHealth
   export type AdapterNode = import('./adapters/adapter').AdapterNode
   export type Envelope = import('./adapters/adapter').Envelope
   export type PresenceEntry = import('./adapters/adapter').PresenceEntry

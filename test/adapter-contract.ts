@@ -181,19 +181,20 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
       })
     }
 
-    t.test('healthy while running, not while closing nor after; close is idempotent', async (t) => {
+    t.test('healthy while running, not while closing nor after, each time with a reason; close is idempotent', async (t) => {
       const { adapter, node } = await start(t)
-      t.equal(await adapter.healthy(), true)
+      t.same(await adapter.health(), { ok: true }, 'ok, and nothing else')
       const closing = adapter.close()
-      t.equal(await adapter.healthy(), false, 'not once close() was called')
+      const whileClosing = await adapter.health()
+      t.match(whileClosing, { ok: false, reason: /\S/ }, 'not once close() was called')
       await Promise.all([closing, adapter.close()])
       await adapter.close()
-      t.equal(await adapter.healthy(), false)
+      t.same(await adapter.health(), whileClosing, 'nor after, for the same reason')
       t.equal(await adapter.publish('room', { payload: '{}' }), 0, 'a publish after close delivers nothing')
       t.equal(node.deliveries.length, 0)
       const never = makeAdapter()
       await never.close()
-      t.equal(await never.healthy(), false, 'an adapter closed before init')
+      t.same(await never.health(), whileClosing, 'an adapter closed before init: the same reason')
     })
 
     t.test('through real servers: channel, direct, broadcast and presence', async (t) => {

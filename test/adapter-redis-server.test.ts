@@ -145,10 +145,10 @@ t.test('the Redis adapter against its own redis-server', { skip: skipBinary }, a
     // Every client's commands wait, the adapter's connections stay up: a Redis that is slow, not down.
     await redis.call('CLIENT', 'PAUSE', String(PAUSE_MS), 'ALL')
     const paused = Date.now()
-    const [count, healthy] = await Promise.all([timed(adapter.presence.count()), timed(adapter.healthy())])
+    const [count, health] = await Promise.all([timed(adapter.presence.count()), timed(adapter.health())])
     t.equal(count.value, 1, 'presence.count(): this node\'s users')
     t.ok(count.ms < 2000, `presence.count() answered in ${count.ms} ms, without Redis`)
-    t.equal(healthy.value, false, 'healthy() is false when Redis does not answer')
+    t.same(health.value, { ok: false, reason: `redis 127.0.0.1:${server.port}: no PONG within 2000 ms` }, 'unhealthy when Redis does not answer')
     t.ok(Date.now() - paused < PAUSE_MS, 'both answered before Redis did')
 
     // Redis answers again: once this node's key was refreshed after the pause, every command the
@@ -179,7 +179,9 @@ t.test('the Redis adapter against its own redis-server', { skip: skipBinary }, a
     await server.kill()
     await until(() => client.status !== 'ready', 2000, 'the app\'s client to notice')
     const calls = await timed((async () => {
-      t.equal(await adapter.healthy(), false, 'not healthy')
+      // The subscriber connection may not have noticed yet.
+      t.match(await adapter.health(), { ok: false, reason: /^redis 127\.0\.0\.1:\d+: command connection \w+(, subscriber connection \w+)?$/ },
+        'not healthy, naming the connection down')
       t.equal(await adapter.presence.set('bob', entry('b1')), 1, 'set: this node\'s count')
       t.equal(await adapter.presence.remove('alice', 'a1'), 1, 'remove: this node\'s count')
       t.same(ids(await adapter.presence.get('alice')), ['a2'], 'get: this node\'s entries')
@@ -234,7 +236,7 @@ t.test('the Redis adapter against its own redis-server', { skip: skipBinary }, a
     await Promise.all([...topics, 'left'].map((topic) => adapter.subscribe(topic)))
     const channels = async (): Promise<string[]> => (await redis.pubsub('CHANNELS', 'app:topic:*') as string[]).sort()
     t.equal((await channels()).length, 2501)
-    t.equal(await adapter.healthy(), true)
+    t.same(await adapter.health(), { ok: true })
 
     const monitor = await redis.monitor()
     t.teardown(() => { monitor.disconnect() })
@@ -245,7 +247,8 @@ t.test('the Redis adapter against its own redis-server', { skip: skipBinary }, a
     await redis.client('KILL', 'TYPE', 'pubsub')
     await until(async () => (await channels()).length === 0, 2000, 'the subscriber connection gone')
     // Its connection sees the kill a moment later; the command connection is up all along.
-    await until(async () => await adapter.healthy() === false, 2000, 'unhealthy without its subscriber connection')
+    await until(async () => !(await adapter.health()).ok, 2000, 'unhealthy without its subscriber connection')
+    t.match(await adapter.health(), { reason: /^redis 127\.0\.0\.1:\d+: subscriber connection \w+$/ }, 'which it names')
     await adapter.unsubscribe('left')
     await adapter.subscribe('gained')
 
@@ -255,18 +258,18 @@ t.test('the Redis adapter against its own redis-server', { skip: skipBinary }, a
     t.same(await channels(), [...wanted].sort(), 'the topics wanted now: not the one left while it was down')
     t.same(subscribes.map((batch) => batch.length), [1000, 1000, 501], 'subscribed again in batches of 1000')
     t.same(subscribes.flat().sort(), [...wanted].sort())
-    await until(() => adapter.healthy(), 2000, 'healthy again')
+    await until(async () => (await adapter.health()).ok, 2000, 'healthy again')
 
     // The command connection drops and cannot come back.
     const id = await client.client('ID')
     await redis.config('SET', 'maxclients', '3')
     await redis.client('KILL', 'ID', String(id))
     await until(() => client.status !== 'ready', 2000, 'the app\'s client to notice')
-    const health = await timed(adapter.healthy())
-    t.equal(health.value, false, 'unhealthy without its command connection')
+    const health = await timed(adapter.health())
+    t.match(health.value, { ok: false, reason: /^redis 127\.0\.0\.1:\d+: command connection \w+$/ }, 'unhealthy without its command connection')
     t.ok(health.ms < 1000, `and says so in ${health.ms} ms`)
     await redis.config('SET', 'maxclients', '10000')
-    await until(() => adapter.healthy(), 3000, 'healthy again')
+    await until(async () => (await adapter.health()).ok, 3000, 'healthy again')
     t.equal(await commandStat(redis, 'subscribe', 'rejected_calls'), 0, 'no SUBSCRIBE was refused')
   })
 })

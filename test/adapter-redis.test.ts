@@ -169,7 +169,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     await survivor.presence.set('bob', entry('b1'))
     t.same([...(await survivor.presence.all()).keys()].sort(), ['alice', 'bob'])
     client.disconnect()
-    t.equal(await lost.healthy(), false, 'unhealthy without its connection')
+    t.match(await lost.health(), { ok: false, reason: /^redis 127\.0\.0\.1:6379: / }, 'unhealthy without its connection')
     await until(async () => (await survivor.presence.get('alice')).length === 0, 3000, 'alice purged')
     t.same([...(await survivor.presence.all()).keys()], ['bob'], 'the live node\'s entries stay')
     t.equal(await survivor.presence.count(), 1)
@@ -207,7 +207,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     const redis = rawRedis(t)
     const adapter = redisAdapter({ url: { host: '127.0.0.1', port: 6379, lazyConnect: false }, keyPrefix: prefix })
     const node = await started(t, adapter)
-    t.equal(await adapter.healthy(), true)
+    t.same(await adapter.health(), { ok: true })
     t.equal(await adapter.presence.set('alice', entry('a1')), 1)
     t.equal(await redis.exists(`${prefix}node:${node.nodeId}`), 1, 'registered')
   })
@@ -364,7 +364,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
     const before = timers()
     const answers: Array<[boolean, number]> = []
-    for (let i = 0; i < 50; i++) answers.push([await adapter.healthy(), await adapter.presence.count()])
+    for (let i = 0; i < 50; i++) answers.push([(await adapter.health()).ok, await adapter.presence.count()])
     t.same(answers, Array(50).fill([true, 0]), 'every command answered')
     // Each was raced against a timer of 1 or 2 s: cleared once the command answered.
     t.ok(timers() - before < 10, `timers before: ${before}, after 100 commands: ${timers()}`)
@@ -373,7 +373,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
   t.test('an unreachable Redis fails init, and leaves nothing open', async (t) => {
     const adapter = redisAdapter({ url: 'redis://127.0.0.1:1' })
     await t.rejects(adapter.init(new RecordingNode()), { code: 'HAUYNA_REDIS_UNREACHABLE', message: /^Redis at 127\.0\.0\.1:1 is unreachable: / })
-    t.equal(await adapter.healthy(), false)
+    t.same(await adapter.health(), { ok: false, reason: 'redis 127.0.0.1:1: adapter not running' })
     await adapter.close()
 
     const app = Fastify({ logger: false })

@@ -23,7 +23,7 @@ function ledgerAdapter (): { adapter: Adapter, held: Map<string, number> } {
       if (count === 0) held.delete(topic)
       else held.set(topic, count)
     },
-    healthy: () => inner.healthy(),
+    health: () => inner.health(),
     close: () => inner.close()
   }
   return { adapter, held }

@@ -121,7 +121,7 @@ class FlakyAdapter implements Adapter {
   publish (topic: string, envelope: Envelope): Promise<number> { return this.inner.publish(topic, envelope) }
   subscribe (topic: string): Promise<void> { return this.inner.subscribe(topic) }
   unsubscribe (topic: string): Promise<void> { return this.inner.unsubscribe(topic) }
-  healthy (): Promise<boolean> { return this.inner.healthy() }
+  health (): ReturnType<Adapter['health']> { return this.inner.health() }
   close (): Promise<void> { return this.inner.close() }
 }
 

@@ -5,7 +5,8 @@ import { Type } from '@sinclair/typebox'
 import Fastify from 'fastify'
 import fastifyMetrics from 'fastify-metrics'
 import parse from 'parse-prometheus-text-format'
-import hauyna, { clientSchemas, ErrorCode, type HauynaOptions, serverSchemas } from '../lib/index'
+import hauyna, { type Adapter, type AdapterNode, clientSchemas, type Envelope, ErrorCode, type HauynaOptions, memoryAdapter, serverSchemas } from '../lib/index'
+import { unavailable } from '../lib/errors'
 import { connect, expectInvalidOptions, open, startServer, until } from './helpers'
 
 interface Series { name: string, labels: Record<string, string>, value: number }
@@ -57,6 +58,7 @@ const wsFamilies: Record<string, string> = {
   ws_presence_current: 'GAUGE',
   ws_send_buffer_drops_total: 'COUNTER',
   ws_rate_limited_total: 'COUNTER',
+  ws_adapter_publish_failures_total: 'COUNTER',
   ws_cleanup_processed_total: 'COUNTER',
   ws_cleanup_errors_total: 'COUNTER',
   ws_cleanup_retries_total: 'COUNTER',
@@ -153,6 +155,7 @@ t.test('the ws_* metrics move as traffic flows, with bounded labels', async (t) 
   t.equal(after.value('ws_presence_current'), 2)
   t.equal(after.value('ws_groups_current'), 0)
   t.equal(after.value('ws_cleanup_processed_total'), 0)
+  t.equal(after.value('ws_adapter_publish_failures_total'), 0, 'the memory adapter fails no publish')
 
   // fastify-metrics' HTTP route metrics still work, for the app's routes and the plugin's.
   t.equal(after.value('http_request_duration_seconds_count', { route: '/hello', method: 'GET', status_code: '200' }), 1)
@@ -234,6 +237,44 @@ t.test('only pongs answering the server\'s pings are round trips; a codec\'s fra
   t.equal(s.value('ws_messages_total', { direction: 'out', type: 'other' }), 1, 'the encoded fan-out')
   t.equal(s.value('ws_messages_total', { direction: 'out', type: 'ack' }), 1, 'direct sends are counted by their v1 type')
   t.same(unboundedLabels(s), [])
+})
+
+/** A real adapter: the memory adapter, except that each publish, once delivered here, fails as `failure` says. */
+class IsolatedAdapter implements Adapter {
+  readonly name = 'isolated'
+  private readonly inner = memoryAdapter()
+  failure: 'unavailable' | 'broken' = 'unavailable'
+  get presence () { return this.inner.presence }
+  init (node: AdapterNode): Promise<void> { return this.inner.init(node) }
+  async publish (topic: string, envelope: Envelope): Promise<number> {
+    const delivered = await this.inner.publish(topic, envelope)
+    throw this.failure === 'unavailable' ? unavailable(delivered) : new Error('adapter bug')
+  }
+
+  subscribe (topic: string): Promise<void> { return this.inner.subscribe(topic) }
+  unsubscribe (topic: string): Promise<void> { return this.inner.unsubscribe(topic) }
+  health (): ReturnType<Adapter['health']> { return this.inner.health() }
+  close (): Promise<void> { return this.inner.close() }
+}
+
+t.test('ws_adapter_publish_failures_total counts each publish that reached this node only, whoever published it', async (t) => {
+  const adapter = new IsolatedAdapter()
+  const server = await startServer(t, { adapter, channels: { policies: { lobby: { presence: true } } } })
+  const failures = async (): Promise<number | undefined> => (await scrape(server.http)).value('ws_adapter_publish_failures_total')
+  const alice = await connect(server.url({ userId: 'alice' }))
+  t.equal((await alice.request({ type: 'subscribe', channel: 'room' })).type, 'ack')
+  t.equal(await failures(), 0)
+
+  t.match(await alice.request({ type: 'publish', channel: 'room', data: 'hi' }), { type: 'error', code: 'unavailable' }, 'a client\'s publish')
+  await t.rejects(server.app.channels.broadcastTo('room', 'news'), { code: 'HAUYNA_UNAVAILABLE', delivered: 1 }, 'a service call')
+  t.equal(await failures(), 2)
+  t.equal((await alice.request({ type: 'subscribe', channel: 'lobby' })).type, 'ack', 'a presence diff, which fails nothing')
+  t.equal(await failures(), 3)
+
+  adapter.failure = 'broken'
+  await t.rejects(server.app.channels.broadcastTo('room', 'news'), { message: 'adapter bug' }, 'any other failure reaches the caller as it was')
+  t.equal(await failures(), 3, 'and is not counted')
+  t.equal(alice.all('message').length, 3, 'each of those publishes was delivered here')
 })
 
 t.test('an app that registered fastify-metrics itself keeps its endpoint and registry', async (t) => {

@@ -43,6 +43,20 @@ async function healthStatus (node: Node): Promise<number> {
   return (await fetch(`${node.server.http}/health`)).status
 }
 
+/** The `reason` of the node's `/health` body; `''` when it has none (200). */
+async function healthReason (node: Node): Promise<string> {
+  const body = await (await fetch(`${node.server.http}/health`)).json() as { reason?: string }
+  return body.reason ?? ''
+}
+
+/** The node's `ws_adapter_publish_failures_total`, scraped from its `/metrics`. */
+async function publishFailures (node: Node): Promise<number> {
+  const text = await (await fetch(`${node.server.http}/metrics`)).text()
+  const sample = /^ws_adapter_publish_failures_total (\d+)$/m.exec(text)
+  if (sample === null) throw new Error('no ws_adapter_publish_failures_total sample in /metrics')
+  return Number(sample[1])
+}
+
 /** Milliseconds `promise` took. */
 async function timed (promise: Promise<unknown>): Promise<number> {
   const started = Date.now()
@@ -88,12 +102,18 @@ t.test('Redis goes down and comes back empty', { skip: skipBinary }, async (t) =
   await t.test('during the outage: local delivery never waits, publishers hear `unavailable`, connections are accepted', async (t) => {
     await redis.kill()
     await until(async () => await healthStatus(a) === 503, 2000, '/health to answer 503')
+    // Each connection notices the kill on its own: wait for both to be named.
+    const bothDown = new RegExp(`^redis 127\\.0\\.0\\.1:${redis.port}: command connection \\w+, subscriber connection \\w+$`)
+    await until(async () => bothDown.test(await healthReason(a)), 2000, '/health to name both connections')
+    t.comment(`/health: 503 "${await healthReason(a)}"`)
 
     const connectMs = await timed((async () => { dave = await open(a, 'dave') })())
     t.ok(connectMs < 2000, `a new connection gets \`connected\` in ${connectMs} ms`)
     t.equal((await dave!.request({ type: 'subscribe', channel: 'room' })).type, 'ack', 'and subscribes at once')
+    const failuresBeforeJoin = await publishFailures(a)
     t.equal((await dave!.request({ type: 'subscribe', channel: 'lobby' })).type, 'ack', 'even to a presence channel')
     t.ok(alice.all('presence_diff').some((f) => 'dave' in f.joins), 'whose local subscribers hear the join')
+    t.equal(await publishFailures(a), failuresBeforeJoin + 1, 'the join\'s diff, which reached this node only, is counted')
     const countMs = await timed((async () => { t.equal(await a.server.app.presence.count(), 3, 'presence.count(): this node\'s users only') })())
     t.ok(countMs < 100, `presence.count() answers in ${countMs} ms`)
 
@@ -102,6 +122,7 @@ t.test('Redis goes down and comes back empty', { skip: skipBinary }, async (t) =
       const frame = JSON.parse(raw.toString())
       if (frame.type === 'message' && frame.data?.tag === 'outage') latencies.push(Date.now() - frame.data.at)
     })
+    const failuresBefore = await publishFailures(a)
     const replies: Array<Promise<Record<string, unknown>>> = []
     const started = Date.now()
     for (let i = 0; i < OUTAGE_MESSAGES; i++) {
@@ -120,6 +141,10 @@ t.test('Redis goes down and comes back empty', { skip: skipBinary }, async (t) =
     await t.rejects(a.server.app.channels.broadcastTo('room', { tag: 'server' }), { code: 'HAUYNA_UNAVAILABLE', delivered: 3 },
       'broadcastTo rejects with HAUYNA_UNAVAILABLE and the local delivery count')
     await until(() => tagged(dave!, 'server').length === 1, 1000, 'the server\'s message delivered locally')
+    const seen = answers.filter((f) => f.code === 'unavailable').length + 1
+    t.equal(await publishFailures(a) - failuresBefore, seen,
+      `ws_adapter_publish_failures_total grew by the ${seen} failures the publishers saw (client frames and the service call)`)
+    t.equal(await publishFailures(b), 0, 'the node that published nothing counts none')
   })
 
   await t.test('Redis restarted empty: presence is registered again, cross-node delivery resumes', async (t) => {
@@ -130,6 +155,7 @@ t.test('Redis goes down and comes back empty', { skip: skipBinary }, async (t) =
     t.comment(`presence whole again ${Date.now() - started} ms after Redis answered (restart took ${restartMs} ms)`)
     t.same((await b.server.app.presence.list()).map((p) => p.userId).sort(), ['alice', 'bob', 'carol', 'dave'])
     t.equal(await healthStatus(a), 200)
+    t.equal(await healthReason(a), '', 'and no reason')
 
     await crossesAgain(alice, carol, 'back a→b')
     await crossesAgain(carol, dave!, 'back b→a')
@@ -159,4 +185,134 @@ t.test('Redis goes down and comes back empty', { skip: skipBinary }, async (t) =
 
   for (const node of [a, b]) t.same(node.errors, [], 'no error was reported (nor logged) on either node')
   for (const c of [alice, bob, carol, ...dave === undefined ? [] : [dave]]) t.same(c.violations, [], 'every frame matched the protocol')
+})
+
+// The 10 s outage measured under steady traffic: a publisher on A numbers its messages, one
+// every FEED_EVERY_MS, FEED_BEFORE_MS before the kill, through the outage, and FEED_AFTER_MS
+// after Redis answers again; a subscriber on A and one on B record what they get.
+const FEED_EVERY_MS = 20
+const FEED_BEFORE_MS = 3000
+const OUTAGE_MS = 10_000
+const FEED_AFTER_MS = 4000
+/** Every message published this long after Redis answers must cross: ioredis retries a lost connection at least every 2 s. */
+const RESUME_WITHIN_MS = 3000
+
+interface Arrival { i: number, at: number }
+
+/** A client publishing 0, 1, 2… on `feed`, each number also its `ref`, until stopped. */
+class Feed {
+  readonly sentAt: number[] = []
+  private running = true
+  private readonly done: Promise<void>
+
+  constructor (private readonly client: Client) {
+    this.done = this.run()
+  }
+
+  get count (): number {
+    return this.sentAt.length
+  }
+
+  stop (): Promise<void> {
+    this.running = false
+    return this.done
+  }
+
+  /** How each message was answered: `ack`, or the error's code. */
+  answers (): string[] {
+    const answers: string[] = []
+    for (const f of this.client.frames) {
+      if ((f.type === 'ack' || f.type === 'error') && typeof f.ref === 'number') answers[f.ref] = f.code ?? f.type
+    }
+    return answers
+  }
+
+  private async run (): Promise<void> {
+    while (this.running) {
+      this.client.send({ type: 'publish', channel: 'feed', data: { i: this.count }, ref: this.count })
+      this.sentAt.push(Date.now())
+      await delay(FEED_EVERY_MS)
+    }
+  }
+}
+
+/** Every feed message `c` receives, by number, with the time it came. */
+function arrivals (c: Client): Arrival[] {
+  const log: Arrival[] = []
+  c.ws.on('message', (raw) => {
+    const frame = JSON.parse(raw.toString())
+    if (frame.type === 'message' && frame.channel === 'feed') log.push({ i: frame.data.i, at: Date.now() })
+  })
+  return log
+}
+
+/**
+ * Kills Redis when B has every message published so far, so that none is inside Redis when it
+ * dies. SIGKILL is sent before `kill()` first waits: nothing is published in between. Resolves
+ * to how many messages were published before the kill.
+ */
+async function killCaughtUp (redis: RedisProcess, feed: Feed, remote: Arrival[]): Promise<number> {
+  await until(() => remote.at(-1)?.i === feed.count - 1, 2000, 'B to have every message published so far')
+  const before = feed.count
+  await redis.kill()
+  return before
+}
+
+/** The first number from which every message up to the last one reached B. */
+function unbrokenFrom (received: Set<number>, published: number): number {
+  let from = published
+  while (from > 0 && received.has(from - 1)) from--
+  return from
+}
+
+const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k)
+const missing = (received: Set<number>, from: number, to: number): number => range(from, to).filter((i) => !received.has(i)).length
+
+t.test('a 10 s outage under steady traffic: what the other node loses, and how soon delivery resumes', { skip: skipBinary }, async (t) => {
+  if (!requireBinary(t)) return
+  const redis = await RedisProcess.start(t)
+  const a = await startNode(t, redis.port)
+  const b = await startNode(t, redis.port)
+  const publisher = await client(t, a, 'publisher')
+  const onA = await client(t, a, 'local')
+  const onB = await client(t, b, 'remote')
+  // Only a channel's subscribers may publish on it.
+  for (const c of [publisher, onA, onB]) t.equal((await c.request({ type: 'subscribe', channel: 'feed' })).type, 'ack')
+  const local = arrivals(onA)
+  const remote = arrivals(onB)
+
+  const feed = new Feed(publisher)
+  t.teardown(() => feed.stop())
+  await delay(FEED_BEFORE_MS)
+  const beforeKill = await killCaughtUp(redis, feed, remote)
+  await delay(OUTAGE_MS)
+  await redis.start()
+  const answeredAt = Date.now()
+  const beforeAnswer = feed.count
+  await delay(FEED_AFTER_MS)
+  await feed.stop()
+  const published = feed.count
+  await until(() => local.length === published && feed.answers().filter(Boolean).length === published, 2000, 'every message on A, every publish answered')
+  await until(() => remote.at(-1)?.i === published - 1, 2000, 'the last message on B')
+
+  const received = new Set(remote.map((r) => r.i))
+  t.same(remote.map((r) => r.i), [...received].sort((x, y) => x - y), 'B got no message twice, none out of order')
+  t.same(local.map((r) => r.i), range(0, published), 'A\'s own subscriber got every message, once, in order')
+  t.equal(missing(received, 0, beforeKill), 0, `every message published before the kill (${beforeKill}) reached B`)
+  const from = unbrokenFrom(received, published)
+  const resumeMs = feed.sentAt[from] - answeredAt
+  t.ok(resumeMs <= RESUME_WITHIN_MS, `every message published from ${resumeMs} ms after Redis answered reached B (bound ${RESUME_WITHIN_MS} ms)`)
+  const answers = feed.answers()
+  const unavailable = answers.filter((code) => code === 'unavailable').length
+  t.same(answers.filter((code) => code !== 'ack' && code !== 'unavailable'), [], 'every publish answered `ack` or `unavailable`')
+  t.equal(await publishFailures(a), unavailable, `ws_adapter_publish_failures_total is the ${unavailable} \`unavailable\` answers`)
+
+  const firstAcrossMs = (remote.find((r) => r.i >= beforeKill)?.at ?? NaN) - answeredAt
+  t.comment(`published ${published}: ${beforeKill} before the kill, ${beforeAnswer - beforeKill} during the ${OUTAGE_MS} ms outage, ` +
+    `${published - beforeAnswer} after Redis answered`)
+  t.comment(`lost on B ${published - received.size}: ${missing(received, beforeKill, beforeAnswer)} published during the outage, ` +
+    `${missing(received, beforeAnswer, published)} after Redis answered; ${unavailable} publishes answered \`unavailable\``)
+  t.comment(`first message across ${firstAcrossMs} ms after Redis answered; every message published from ${resumeMs} ms on reached B`)
+  for (const node of [a, b]) t.same(node.errors, [], 'no error was reported (nor logged) on either node')
+  for (const c of [publisher, onA, onB]) t.same(c.violations, [], 'every frame matched the protocol')
 })

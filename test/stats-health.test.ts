@@ -3,8 +3,9 @@ import type { Socket } from 'node:net'
 import { Value } from '@sinclair/typebox/value'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import hauyna, { type Adapter, type AdapterNode, type Envelope, memoryAdapter } from '../lib/index'
+import type { AdapterHealth } from '../lib/adapters/adapter'
 import { StatsSchema } from '../lib/stats/stats'
-import { HealthResponse } from '../lib/routes/health'
+import { DegradedResponse, HealthyResponse } from '../lib/routes/health'
 import { connect, expectInvalidOptions, startServer, until } from './helpers'
 
 /** A real adapter: the memory adapter, except that its health can be switched off. */
@@ -18,9 +19,9 @@ class SwitchableAdapter implements Adapter {
   subscribe (topic: string): Promise<void> { return this.inner.subscribe(topic) }
   unsubscribe (topic: string): Promise<void> { return this.inner.unsubscribe(topic) }
   close (): Promise<void> { return this.inner.close() }
-  async healthy (): Promise<boolean> {
+  async health (): Promise<AdapterHealth> {
     if (this.state === 'broken') throw new Error('connection refused')
-    return this.state === 'up' && await this.inner.healthy()
+    return this.state === 'up' ? await this.inner.health() : { ok: false, reason: 'switched off' }
   }
 }
 
@@ -129,12 +130,13 @@ t.test('stats options are validated', async (t) => {
   await expectInvalidOptions(t, cases)
 })
 
-t.test('/health is 503 DEGRADED while the adapter is unhealthy', async (t) => {
+t.test('/health is 503 DEGRADED, with the adapter\'s reason, while the adapter is unhealthy', async (t) => {
   const adapter = new SwitchableAdapter()
   const server = await startServer(t, { adapter })
   const ok = await health(server.http)
   t.equal(ok.status, 200)
-  t.ok(Value.Check(HealthResponse, ok.body))
+  t.ok(Value.Check(HealthyResponse, ok.body))
+  t.same(Object.keys(ok.body).sort(), ['status', 'timestamp', 'uptime'], 'no reason when healthy')
   t.equal(ok.body.status, 'OK')
   t.ok(!Number.isNaN(Date.parse(ok.body.timestamp)) && ok.body.timestamp.endsWith('Z'), 'ISO-8601 UTC timestamp')
   t.ok(ok.body.uptime >= 0)
@@ -143,10 +145,12 @@ t.test('/health is 503 DEGRADED while the adapter is unhealthy', async (t) => {
   const down = await health(server.http)
   t.equal(down.status, 503)
   t.equal(down.body.status, 'DEGRADED')
-  t.ok(Value.Check(HealthResponse, down.body))
+  t.equal(down.body.reason, 'switched off', 'the adapter\'s reason')
+  t.ok(Value.Check(DegradedResponse, down.body))
 
   adapter.state = 'broken'
-  t.match(await health(server.http), { status: 503, body: { status: 'DEGRADED' } }, 'a failing health check is unhealthy too')
+  t.match(await health(server.http), { status: 503, body: { status: 'DEGRADED', reason: 'health check failed: connection refused' } },
+    'a failing health check is unhealthy too, and says why')
 
   adapter.state = 'up'
   t.match(await health(server.http), { status: 200, body: { status: 'OK' } }, 'healthy again')
@@ -172,7 +176,8 @@ t.test('/health is 503 DEGRADED while the server drains', async (t) => {
   await until(() => !conn.isOpen, 2000, 'shutdown began')
   const draining = await health(http, '/status')
   t.equal(draining.status, 503)
-  t.equal(draining.body.status, 'DEGRADED')
+  t.match(draining.body, { status: 'DEGRADED', reason: 'draining' })
+  t.ok(Value.Check(DegradedResponse, draining.body))
   socket.resume()
   await closing
   t.equal((await client.closed).code, 1001)

@@ -44,6 +44,12 @@ export interface PresenceStore {
   count (): Promise<number>
 }
 
+/**
+ * Whether the adapter can reach the other nodes now. `reason` says what is wrong in a short,
+ * stable string an operator can act on (`/health` shows it in its 503 body).
+ */
+export type AdapterHealth = { ok: true } | { ok: false, reason: string }
+
 export interface Adapter {
   readonly name: string
   readonly presence: PresenceStore
@@ -54,6 +60,6 @@ export interface Adapter {
   subscribe (topic: string): Promise<void>
   /** This node's last local subscriber of `topic` left. */
   unsubscribe (topic: string): Promise<void>
-  healthy (): Promise<boolean>
+  health (): Promise<AdapterHealth>
   close (): Promise<void>
 }

@@ -1,4 +1,4 @@
-import type { Adapter, AdapterNode, Envelope, PresenceEntry, PresenceStore } from './adapter'
+import type { Adapter, AdapterHealth, AdapterNode, Envelope, PresenceEntry, PresenceStore } from './adapter'
 import { PresenceTable } from './presence-table'
 
 class MemoryPresenceStore extends PresenceTable implements PresenceStore {
@@ -39,8 +39,8 @@ class MemoryAdapter implements Adapter {
   async subscribe (): Promise<void> {}
   async unsubscribe (): Promise<void> {}
 
-  async healthy (): Promise<boolean> {
-    return this.node !== undefined
+  async health (): Promise<AdapterHealth> {
+    return this.node === undefined ? { ok: false, reason: 'memory adapter not running' } : { ok: true }
   }
 
   async close (): Promise<void> {

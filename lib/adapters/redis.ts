@@ -1,7 +1,7 @@
 import type * as IORedis from 'ioredis'
 import type { Redis, RedisOptions } from 'ioredis'
 import { errors, unavailable } from '../errors'
-import type { Adapter, AdapterNode, Envelope } from './adapter'
+import type { Adapter, AdapterHealth, AdapterNode, Envelope } from './adapter'
 import { type RedisConfig, resolveConfig } from './redis-config'
 import type { OutgoingStats, RedisAdapterOptions } from './redis-options'
 import { Outbox } from './redis-outbox'
@@ -77,7 +77,7 @@ class RedisAdapterImpl implements RedisAdapter {
       this.owned = [this.commands, this.subscriber]
     }
     // Without a listener ioredis prints every connection error to the console. The adapter
-    // has no logger; a lost connection reaches the app through healthy() (/health answers 503).
+    // has no logger; a lost connection reaches the app through health() (/health: 503, reason).
     for (const redis of this.owned) redis.on('error', ignore)
     this.subscriber.on('message', (channel: string, message: string) => this.receive(channel, message))
     this.subscriptions = new TopicSubscriptions(this.subscriber)
@@ -132,9 +132,24 @@ class RedisAdapterImpl implements RedisAdapter {
     return this.subscriptions.remove(this.keys.topic(topic))
   }
 
-  async healthy (): Promise<boolean> {
-    if (this.node === undefined || !isReady(this.commands) || !isReady(this.subscriber)) return false
-    return await within(this.commands.ping().catch(ignore), REPLY_TIMEOUT_MS) === 'PONG'
+  /** Healthy when both connections are ready and Redis answers PING in time. */
+  async health (): Promise<AdapterHealth> {
+    if (this.node === undefined) return this.unhealthy('adapter not running')
+    const down = this.connectionsDown()
+    if (down.length > 0) return this.unhealthy(down.join(', '))
+    const pong = await within(this.commands.ping().catch(ignore), REPLY_TIMEOUT_MS)
+    return pong === 'PONG' ? { ok: true } : this.unhealthy(`no PONG within ${REPLY_TIMEOUT_MS} ms`)
+  }
+
+  /** `redis <host:port>: <problem>`: where, so that an operator of several Redis servers knows which. */
+  private unhealthy (problem: string): AdapterHealth {
+    return { ok: false, reason: `redis ${addressOf(this.commands)}: ${problem}` }
+  }
+
+  /** Each connection not ready, with its ioredis status (`command connection reconnecting`). */
+  private connectionsDown (): string[] {
+    const roles: Array<[string, Redis]> = [['command', this.commands], ['subscriber', this.subscriber]]
+    return roles.filter(([, redis]) => !isReady(redis)).map(([role, redis]) => `${role} connection ${redis.status}`)
   }
 
   close (): Promise<void> {

@@ -149,6 +149,9 @@ export function createWsMetrics (client: PromClient, registry: Prom.Registry, no
   gauge('ws_presence_current', 'Present users (the adapter\'s presence store)', () => node.presence.count())
   counter('ws_send_buffer_drops_total', 'Connections dropped because their send buffer went over maxBufferedBytes (slow consumers)', () => meter.slowConsumers)
   counter('ws_rate_limited_total', 'Inbound frames refused by the rate limit', () => meter.rateLimited)
+  counter('ws_adapter_publish_failures_total',
+    'Publishes delivered to this node\'s subscribers but not sent to the other nodes: rejected by the adapter with HAUYNA_UNAVAILABLE (client frames, service calls and presence diffs)',
+    () => meter.publishFailures)
   counter('ws_cleanup_processed_total', 'Disconnect cleanups finished', () => cleanup.metrics().processed)
   counter('ws_cleanup_errors_total', 'Disconnect cleanup steps that failed after every retry', () => cleanup.metrics().errors)
   counter('ws_cleanup_retries_total', 'Disconnect cleanup steps retried', () => cleanup.metrics().retries)

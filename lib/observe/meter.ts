@@ -11,6 +11,8 @@ export class Meter {
   errors = 0
   rateLimited = 0
   slowConsumers = 0
+  /** Publishes the adapter delivered on this node only: it rejected them with HAUYNA_UNAVAILABLE. */
+  publishFailures = 0
   private telemetry: Telemetry = noTelemetry
 
   /** The metrics plugin's sink; set once, at registration. */
@@ -57,6 +59,11 @@ export class Meter {
 
   slowConsumer (): void {
     this.slowConsumers++
+  }
+
+  /** A publish that reached this node's subscribers but not the other nodes. */
+  publishFailed (): void {
+    this.publishFailures++
   }
 
   heartbeat (ms: number): void {

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import type { Adapter, AdapterNode, Envelope } from '../adapters/adapter'
+import { deliveredLocally } from '../errors'
 import type { Meter } from '../observe/meter'
 import { type Codec, encodeMessage } from '../protocol/codec'
 import type { Deliverable, Delivery, TopicHub } from './topic-hub'
@@ -9,7 +10,7 @@ export interface BusDeps<D extends Deliverable, S extends Delivery> {
   adapter: Adapter
   hub: TopicHub<D, S>
   codec: Codec | undefined
-  meter: Pick<Meter, 'delivered'>
+  meter: Pick<Meter, 'delivered' | 'publishFailed'>
 }
 
 /**
@@ -22,7 +23,7 @@ export class Bus<D extends Deliverable, S extends Delivery> implements AdapterNo
   private readonly adapter: Adapter
   private readonly hub: TopicHub<D, S>
   private readonly codec: Codec | undefined
-  private readonly meter: Pick<Meter, 'delivered'>
+  private readonly meter: Pick<Meter, 'delivered' | 'publishFailed'>
 
   constructor (deps: BusDeps<D, S>) {
     this.nodeId = deps.nodeId
@@ -43,10 +44,20 @@ export class Bus<D extends Deliverable, S extends Delivery> implements AdapterNo
     return count
   }
 
-  /** Encodes once and publishes through the adapter. */
+  /**
+   * Encodes once and publishes through the adapter. Every publish passes here (client frames,
+   * service calls, presence diffs), so this is where one that missed the other nodes is counted.
+   */
   publish (topic: string, message: object, origin?: string, skip?: string): Promise<number> {
     const payload = encodeMessage(this.codec, message)
-    return payload === undefined ? Promise.resolve(0) : this.adapter.publish(topic, { payload, origin, skip })
+    return payload === undefined ? Promise.resolve(0) : this.adapter.publish(topic, { payload, origin, skip }).catch(this.countFailure)
+  }
+
+  /** Counts a HAUYNA_UNAVAILABLE and rejects with it as it came; any other error is rethrown uncounted. */
+  private readonly countFailure = (error: unknown): never => {
+    deliveredLocally(error)
+    this.meter.publishFailed()
+    throw error
   }
 
   /** Resolves once the adapter has the topic; `undefined` when this node already had it. */

@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import { expectError, expectType } from 'tsd'
-import { type RedisAdapter, redisAdapter } from '../..'
+import { type AdapterHealth, type RedisAdapter, redisAdapter } from '../..'
 
 // An ioredis client and ioredis options fit the adapter's own option types, which name no
 // ioredis type so that an app without ioredis still compiles.
@@ -15,3 +15,7 @@ redisAdapter({ url: 'redis://127.0.0.1:6379', nodeTtl: 5000 })
 expectError(redisAdapter({ client: {} }))
 expectError(redisAdapter({ url: { host: 6379 } }))
 expectType<number>(redisAdapter({ url: 'redis://127.0.0.1' }).outgoing.dropped)
+
+// A custom adapter names its health type from the package.
+declare const health: AdapterHealth
+if (!health.ok) expectType<string>(health.reason)
