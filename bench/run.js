@@ -16,15 +16,38 @@ const only = process.argv.flatMap((arg, i) => (arg === '--only' ? [process.argv[
 // One run per target in quick mode keeps it under two minutes; medians and ranges need the full run.
 const RUNS = quick ? 1 : 3
 // BENCH_TARGETS adds 'fastify-ws' (a hand-written @fastify/websocket loop: Fastify's own share of the cost).
-const LABELS = { ws: 'raw ws', hauyna: 'fastify-hauyna', socketio: 'Socket.IO 4', 'fastify-ws': '@fastify/websocket loop' }
+const LABELS = {
+  ws: 'raw ws',
+  hauyna: 'fastify-hauyna',
+  socketio: 'Socket.IO 4',
+  'fastify-ws': '@fastify/websocket loop',
+  'hauyna-redis': 'hauyna, 2 nodes on Redis'
+}
 const TARGETS = (process.env.BENCH_TARGETS ?? 'ws,hauyna,socketio').split(',')
 for (const target of TARGETS) {
   if (!(target in LABELS)) throw new Error(`BENCH_TARGETS: unknown target ${target}; known: ${Object.keys(LABELS).join(', ')}`)
 }
+// Targets of two server processes: the publisher on the first node, the subscribers on the second.
+const TWO_NODES = new Set(['hauyna-redis'])
+const REDIS_PORT = Number(new URL(process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379').port || 6379)
+
+/** Redis's own CPU time so far in µs, or undefined when no Redis answers on REDIS_PORT. */
+function redisCpuUs () {
+  try {
+    const info = execFileSync('redis-cli', ['-p', String(REDIS_PORT), 'INFO', 'cpu'], { encoding: 'utf8', timeout: 2000 })
+    const read = (name) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1])
+    const total = read('used_cpu_sys') + read('used_cpu_user')
+    return Number.isFinite(total) ? total * 1e6 : undefined
+  } catch {
+    return undefined
+  }
+}
+// The cross-node rows run only where a Redis answers; the report says when they did not.
+const crossNode = TARGETS.includes('hauyna') && redisCpuUs() !== undefined ? ['hauyna-redis'] : []
 const all = quick
   ? [
-      { name: 'fan-out 1k', scenario: 'fanout', params: { subscribers: 1000, seconds: 2 } },
-      { name: 'latency 50/s × 1k', scenario: 'latency', params: { subscribers: 1000, rate: 50, seconds: 2 } },
+      { name: 'fan-out 1k', scenario: 'fanout', params: { subscribers: 1000, seconds: 2 }, crossNode: true },
+      { name: 'latency 50/s × 1k', scenario: 'latency', params: { subscribers: 1000, rate: 50, seconds: 2 }, crossNode: true },
       { name: 'memory 2k idle', scenario: 'memory', params: { connections: 2000 } },
       { name: 'connect 2k', scenario: 'connectRate', params: { connections: 2000 } },
       { name: 'presence.list() 2k users', scenario: 'presenceList', params: { users: 2000 }, targets: ['hauyna'], serverCall: 'presenceList' },
@@ -33,9 +56,9 @@ const all = quick
       { name: 'direct 2k users', scenario: 'direct', params: { users: 2000, seconds: 2 } }
     ]
   : [
-      { name: 'fan-out 1k', scenario: 'fanout', params: { subscribers: 1000, seconds: 5 } },
+      { name: 'fan-out 1k', scenario: 'fanout', params: { subscribers: 1000, seconds: 5 }, crossNode: true },
       { name: 'fan-out 5k', scenario: 'fanout', params: { subscribers: 5000, seconds: 5 } },
-      { name: 'latency 50/s × 1k', scenario: 'latency', params: { subscribers: 1000, rate: 50, seconds: 5 } },
+      { name: 'latency 50/s × 1k', scenario: 'latency', params: { subscribers: 1000, rate: 50, seconds: 5 }, crossNode: true },
       { name: 'memory 10k idle', scenario: 'memory', params: { connections: 10000 } },
       { name: 'connect 5k', scenario: 'connectRate', params: { connections: 5000 } },
       { name: 'presence.list() 10k users', scenario: 'presenceList', params: { users: 10000 }, targets: ['hauyna'], serverCall: 'presenceList' },
@@ -147,45 +170,72 @@ function mergeShards (results) {
   }
 }
 
+/**
+ * The target's server processes on core 0: one, or two nodes sharing a run-specific Redis key
+ * prefix. The load generator's subscribers go to the last, its publisher to the first.
+ */
+function startServers (target, fdLimit) {
+  const file = path.join(__dirname, 'targets', `${target}.js`)
+  const twoNodes = TWO_NODES.has(target)
+  const args = twoNodes ? [`${process.pid}-${++probeId}`] : []
+  return Array.from({ length: twoNodes ? 2 : 1 }, () => start(file, args, 0, { execArgv: ['--expose-gc', ...serverFlags], fdLimit }))
+}
+
+/** CPU and memory of all the target's servers at one moment, and Redis's CPU for two-node targets. */
+async function probeAll (servers) {
+  const replies = await Promise.all(servers.map(probe))
+  return {
+    cpuUs: replies.reduce((n, r) => n + r.cpu.user + r.cpu.system, 0),
+    rss: replies.reduce((n, r) => n + r.rss, 0),
+    heap: replies.reduce((n, r) => n + r.heap, 0),
+    redisUs: servers.length > 1 ? redisCpuUs() : undefined
+  }
+}
+
 async function runOnce (target, { scenario, params, serverCall }) {
   const plan = scenario === 'scale' ? scalePlan(params) : { loads: [params] }
-  const server = start(path.join(__dirname, 'targets', `${target}.js`), [], 0, { execArgv: ['--expose-gc', ...serverFlags], fdLimit: plan.fdLimit })
+  const servers = startServers(target, plan.fdLimit)
   const loads = []
-  const watchdog = setTimeout(() => { for (const child of [server, ...loads]) child.kill() }, 150_000)
+  const watchdog = setTimeout(() => { for (const child of [...servers, ...loads]) child.kill() }, 150_000)
   try {
-    const { port } = await once(server, 'listening')
+    const ports = (await allOnce(servers, 'listening')).map((m) => String(m.port))
     for (const shard of plan.loads) {
-      const load = start(path.join(__dirname, 'loadgen.js'), [String(port), target], 1, { fdLimit: plan.fdLimit })
+      const load = start(path.join(__dirname, 'loadgen.js'), [ports[ports.length - 1], target, ports[0]], 1, { fdLimit: plan.fdLimit })
       load.send({ scenario, params: shard })
       loads.push(load)
     }
     await allOnce(loads, 'ready')
-    const called = serverCall === undefined ? undefined : await callServer(server, serverCall)
-    const before = await probe(server)
+    const called = serverCall === undefined ? undefined : await callServer(servers[0], serverCall)
+    const before = await probeAll(servers)
     for (const load of loads) load.send({ type: 'go' })
     await allOnce(loads, 'measured')
-    const after = await probe(server)
+    const after = await probeAll(servers)
     const results = allOnce(loads, 'result')
     for (const load of loads) load.send({ type: 'go' })
     const replies = await results
     const r = replies.length === 1 ? replies[0].result : mergeShards(replies.map((reply) => reply.result))
     const loadCpuUs = replies.reduce((n, { cpu }) => n + cpu.user + cpu.system, 0)
-    const serverCpuUs = (after.cpu.user + after.cpu.system) - (before.cpu.user + before.cpu.system)
-    return { ...r, ...plan.notes, called, serverCpuUs, loadCpuUs, rss: after.rss, rssDelta: after.rss - before.rss, heapDelta: after.heap - before.heap }
+    const redisCpuUsed = before.redisUs === undefined || after.redisUs === undefined ? undefined : after.redisUs - before.redisUs
+    return {
+      ...r, ...plan.notes, called, serverCpuUs: after.cpuUs - before.cpuUs, loadCpuUs, redisCpuUs: redisCpuUsed,
+      rss: after.rss, rssDelta: after.rss - before.rss, heapDelta: after.heap - before.heap
+    }
   } finally {
     clearTimeout(watchdog)
-    if (server.connected) server.send({ type: 'stop' })
+    for (const server of servers) if (server.connected) server.send({ type: 'stop' })
     for (const load of loads) load.kill()
-    await Promise.all([server, ...loads].map((child) => exited(child)))
+    await Promise.all([...servers, ...loads].map((child) => exited(child)))
   }
 }
 
 const throughput = [['delivered msg/s', (r) => r.perSecond, true], ['server CPU µs/delivery', (r) => r.serverCpuUs / r.delivered, false], ['load-gen CPU %', (r) => r.loadCpuUs / 1e4 / r.elapsed, false]]
+// Only two-node targets have it; the other targets' cells stay empty.
+const redisCpu = ['Redis CPU µs/delivery', (r) => (r.redisCpuUs === undefined ? undefined : r.redisCpuUs / r.delivered), false]
 
 /** The figure each scenario is judged by; `higher` says which direction is better. */
 const figures = {
-  fanout: throughput,
-  latency: [['p50 ms', (r) => r.p50, false], ['p99 ms', (r) => r.p99, false], ['max ms', (r) => r.max, false], ['server CPU µs/delivery', (r) => r.serverCpuUs / r.delivered, false], ['delivered/expected', (r) => r.delivered / r.expected, true]],
+  fanout: [...throughput, redisCpu],
+  latency: [['p50 ms', (r) => r.p50, false], ['p99 ms', (r) => r.p99, false], ['max ms', (r) => r.max, false], ['server CPU µs/delivery', (r) => r.serverCpuUs / r.delivered, false], ['delivered/expected', (r) => r.delivered / r.expected, true], redisCpu],
   memory: [['RSS KiB/connection', (r) => r.rssDelta / 1024 / r.connections, false], ['heap KiB/connection', (r) => r.heapDelta / 1024 / r.connections, false]],
   connectRate: [['connections/s', (r) => r.perSecond, true], ['server CPU µs/connection', (r) => r.serverCpuUs / r.connections, false], ['load-gen CPU µs/connection', (r) => r.loadCpuUs / r.connections, false]],
   presenceList: [['list() ms', (r) => r.called.ms, false], ['users listed', (r) => r.called.users, true]],
@@ -212,7 +262,7 @@ function scaleNotes (s, runs) {
 /** One column per target, each but raw ws followed by its ratio to raw ws. */
 function table (rows) {
   const stat = RUNS > 1 ? ' median (range)' : ''
-  const others = TARGETS.filter((t) => t !== 'ws')
+  const others = [...TARGETS, ...crossNode].filter((t) => t !== 'ws' && rows.some((r) => r[t] !== undefined))
   const head = [`raw ws${stat}`, ...others.flatMap((t) => [`${LABELS[t]}${stat}`, `${t === 'hauyna' ? 'hauyna' : LABELS[t]} ÷ ws`])]
   const line = (r) => [cell(r.ws), ...others.flatMap((t) => [cell(r[t]), ratioCell(r.ratio[t])])]
   return [`| scenario | figure | ${head.join(' | ')} |`, `|---|---|${head.map(() => '---|').join('')}`,
@@ -225,7 +275,7 @@ async function main () {
   const notes = []
   for (const s of scenarios) {
     raw[s.name] = {}
-    const targets = s.targets ?? TARGETS
+    const targets = s.targets ?? [...TARGETS, ...(s.crossNode ? crossNode : [])]
     for (const target of targets) raw[s.name][target] = []
     // Targets take turns run by run, so a drift in the machine's speed reaches them all alike.
     for (let run = 0; run < RUNS; run++) {
@@ -236,11 +286,11 @@ async function main () {
       }
     }
     for (const [label, pick, higher] of figures[s.scenario]) {
-      const stats = Object.fromEntries(targets.map((t) => {
+      const stats = Object.fromEntries(targets.flatMap((t) => {
         const xs = raw[s.name][t].map(pick)
-        return [t, { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) }]
+        return xs.includes(undefined) ? [] : [[t, { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) }]]
       }))
-      const ratio = Object.fromEntries(targets.filter((t) => t !== 'ws' && stats.ws).map((t) => [t, stats[t].median / stats.ws.median]))
+      const ratio = Object.fromEntries(targets.filter((t) => t !== 'ws' && stats.ws && stats[t]).map((t) => [t, stats[t].median / stats.ws.median]))
       rows.push({ scenario: s.name, figure: label, higherIsBetter: higher, ...stats, ratio })
     }
     if (s.scenario === 'scale') notes.push(...scaleNotes(s, raw[s.name]))

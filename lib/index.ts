@@ -47,6 +47,7 @@ namespace hauyna {
   export type Adapter = import('./adapters/adapter').Adapter
   export type AdapterHealth = import('./adapters/adapter').AdapterHealth
   export type AdapterNode = import('./adapters/adapter').AdapterNode
+  export type Departure = import('./adapters/adapter').Departure
   export type Envelope = import('./adapters/adapter').Envelope
   export type PresenceEntry = import('./adapters/adapter').PresenceEntry
   export type PresenceStore = import('./adapters/adapter').PresenceStore

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Test } from 'tap'
-import type { Adapter, AdapterNode, Envelope, PresenceEntry } from '../lib/index'
+import type { Adapter, AdapterNode, Departure, Envelope, PresenceEntry } from '../lib/index'
 import { type Client, connect, type Server, startServer, until } from './helpers'
 
 /**
@@ -10,12 +10,18 @@ import { type Client, connect, type Server, startServer, until } from './helpers
 export class RecordingNode implements AdapterNode {
   readonly deliveries: Array<{ topic: string, envelope: Envelope }> = []
   readonly subscribers = new Map<string, number>()
+  /** Each call of `departed`, as the users it named. */
+  readonly departures: string[][] = []
 
   constructor (readonly nodeId = `node-${randomUUID()}`) {}
 
   deliver (topic: string, envelope: Envelope): number {
     this.deliveries.push({ topic, envelope })
     return this.subscribers.get(topic) ?? 0
+  }
+
+  departed (departures: Departure[]): void {
+    this.departures.push(departures.map((d) => d.userId))
   }
 
   of (topic: string): Envelope[] {

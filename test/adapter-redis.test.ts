@@ -61,16 +61,17 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     t.same(await keysUnder(redis, prefix), [], 'every node closed cleanly: no key is left under the prefix')
   })
 
-  t.test('one pub/sub channel per topic, held while the node has local subscribers', async (t) => {
+  t.test('one pub/sub channel per topic, held while the node has local subscribers, and the control channel', async (t) => {
     const prefix = testPrefix(t)
     const redis = rawRedis(t)
     const adapter = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
     await started(t, adapter)
     await adapter.subscribe('channel:lobby')
     await adapter.subscribe('user:alice')
-    t.same((await redis.pubsub('CHANNELS', `${prefix}*`) as string[]).sort(), [`${prefix}topic:channel:lobby`, `${prefix}topic:user:alice`])
+    t.same((await redis.pubsub('CHANNELS', `${prefix}*`) as string[]).sort(),
+      [`${prefix}control`, `${prefix}topic:channel:lobby`, `${prefix}topic:user:alice`])
     await adapter.unsubscribe('channel:lobby')
-    t.same(await redis.pubsub('CHANNELS', `${prefix}*`), [`${prefix}topic:user:alice`])
+    t.same((await redis.pubsub('CHANNELS', `${prefix}*`) as string[]).sort(), [`${prefix}control`, `${prefix}topic:user:alice`])
   })
 
   t.test('a message is a small header and the payload as it was, not re-encoded', async (t) => {
@@ -116,7 +117,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
       `${prefix}node:${node.nodeId}`, `${prefix}nodes`, `${prefix}presence:node:${node.nodeId}`,
       `${prefix}presence:owners`, `${prefix}presence:user:alice`, `${prefix}presence:users`
     ].sort())
-    t.ok(await redis.pttl(`${prefix}node:${node.nodeId}`) <= 15_000, 'the liveness key expires (default nodeTtl)')
+    t.ok(await redis.pttl(`${prefix}node:${node.nodeId}`) <= 6_000, 'the liveness key expires (default nodeTtl)')
     await adapter.presence.remove('alice', 'a1')
     t.same(await keysUnder(redis, prefix), [`${prefix}node:${node.nodeId}`, `${prefix}nodes`])
   })
@@ -158,23 +159,32 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     t.equal(otherNode.deliveries.length, 1, 'the other node delivered its own publish once')
   })
 
-  t.test('a node cut off from Redis longer than nodeTtl is purged by the others\' sweep', async (t) => {
+  t.test('a node cut off from Redis longer than nodeTtl is purged by the others\' sweep; each survivor hears of its users once', async (t) => {
     const prefix = testPrefix(t)
     const client = new Redis(REDIS_URL)
     const lost = redisAdapter({ client, keyPrefix: prefix, nodeTtl: 300 })
     const survivor = redisAdapter({ url: REDIS_URL, keyPrefix: prefix, nodeTtl: 300 })
+    const other = redisAdapter({ url: REDIS_URL, keyPrefix: prefix, nodeTtl: 300 })
     await started(t, lost)
-    await started(t, survivor)
+    const survivorNode = await started(t, survivor)
+    const otherNode = await started(t, other)
     await lost.presence.set('alice', entry('a1'))
+    await lost.presence.set('alice', entry('a2'))
+    await lost.presence.set('carol', entry('c1'))
     await survivor.presence.set('bob', entry('b1'))
-    t.same([...(await survivor.presence.all()).keys()].sort(), ['alice', 'bob'])
+    await other.presence.set('carol', entry('c2'))
+    t.same([...(await survivor.presence.all()).keys()].sort(), ['alice', 'bob', 'carol'])
     client.disconnect()
     t.match(await lost.health(), { ok: false, reason: /^redis 127\.0\.0\.1:6379: / }, 'unhealthy without its connection')
     await until(async () => (await survivor.presence.get('alice')).length === 0, 3000, 'alice purged')
-    t.same([...(await survivor.presence.all()).keys()], ['bob'], 'the live node\'s entries stay')
-    t.equal(await survivor.presence.count(), 1)
+    t.same([...(await survivor.presence.all()).keys()].sort(), ['bob', 'carol'], 'the live nodes\' entries stay')
+    t.equal(await survivor.presence.count(), 2)
+    await until(() => survivorNode.departures.length + otherNode.departures.length === 2, 1000, 'both survivors told')
     await delay(400)
-    t.equal(await survivor.presence.count(), 1, 'a live node is never purged')
+    // Both survivors beat; one script purged the dead node, and the other heard it on the control channel.
+    t.same(survivorNode.departures, [['alice']], 'alice left with the dead node, once; carol is still on another node')
+    t.same(otherNode.departures, [['alice']])
+    t.equal(await survivor.presence.count(), 2, 'a live node is never purged')
   })
 
   t.test('a node restarted under the same nodeId drops the entries of its previous run', async (t) => {

@@ -14,11 +14,23 @@ export interface Envelope {
   skip?: string
 }
 
+/** A user who left with a node that died: no entry of theirs is left anywhere. */
+export interface Departure {
+  userId: string
+  /** The last entry they had, so a leave can say who left. */
+  entry: PresenceEntry
+}
+
 /** What the adapter calls on this node. */
 export interface AdapterNode {
   readonly nodeId: string
   /** Delivers to this node's subscribers of `topic`; returns how many connections got it. */
   deliver (topic: string, envelope: Envelope): number
+  /**
+   * Users whose last presence entries belonged to a node that stopped without leaving (a
+   * crash): called once on every live node for each such node, so that each announces them.
+   */
+  departed (departures: Departure[]): void
 }
 
 /** One connection's presence entry; a user is present while they have at least one. */

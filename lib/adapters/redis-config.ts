@@ -13,7 +13,7 @@ export interface RedisConfig {
 }
 
 const DEFAULT_PREFIX = 'hauyna:'
-const DEFAULT_NODE_TTL = 15_000
+const DEFAULT_NODE_TTL = 6_000
 const MIN_NODE_TTL = 100
 const DEFAULT_OUTGOING_MESSAGES = 10_000
 const DEFAULT_OUTGOING_BYTES = 8 * 1024 * 1024

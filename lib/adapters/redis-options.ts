@@ -19,7 +19,7 @@ export interface RedisAdapterOptions {
   client?: RedisClient
   /** Prefix of every key and pub/sub channel the adapter uses (`'hauyna:'`). */
   keyPrefix?: string
-  /** Milliseconds a node counts as alive without a heartbeat; its presence entries are purged after that (15000). */
+  /** Milliseconds a node counts as alive without a heartbeat; after that, a live node purges its presence entries and announces its users' leaves (6000: within 8 s of a crash). */
   nodeTtl?: number
   /** Cross-node publishes sent to Redis and not yet answered; more are dropped (10000). */
   maxOutgoingMessages?: number

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import type { PresenceEntry, PresenceStore } from './adapter'
+import type { Departure, PresenceEntry, PresenceStore } from './adapter'
 import { PresenceTable } from './presence-table'
 import { COMMAND_TIMEOUT_MS, isReady, within } from './redis-reply'
 
@@ -15,7 +15,9 @@ export function keysOf (prefix: string) {
     owners: prefix + 'presence:owners',
     user: (userId: string) => prefix + 'presence:user:' + userId,
     topics: prefix + 'topic:',
-    topic: (topic: string) => prefix + 'topic:' + topic
+    topic: (topic: string) => prefix + 'topic:' + topic,
+    /** The channel on which the node that purged a dead one tells the others who left with it. */
+    control: prefix + 'control'
   }
 }
 export type RedisKeys = ReturnType<typeof keysOf>
@@ -55,16 +57,24 @@ class LuaScript {
  * Scripts keep all of them consistent in one step, so counts are exact under concurrency.
  */
 
-// purge(prefix, node): removes every entry the node owns, then the node itself.
+// purge(prefix, node, gone): removes every entry the node owns, then the node itself; adds to
+// `gone` (when given) each user left with no entry, and the last entry they had.
 const PURGE = `
-local function purge (prefix, node)
+local function purge (prefix, node, gone)
   local index = prefix .. 'presence:node:' .. node
   local conns = redis.call('HGETALL', index)
   for i = 1, #conns, 2 do
     local user = prefix .. 'presence:user:' .. conns[i + 1]
+    local entry = redis.call('HGET', user, conns[i])
     redis.call('HDEL', user, conns[i])
     redis.call('HDEL', prefix .. 'presence:owners', conns[i])
-    if redis.call('HLEN', user) == 0 then redis.call('SREM', prefix .. 'presence:users', conns[i + 1]) end
+    if redis.call('HLEN', user) == 0 then
+      redis.call('SREM', prefix .. 'presence:users', conns[i + 1])
+      if gone and entry then
+        gone[#gone + 1] = conns[i + 1]
+        gone[#gone + 1] = entry
+      end
+    end
   end
   redis.call('DEL', index, prefix .. 'node:' .. node)
   redis.call('SREM', prefix .. 'nodes', node)
@@ -114,15 +124,18 @@ return out
 `)
 
 // ARGV: prefix, nodeId, nodeTtl. Refreshes this node, then purges every node whose key expired.
-// Returns whether this node's key still existed (0 when Redis lost its data or purged this node).
+// Returns whether this node's key still existed (0 when Redis lost its data or purged this node),
+// and the users the purged nodes took with them (user, last entry, user, last entry…). One
+// script, so of several nodes beating at once exactly one purges a dead node and reports it.
 const BEAT = `
 local existed = redis.call('EXISTS', ARGV[1] .. 'node:' .. ARGV[2])
 redis.call('SET', ARGV[1] .. 'node:' .. ARGV[2], '1', 'PX', ARGV[3])
 redis.call('SADD', ARGV[1] .. 'nodes', ARGV[2])
+local gone = {}
 for _, node in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'nodes')) do
-  if redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 0 then purge(ARGV[1], node) end
+  if redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 0 then purge(ARGV[1], node, gone) end
 end
-return existed
+return { existed, gone }
 `
 const HEARTBEAT = new LuaScript(PURGE + BEAT)
 
@@ -146,6 +159,15 @@ const LEAVE = new LuaScript(PURGE + 'purge(ARGV[1], ARGV[2])')
 
 function parseEntries (values: string[]): PresenceEntry[] {
   return values.map((value) => JSON.parse(value) as PresenceEntry)
+}
+
+/** What a beat or a registration answers: whether this node was still known, and who left with dead nodes. */
+type BeatReply = [number, string[]]
+
+function departuresOf (flat: string[]): Departure[] {
+  const out: Departure[] = []
+  for (let i = 0; i < flat.length; i += 2) out.push({ userId: flat[i], entry: JSON.parse(flat[i + 1]) as PresenceEntry })
+  return out
 }
 
 /** The shared entries, plus this node's own that Redis lacks while they are not written back. */
@@ -221,21 +243,27 @@ export class RedisPresenceStore implements PresenceStore {
   /**
    * Writes every mirrored entry back under this node, drops whatever else Redis holds for it,
    * and beats, in one step. The first registration, with nothing mirrored yet, clears the
-   * entries of a previous run under the same nodeId. Rejects when Redis does not answer.
+   * entries of a previous run under the same nodeId. Resolves to the users that dead nodes,
+   * purged by the beat, took with them; rejects when Redis does not answer.
    */
-  async register (): Promise<void> {
+  async register (): Promise<Departure[]> {
     this.stale = false
     // The mirror as it is when the script is sent: every write sent before it is in the mirror,
     // every write sent after it runs after it in Redis.
-    await REGISTER.run(this.redis, [], () => this.registration()).catch((error: unknown) => {
+    const reply = await REGISTER.run(this.redis, [], () => this.registration()).catch((error: unknown) => {
       this.stale = true
       throw error
-    })
+    }) as BeatReply
+    return departuresOf(reply[1])
   }
 
-  /** Refreshes this node's liveness key and purges dead nodes; `false` when this node's key was gone. */
-  async beat (): Promise<boolean> {
-    return await HEARTBEAT.run(this.redis, [], this.beatArgs()) === 1
+  /**
+   * Refreshes this node's liveness key and purges dead nodes: whether this node's key was still
+   * there, and the users the purged nodes took with them.
+   */
+  async beat (): Promise<{ known: boolean, departures: Departure[] }> {
+    const [existed, gone] = await HEARTBEAT.run(this.redis, [], this.beatArgs()) as BeatReply
+    return { known: existed === 1, departures: departuresOf(gone) }
   }
 
   /** A clean stop: this node's entries go now. */

@@ -1,7 +1,7 @@
 import type * as IORedis from 'ioredis'
 import type { Redis, RedisOptions } from 'ioredis'
 import { errors, unavailable } from '../errors'
-import type { Adapter, AdapterHealth, AdapterNode, Envelope } from './adapter'
+import type { Adapter, AdapterHealth, AdapterNode, Departure, Envelope } from './adapter'
 import { type RedisConfig, resolveConfig } from './redis-config'
 import type { OutgoingStats, RedisAdapterOptions } from './redis-options'
 import { Outbox } from './redis-outbox'
@@ -99,7 +99,8 @@ class RedisAdapterImpl implements RedisAdapter {
       await Promise.all(this.owned.map((redis) => redis.connect())).catch((error: unknown) => {
         throw Object.assign(new errors.RedisUnreachable(addressOf(this.commands), (error as Error).message), { cause: error })
       })
-      await this.presence.register()
+      await this.subscriptions.add(this.keys.control)
+      this.announce(await this.presence.register())
     } catch (error) {
       this.node = undefined
       for (const redis of this.owned) redis.disconnect()
@@ -169,7 +170,19 @@ class RedisAdapterImpl implements RedisAdapter {
 
   private receive (channel: string, message: string): void {
     if (message.startsWith(this.ownHeader)) return
-    this.node?.deliver(channel.slice(this.keys.topics.length), decodeMessage(message))
+    const envelope = decodeMessage(message)
+    if (channel === this.keys.control) this.node?.departed(JSON.parse(envelope.payload) as Departure[])
+    else this.node?.deliver(channel.slice(this.keys.topics.length), envelope)
+  }
+
+  /**
+   * This node purged dead nodes: it announces their users here and tells the others on the
+   * control channel. The purge is one script, so exactly one node announces each dead node.
+   */
+  private announce (departures: Departure[]): void {
+    if (departures.length === 0) return
+    this.node?.departed(departures)
+    this.outbox.send(this.keys.control, this.ownHeader + field(undefined) + field(undefined) + JSON.stringify(departures))
   }
 
   /**
@@ -192,7 +205,9 @@ class RedisAdapterImpl implements RedisAdapter {
   }
 
   private async maintain (): Promise<void> {
-    if (this.presence.stale || !await this.presence.beat()) await this.presence.register()
+    const beat = this.presence.stale ? undefined : await this.presence.beat()
+    if (beat !== undefined) this.announce(beat.departures)
+    if (beat?.known !== true) this.announce(await this.presence.register())
   }
 }
 

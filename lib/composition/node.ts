@@ -49,7 +49,14 @@ export class RealtimeNode {
   constructor (readonly options: ResolvedOptions, readonly log: FastifyBaseLogger) {
     this.nodeId = options.nodeId ?? randomUUID()
     this.adapter = options.adapter
-    const bus = this.bus = new Bus({ nodeId: this.nodeId, adapter: this.adapter, hub: this.hub, codec: options.codec, meter: this.meter })
+    const bus = this.bus = new Bus({
+      nodeId: this.nodeId,
+      adapter: this.adapter,
+      hub: this.hub,
+      codec: options.codec,
+      meter: this.meter,
+      onDeparted: (departures) => { void this.presence.departed(departures) }
+    })
     const directory = this.directory
     this.events = new EventsService(new Set([...Object.keys(builtinTypes), ...lifecycleEvents]),
       (error, event, args) => this.session.errors.handlerFailed(error, event, args))

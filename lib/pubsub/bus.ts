@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import type { Adapter, AdapterNode, Envelope } from '../adapters/adapter'
+import type { Adapter, AdapterNode, Departure, Envelope } from '../adapters/adapter'
 import { deliveredLocally } from '../errors'
 import type { Meter } from '../observe/meter'
 import { type Codec, encodeMessage } from '../protocol/codec'
@@ -11,6 +11,8 @@ export interface BusDeps<D extends Deliverable, S extends Delivery> {
   hub: TopicHub<D, S>
   codec: Codec | undefined
   meter: Pick<Meter, 'delivered' | 'publishFailed'>
+  /** Users who left with a crashed node: presence, above this layer, announces them. */
+  onDeparted: (departures: Departure[]) => void
 }
 
 /**
@@ -24,6 +26,7 @@ export class Bus<D extends Deliverable, S extends Delivery> implements AdapterNo
   private readonly hub: TopicHub<D, S>
   private readonly codec: Codec | undefined
   private readonly meter: Pick<Meter, 'delivered' | 'publishFailed'>
+  readonly departed: (departures: Departure[]) => void
 
   constructor (deps: BusDeps<D, S>) {
     this.nodeId = deps.nodeId
@@ -31,6 +34,7 @@ export class Bus<D extends Deliverable, S extends Delivery> implements AdapterNo
     this.hub = deps.hub
     this.codec = deps.codec
     this.meter = deps.meter
+    this.departed = deps.onDeparted
   }
 
   start (): Promise<void> {

@@ -1,4 +1,4 @@
-import type { PresenceEntry, PresenceStore } from '../adapters/adapter'
+import type { Departure, PresenceEntry, PresenceStore } from '../adapters/adapter'
 import type { Connection } from '../connection/connection'
 import { checkMeta, checkStatus, userKey } from '../protocol/names'
 import type { EventSink } from './ports'
@@ -116,6 +116,14 @@ export class PresenceService {
       out.push(presence)
     }
     return out
+  }
+
+  /**
+   * Announces the users a crashed node took with it (the adapter found them with no entry
+   * left): a `leave` each, as if their last connection had closed here.
+   */
+  async departed (departures: Departure[]): Promise<void> {
+    for (const { userId, entry } of departures) await this.changed('leave', userId, entry.connectionId, [entry])
   }
 
   async isPresent (userId: string): Promise<boolean> {
