@@ -3,12 +3,11 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { join } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import Fastify from 'fastify'
-import hauyna, {
-  type Adapter, type AdapterNode, type Envelope, type HauynaOptions, memoryAdapter, type PresenceEntry, type PresenceStore
-} from '../lib/index'
+import hauyna, { type HauynaOptions, type PresenceEntry, type PresenceStore } from '../lib/index'
 import { CleanupQueue } from '../lib/util/cleanup-queue'
 import type { Command, Report } from './fixtures/mass-clients'
 import { connect, expectInvalidOptions, startServer, until } from './helpers'
+import { WrappedAdapter } from './wrapped-adapter'
 import { internalsOf } from '../lib/plugin'
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
@@ -113,16 +112,10 @@ class FlakyPresence implements PresenceStore {
 }
 
 /** A real adapter around the memory adapter whose presence store can fail. */
-class FlakyAdapter implements Adapter {
-  readonly name = 'flaky'
-  private readonly inner = memoryAdapter()
-  readonly presence = new FlakyPresence(this.inner.presence)
-  init (node: AdapterNode): Promise<void> { return this.inner.init(node) }
-  publish (topic: string, envelope: Envelope): Promise<number> { return this.inner.publish(topic, envelope) }
-  subscribe (topic: string): Promise<void> { return this.inner.subscribe(topic) }
-  unsubscribe (topic: string): Promise<void> { return this.inner.unsubscribe(topic) }
-  health (): ReturnType<Adapter['health']> { return this.inner.health() }
-  close (): Promise<void> { return this.inner.close() }
+class FlakyAdapter extends WrappedAdapter {
+  override readonly presence = new FlakyPresence(this.inner.presence)
+
+  constructor () { super('flaky') }
 }
 
 t.test('disconnect cleanup retries a failing adapter, then reports it and releases the rest', async (t) => {

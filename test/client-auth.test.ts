@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import t from 'tap'
-import { createClient, record } from './client-helpers'
+import { createClient, cutAndReconnect, record } from './client-helpers'
 import { refusal, startServer, until } from './helpers'
 
 // The client's side of the README's "Authentication": a token in the query (fresh for every
@@ -96,9 +96,7 @@ t.test('webSocketOptions: headers reach authenticate in Node, as a value or fres
   await Promise.all([fixed.start(), fresh.start()])
   t.equal(fixed.userId, 'bob')
   t.equal(fresh.userId, 'alice1')
-  const first = fresh.connectionId as string
-  server.app.connections.get(first)?.socket.terminate()
-  await until(() => fresh.state === 'open' && fresh.connectionId !== first, 3000, 'a new connection')
+  await cutAndReconnect(server, fresh)
   t.equal(fresh.userId, 'alice2')
   t.equal(calls, 2)
 })

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { HauynaClient, type HauynaError, type QueryParams } from '../lib/client/index'
-import { createClient, deadUrl, record } from './client-helpers'
+import { createClient, cutAndReconnect, deadUrl, record } from './client-helpers'
 import { delay, startServer, until } from './helpers'
 
 // The url, params, protocols and webSocketOptions functions, called before every attempt:
@@ -44,9 +44,7 @@ t.test('a url function: called before every attempt, its answer opened', async (
   t.teardown(async () => { await client.stop({ timeout: 500 }) })
   await client.start()
   t.equal(client.userId, 'alice1')
-  const first = client.connectionId as string
-  server.app.connections.get(first)?.socket.terminate()
-  await until(() => client.state === 'open' && client.connectionId !== first, 3000, 'a new connection')
+  await cutAndReconnect(server, client)
   t.equal(client.userId, 'alice2')
   t.equal(calls, 2)
 })

@@ -3,7 +3,7 @@ import WebSocket from 'ws'
 import {
   type AppMessages, type ClientEvents, type ClientOptions, type ClientState, HauynaClient, type WebSocketLike
 } from '../lib/client/index'
-import { startServer, until } from './helpers'
+import { type Server, startServer, until } from './helpers'
 
 /** What these helpers need of a client, whatever its app message types. */
 type Observable = Pick<HauynaClient, 'on' | 'state'>
@@ -83,4 +83,11 @@ export class BrowserLikeWebSocket implements WebSocketLike {
 
   send (data: string): void { this.ws.send(data) }
   close (code?: number, reason?: string): void { this.ws.close(code, reason) }
+}
+
+/** Cuts the client's connection from the server's side and waits until it is open on a new one. */
+export async function cutAndReconnect (server: Server, client: Pick<HauynaClient, 'connectionId' | 'state'>): Promise<void> {
+  const first = client.connectionId as string
+  server.app.connections.get(first)?.socket.terminate()
+  await until(() => client.state === 'open' && client.connectionId !== first, 3000, 'a new connection')
 }

@@ -5,9 +5,10 @@ import { Type } from '@sinclair/typebox'
 import Fastify from 'fastify'
 import fastifyMetrics from 'fastify-metrics'
 import parse from 'parse-prometheus-text-format'
-import hauyna, { type Adapter, type AdapterNode, clientSchemas, type Envelope, ErrorCode, type HauynaOptions, memoryAdapter, serverSchemas } from '../lib/index'
+import hauyna, { clientSchemas, type Envelope, ErrorCode, type HauynaOptions, serverSchemas } from '../lib/index'
 import { unavailable } from '../lib/errors'
 import { connect, expectInvalidOptions, open, startServer, until } from './helpers'
+import { WrappedAdapter } from './wrapped-adapter'
 
 interface Series { name: string, labels: Record<string, string>, value: number }
 
@@ -240,21 +241,15 @@ t.test('only pongs answering the server\'s pings are round trips; a codec\'s fra
 })
 
 /** A real adapter: the memory adapter, except that each publish, once delivered here, fails as `failure` says. */
-class IsolatedAdapter implements Adapter {
-  readonly name = 'isolated'
-  private readonly inner = memoryAdapter()
+class IsolatedAdapter extends WrappedAdapter {
   failure: 'unavailable' | 'broken' = 'unavailable'
-  get presence () { return this.inner.presence }
-  init (node: AdapterNode): Promise<void> { return this.inner.init(node) }
-  async publish (topic: string, envelope: Envelope): Promise<number> {
+
+  constructor () { super('isolated') }
+
+  override async publish (topic: string, envelope: Envelope): Promise<number> {
     const delivered = await this.inner.publish(topic, envelope)
     throw this.failure === 'unavailable' ? unavailable(delivered) : new Error('adapter bug')
   }
-
-  subscribe (topic: string): Promise<void> { return this.inner.subscribe(topic) }
-  unsubscribe (topic: string): Promise<void> { return this.inner.unsubscribe(topic) }
-  health (): ReturnType<Adapter['health']> { return this.inner.health() }
-  close (): Promise<void> { return this.inner.close() }
 }
 
 t.test('ws_adapter_publish_failures_total counts each publish that reached this node only, whoever published it', async (t) => {

@@ -172,12 +172,18 @@ function onlyKeys (name: string, value: object, keys: readonly string[], what: s
   }
 }
 
+/** An option of a route the plugin adds: an object of known keys, its hooks functions. */
+function routeOption<T extends { onRequest?: unknown, preHandler?: unknown }> (name: string, value: unknown, keys: string[], what: string): Partial<T> {
+  const option = object<T>(name, value)
+  onlyKeys(name, option, keys, what)
+  routeHooks(`${name}.onRequest`, option.onRequest)
+  routeHooks(`${name}.preHandler`, option.preHandler)
+  return option
+}
+
 function resolveStats (value: HauynaOptions['stats']): ResolvedOptions['stats'] {
   if (value === false) return false
-  const stats = object<StatsOptions>('stats', value)
-  onlyKeys('stats', stats, ['path', 'detail', 'onRequest', 'preHandler'], 'the stats endpoint')
-  routeHooks('stats.onRequest', stats.onRequest)
-  routeHooks('stats.preHandler', stats.preHandler)
+  const stats = routeOption<StatsOptions>('stats', value, ['path', 'detail', 'onRequest', 'preHandler'], 'the stats endpoint')
   // Channel names and meta keys identify people: shown on an open route only when asked for.
   const guarded = [stats.onRequest ?? [], stats.preHandler ?? []].flat().length > 0
   return {
@@ -190,10 +196,7 @@ function resolveStats (value: HauynaOptions['stats']): ResolvedOptions['stats'] 
 
 function resolveAsyncApi (value: HauynaOptions['asyncapi']): ResolvedOptions['asyncapi'] {
   if (value === false) return false
-  const asyncapi = object<AsyncApiOptions>('asyncapi', value)
-  onlyKeys('asyncapi', asyncapi, ['path', 'info', 'onRequest', 'preHandler'], 'the AsyncAPI document')
-  routeHooks('asyncapi.onRequest', asyncapi.onRequest)
-  routeHooks('asyncapi.preHandler', asyncapi.preHandler)
+  const asyncapi = routeOption<AsyncApiOptions>('asyncapi', value, ['path', 'info', 'onRequest', 'preHandler'], 'the AsyncAPI document')
   const info = object<AsyncApiInfo>('asyncapi.info', asyncapi.info)
   onlyKeys('asyncapi.info', info, ['title', 'version', 'description'], 'the AsyncAPI info')
   return {

@@ -1,0 +1,19 @@
+import { type Adapter, type AdapterNode, type Envelope, memoryAdapter, type PresenceStore } from '../lib/index'
+
+/**
+ * A custom adapter that is the memory adapter underneath: tests that need an adapter with one
+ * part changed (a publish that fails, a presence store that fails) extend it and override that part.
+ */
+export class WrappedAdapter implements Adapter {
+  protected readonly inner = memoryAdapter()
+  readonly presence: PresenceStore = this.inner.presence
+
+  constructor (readonly name: string) {}
+
+  init (node: AdapterNode): Promise<void> { return this.inner.init(node) }
+  publish (topic: string, envelope: Envelope): Promise<number> { return this.inner.publish(topic, envelope) }
+  subscribe (topic: string): Promise<void> { return this.inner.subscribe(topic) }
+  unsubscribe (topic: string): Promise<void> { return this.inner.unsubscribe(topic) }
+  health (): ReturnType<Adapter['health']> { return this.inner.health() }
+  close (): Promise<void> { return this.inner.close() }
+}
