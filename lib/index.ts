@@ -48,6 +48,8 @@ namespace hauyna {
   export type AdapterHealth = import('./adapters/adapter').AdapterHealth
   export type AdapterNode = import('./adapters/adapter').AdapterNode
   export type Departure = import('./adapters/adapter').Departure
+  export type NodeFigures = import('./adapters/adapter').NodeFigures
+  export type NodeInfo = import('./adapters/adapter').NodeInfo
   export type Envelope = import('./adapters/adapter').Envelope
   export type PresenceEntry = import('./adapters/adapter').PresenceEntry
   export type PresenceStore = import('./adapters/adapter').PresenceStore

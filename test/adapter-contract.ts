@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Test } from 'tap'
-import type { Adapter, AdapterNode, Departure, Envelope, PresenceEntry } from '../lib/index'
+import type { Adapter, AdapterNode, Departure, Envelope, NodeFigures, PresenceEntry } from '../lib/index'
 import { type Client, connect, type Server, startServer, until } from './helpers'
 
 /**
@@ -18,6 +18,10 @@ export class RecordingNode implements AdapterNode {
   deliver (topic: string, envelope: Envelope): number {
     this.deliveries.push({ topic, envelope })
     return this.subscribers.get(topic) ?? 0
+  }
+
+  figures (): NodeFigures {
+    return { connections: 2, users: 1, startedAt: 1_000 }
   }
 
   departed (departures: Departure[]): void {
@@ -186,6 +190,27 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
         t.equal(await c.adapter.presence.count(), 0, 'and none is left behind')
       })
     }
+
+    t.test('nodes(): this node with its figures, every live node of a shared adapter, none once closed', async (t) => {
+      const a = await start(t)
+      const figures = { connections: 2, users: 1, startedAt: 1_000 }
+      const seen = await a.adapter.nodes()
+      const mine = seen.find((n) => n.nodeId === a.node.nodeId)
+      t.match(mine, { nodeId: a.node.nodeId, ...figures }, 'this node, with the figures it gave')
+      t.ok(Math.abs((mine?.lastSeen ?? 0) - Date.now()) < 5000, 'seen lately')
+      if (!options.shared) {
+        t.equal(seen.length, 1, 'alone')
+        await a.adapter.close()
+        t.same(await a.adapter.nodes(), [], 'none once closed')
+        return
+      }
+      const b = await start(t)
+      const ids = async (s: Started): Promise<string[]> => (await s.adapter.nodes()).map((n) => n.nodeId)
+      t.ok((await ids(a)).includes(b.node.nodeId), 'a sees b')
+      t.ok((await ids(b)).includes(a.node.nodeId), 'b sees a')
+      await b.adapter.close()
+      t.notOk((await ids(a)).includes(b.node.nodeId), 'a node that closed is gone')
+    })
 
     t.test('healthy while running, not while closing nor after, each time with a reason; close is idempotent', async (t) => {
       const { adapter, node } = await start(t)

@@ -49,7 +49,7 @@ t.test('the Redis adapter against its own redis-server', { skip: skipBinary }, a
     await adapter.presence.set('alice', entry('a1'))
     await adapter.subscribe('room')
     t.same(await keysUnder(redis, ''), [
-      `hauyna:node:${node.nodeId}`, 'hauyna:nodes', `hauyna:presence:node:${node.nodeId}`,
+      `hauyna:node:${node.nodeId}`, 'hauyna:nodes', 'hauyna:nodes:info', `hauyna:presence:node:${node.nodeId}`,
       'hauyna:presence:owners', 'hauyna:presence:user:alice', 'hauyna:presence:users'
     ].sort())
     t.same((await redis.pubsub('CHANNELS', '*') as string[]).sort(), ['hauyna:control', 'hauyna:topic:room'])

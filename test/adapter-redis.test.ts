@@ -114,12 +114,12 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     const node = await started(t, adapter)
     await adapter.presence.set('alice', entry('a1'))
     t.same(await keysUnder(redis, prefix), [
-      `${prefix}node:${node.nodeId}`, `${prefix}nodes`, `${prefix}presence:node:${node.nodeId}`,
+      `${prefix}node:${node.nodeId}`, `${prefix}nodes`, `${prefix}nodes:info`, `${prefix}presence:node:${node.nodeId}`,
       `${prefix}presence:owners`, `${prefix}presence:user:alice`, `${prefix}presence:users`
     ].sort())
     t.ok(await redis.pttl(`${prefix}node:${node.nodeId}`) <= 6_000, 'the liveness key expires (default nodeTtl)')
     await adapter.presence.remove('alice', 'a1')
-    t.same(await keysUnder(redis, prefix), [`${prefix}node:${node.nodeId}`, `${prefix}nodes`])
+    t.same(await keysUnder(redis, prefix), [`${prefix}node:${node.nodeId}`, `${prefix}nodes`, `${prefix}nodes:info`])
   })
 
   t.test('entries Redis lost are still this node\'s: seen, counted and removed until written back', async (t) => {

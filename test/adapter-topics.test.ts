@@ -15,6 +15,7 @@ function ledgerAdapter (): { adapter: Adapter, held: Map<string, number> } {
     presence: inner.presence,
     init: (node) => inner.init(node),
     publish: (topic, envelope) => inner.publish(topic, envelope),
+    nodes: () => inner.nodes(),
     async subscribe (topic) {
       held.set(topic, (held.get(topic) ?? 0) + 1)
     },

@@ -169,6 +169,10 @@ t.test('three server processes share one Redis', { skip: skipRedis }, async (t) 
       t.equal(s.presenceCount, 4)
       t.equal(s.stats.presence, 4, 'stats: presence is the shared count')
     }
+    // /ws/stats lists every live node with its figures as of its last beat (every nodeTtl / 3).
+    const cluster = [{ node: 'a', connections: 2, users: 2 }, { node: 'b', connections: 1, users: 1 }, { node: 'c', connections: 1, users: 1 }]
+    await until(async () => JSON.stringify((await a.snapshot()).cluster) === JSON.stringify(cluster), NODE_TTL * 2, 'the cluster figures')
+    for (const node of [a, b, c]) t.same((await node.snapshot()).cluster, cluster, 'stats: every node, its connections and users')
     t.same([sa.connections, sb.connections, sc.connections], [2, 1, 1], 'connections.count() is local')
     t.same([sa.stats.connections, sb.stats.connections, sc.stats.connections], [2, 1, 1], 'so are stats connections')
     t.same([sa.stats.users, sb.stats.users, sc.stats.users], [2, 1, 1], 'and stats users')
@@ -200,6 +204,7 @@ t.test('three server processes share one Redis', { skip: skipRedis }, async (t) 
       const after = await node.snapshot()
       t.same(after.presence, ['alice', 'bob', 'dave'])
       t.same(after.leaves, ['carol'], 'one presence_change leave for carol on each surviving node, no more')
+      t.same(after.cluster.map((n) => n.node), ['a', 'b'], 'stats: the dead node is no longer listed')
     }
     const carolLeft = [alice, bob].flatMap((client) => client.all('presence_diff')).filter((f) => 'carol' in f.leaves)
     t.same(carolLeft, [], 'nor a presence_diff leave: channel presence of the dead node died with it')

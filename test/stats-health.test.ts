@@ -2,24 +2,19 @@ import t from 'tap'
 import type { Socket } from 'node:net'
 import { Value } from '@sinclair/typebox/value'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
-import hauyna, { type Adapter, type AdapterNode, type Envelope, memoryAdapter } from '../lib/index'
-import type { AdapterHealth } from '../lib/adapters/adapter'
+import hauyna, { type AdapterHealth } from '../lib/index'
 import { StatsSchema } from '../lib/stats/stats'
 import { DegradedResponse, HealthyResponse } from '../lib/routes/health'
 import { connect, expectInvalidOptions, startServer, until } from './helpers'
+import { WrappedAdapter } from './wrapped-adapter'
 
 /** A real adapter: the memory adapter, except that its health can be switched off. */
-class SwitchableAdapter implements Adapter {
-  readonly name = 'switchable'
-  private readonly inner = memoryAdapter()
+class SwitchableAdapter extends WrappedAdapter {
   state: 'up' | 'down' | 'broken' = 'up'
-  get presence () { return this.inner.presence }
-  init (node: AdapterNode): Promise<void> { return this.inner.init(node) }
-  publish (topic: string, envelope: Envelope): Promise<number> { return this.inner.publish(topic, envelope) }
-  subscribe (topic: string): Promise<void> { return this.inner.subscribe(topic) }
-  unsubscribe (topic: string): Promise<void> { return this.inner.unsubscribe(topic) }
-  close (): Promise<void> { return this.inner.close() }
-  async health (): Promise<AdapterHealth> {
+
+  constructor () { super('switchable') }
+
+  override async health (): Promise<AdapterHealth> {
     if (this.state === 'broken') throw new Error('connection refused')
     return this.state === 'up' ? await this.inner.health() : { ok: false, reason: 'switched off' }
   }

@@ -1,4 +1,4 @@
-import { type Adapter, type AdapterNode, type Envelope, memoryAdapter, type PresenceStore } from '../lib/index'
+import { type Adapter, type AdapterNode, type Envelope, memoryAdapter, type NodeInfo, type PresenceStore } from '../lib/index'
 
 /**
  * A custom adapter that is the memory adapter underneath: tests that need an adapter with one
@@ -15,5 +15,6 @@ export class WrappedAdapter implements Adapter {
   subscribe (topic: string): Promise<void> { return this.inner.subscribe(topic) }
   unsubscribe (topic: string): Promise<void> { return this.inner.unsubscribe(topic) }
   health (): ReturnType<Adapter['health']> { return this.inner.health() }
+  nodes (): Promise<NodeInfo[]> { return this.inner.nodes() }
   close (): Promise<void> { return this.inner.close() }
 }

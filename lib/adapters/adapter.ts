@@ -21,9 +21,26 @@ export interface Departure {
   entry: PresenceEntry
 }
 
+/** A node's own figures, which the adapter shares with the other nodes. */
+export interface NodeFigures {
+  connections: number
+  users: number
+  /** Epoch milliseconds when the node started. */
+  startedAt: number
+}
+
+/** A live node of the cluster as the adapter last heard of it. */
+export interface NodeInfo extends NodeFigures {
+  nodeId: string
+  /** Epoch milliseconds of the figures: the node's last heartbeat. */
+  lastSeen: number
+}
+
 /** What the adapter calls on this node. */
 export interface AdapterNode {
   readonly nodeId: string
+  /** This node's figures now, for `Adapter.nodes()`. */
+  figures (): NodeFigures
   /** Delivers to this node's subscribers of `topic`; returns how many connections got it. */
   deliver (topic: string, envelope: Envelope): number
   /**
@@ -73,5 +90,7 @@ export interface Adapter {
   /** This node's last local subscriber of `topic` left. */
   unsubscribe (topic: string): Promise<void>
   health (): Promise<AdapterHealth>
+  /** Every live node with its figures (this one's own when it is alone or cut off). */
+  nodes (): Promise<NodeInfo[]>
   close (): Promise<void>
 }

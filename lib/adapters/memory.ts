@@ -1,4 +1,5 @@
-import type { Adapter, AdapterHealth, AdapterNode, Envelope, PresenceEntry, PresenceStore } from './adapter'
+import type { Adapter, AdapterHealth, AdapterNode, Envelope, NodeInfo, PresenceEntry, PresenceStore } from './adapter'
+import { nodeInfo } from './node-info'
 import { PresenceTable } from './presence-table'
 
 class MemoryPresenceStore extends PresenceTable implements PresenceStore {
@@ -41,6 +42,10 @@ class MemoryAdapter implements Adapter {
 
   async health (): Promise<AdapterHealth> {
     return this.node === undefined ? { ok: false, reason: 'memory adapter not running' } : { ok: true }
+  }
+
+  async nodes (): Promise<NodeInfo[]> {
+    return this.node === undefined ? [] : [nodeInfo(this.node)]
   }
 
   async close (): Promise<void> {

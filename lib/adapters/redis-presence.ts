@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import type { Departure, PresenceEntry, PresenceStore } from './adapter'
+import type { Departure, NodeInfo, PresenceEntry, PresenceStore } from './adapter'
 import { PresenceTable } from './presence-table'
 import { COMMAND_TIMEOUT_MS, isReady, within } from './redis-reply'
 
@@ -17,7 +17,8 @@ export function keysOf (prefix: string) {
     topics: prefix + 'topic:',
     topic: (topic: string) => prefix + 'topic:' + topic,
     /** The channel on which the node that purged a dead one tells the others who left with it. */
-    control: prefix + 'control'
+    control: prefix + 'control',
+    nodesInfo: prefix + 'nodes:info'
   }
 }
 export type RedisKeys = ReturnType<typeof keysOf>
@@ -77,6 +78,7 @@ local function purge (prefix, node, gone)
     end
   end
   redis.call('DEL', index, prefix .. 'node:' .. node)
+  redis.call('HDEL', prefix .. 'nodes:info', node)
   redis.call('SREM', prefix .. 'nodes', node)
 end
 `
@@ -123,7 +125,8 @@ end
 return out
 `)
 
-// ARGV: prefix, nodeId, nodeTtl. Refreshes this node, then purges every node whose key expired.
+// ARGV: prefix, nodeId, nodeTtl, the node's figures (NodeInfo JSON). Refreshes this node and
+// its figures, then purges every node whose key expired.
 // Returns whether this node's key still existed (0 when Redis lost its data or purged this node),
 // and the users the purged nodes took with them (user, last entry, user, last entry…). One
 // script, so of several nodes beating at once exactly one purges a dead node and reports it.
@@ -131,6 +134,7 @@ const BEAT = `
 local existed = redis.call('EXISTS', ARGV[1] .. 'node:' .. ARGV[2])
 redis.call('SET', ARGV[1] .. 'node:' .. ARGV[2], '1', 'PX', ARGV[3])
 redis.call('SADD', ARGV[1] .. 'nodes', ARGV[2])
+redis.call('HSET', ARGV[1] .. 'nodes:info', ARGV[2], ARGV[4])
 local gone = {}
 for _, node in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'nodes')) do
   if redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 0 then purge(ARGV[1], node, gone) end
@@ -139,19 +143,19 @@ return { existed, gone }
 `
 const HEARTBEAT = new LuaScript(PURGE + BEAT)
 
-// ARGV: prefix, nodeId, nodeTtl, then connectionId, userId, entry for each entry the node holds.
+// ARGV: prefix, nodeId, nodeTtl, figures, then connectionId, userId, entry for each entry the node holds.
 // Replaces whatever Redis has for this node by those entries, and beats, in one atomic step.
 // An entry of this node that another node changed later (a status set from elsewhere) keeps
 // that change: the mirror does not see it, and must not write it back over it.
 const REGISTER = new LuaScript(PURGE + PUT + `
 local newer = {}
-for i = 4, #ARGV, 3 do
+for i = 5, #ARGV, 3 do
   local held = redis.call('HGET', ARGV[1] .. 'presence:user:' .. ARGV[i + 1], ARGV[i])
   if held and redis.call('HGET', ARGV[1] .. 'presence:owners', ARGV[i]) == ARGV[2]
     and cjson.decode(held).updatedAt > cjson.decode(ARGV[i + 2]).updatedAt then newer[i] = held end
 end
 purge(ARGV[1], ARGV[2])
-for i = 4, #ARGV, 3 do put(ARGV[1], ARGV[i + 1], ARGV[i], newer[i] or ARGV[i + 2], ARGV[2]) end
+for i = 5, #ARGV, 3 do put(ARGV[1], ARGV[i + 1], ARGV[i], newer[i] or ARGV[i + 2], ARGV[2]) end
 ` + BEAT)
 
 // ARGV: prefix, nodeId. A clean stop: this node's entries go now rather than after nodeTtl.
@@ -190,7 +194,9 @@ export class RedisPresenceStore implements PresenceStore {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly owner: () => string,
-    private readonly nodeTtl: number
+    private readonly nodeTtl: number,
+    /** This node's figures, written with every beat. */
+    private readonly self: () => NodeInfo | undefined
   ) {}
 
   async set (userId: string, entry: PresenceEntry): Promise<number> {
@@ -240,6 +246,12 @@ export class RedisPresenceStore implements PresenceStore {
     return this.read(() => this.redis.scard(this.keys.users), () => this.mirror.userCount)
   }
 
+  /** Every live node's figures as of its last beat; this node's own, now, when Redis is down. */
+  nodes (): Promise<NodeInfo[]> {
+    const own = (): NodeInfo[] => [this.self()].filter((info) => info !== undefined)
+    return this.read(async () => (await this.redis.hvals(this.keys.nodesInfo)).map((json) => JSON.parse(json) as NodeInfo), own)
+  }
+
   /**
    * Writes every mirrored entry back under this node, drops whatever else Redis holds for it,
    * and beats, in one step. The first registration, with nothing mirrored yet, clears the
@@ -280,7 +292,7 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   private beatArgs (): string[] {
-    return [this.keys.prefix, this.owner(), String(this.nodeTtl)]
+    return [this.keys.prefix, this.owner(), String(this.nodeTtl), JSON.stringify(this.self() ?? {})]
   }
 
   /** Redis's answer, or `undefined` (and a registration due) when it is down or slow. */

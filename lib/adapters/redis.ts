@@ -1,10 +1,11 @@
 import type * as IORedis from 'ioredis'
 import type { Redis, RedisOptions } from 'ioredis'
 import { errors, unavailable } from '../errors'
-import type { Adapter, AdapterHealth, AdapterNode, Departure, Envelope } from './adapter'
+import type { Adapter, AdapterHealth, AdapterNode, Departure, Envelope, NodeInfo } from './adapter'
 import { type RedisConfig, resolveConfig } from './redis-config'
 import type { OutgoingStats, RedisAdapterOptions } from './redis-options'
 import { Outbox } from './redis-outbox'
+import { nodeInfo } from './node-info'
 import { keysOf, type RedisKeys, RedisPresenceStore } from './redis-presence'
 import { ignore, isReady, REPLY_TIMEOUT_MS, within } from './redis-reply'
 import { TopicSubscriptions } from './redis-subscriptions'
@@ -82,7 +83,8 @@ class RedisAdapterImpl implements RedisAdapter {
     this.subscriber.on('message', (channel: string, message: string) => this.receive(channel, message))
     this.subscriptions = new TopicSubscriptions(this.subscriber)
     this.outbox = new Outbox(this.commands, { maxMessages: config.maxOutgoingMessages, maxBytes: config.maxOutgoingBytes })
-    this.presence = new RedisPresenceStore(this.commands, this.keys, () => this.nodeId, config.nodeTtl)
+    this.presence = new RedisPresenceStore(this.commands, this.keys, () => this.nodeId, config.nodeTtl,
+      () => this.node === undefined ? undefined : nodeInfo(this.node))
     // Back from an outage, Redis may have lost this node's entries or purged them as a dead node's.
     this.commands.on('ready', this.reregister)
   }
@@ -151,6 +153,10 @@ class RedisAdapterImpl implements RedisAdapter {
   private connectionsDown (): string[] {
     const roles: Array<[string, Redis]> = [['command', this.commands], ['subscriber', this.subscriber]]
     return roles.filter(([, redis]) => !isReady(redis)).map(([role, redis]) => `${role} connection ${redis.status}`)
+  }
+
+  nodes (): Promise<NodeInfo[]> {
+    return this.presence.nodes()
   }
 
   close (): Promise<void> {

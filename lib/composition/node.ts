@@ -55,7 +55,8 @@ export class RealtimeNode {
       hub: this.hub,
       codec: options.codec,
       meter: this.meter,
-      onDeparted: (departures) => { void this.presence.departed(departures) }
+      onDeparted: (departures) => { void this.presence.departed(departures) },
+      figures: () => ({ connections: this.directory.size, users: this.directory.userCount, startedAt: this.startedAt })
     })
     const directory = this.directory
     this.events = new EventsService(new Set([...Object.keys(builtinTypes), ...lifecycleEvents]),

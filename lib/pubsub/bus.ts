@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import type { Adapter, AdapterNode, Departure, Envelope } from '../adapters/adapter'
+import type { Adapter, AdapterNode, Departure, Envelope, NodeFigures } from '../adapters/adapter'
 import { deliveredLocally } from '../errors'
 import type { Meter } from '../observe/meter'
 import { type Codec, encodeMessage } from '../protocol/codec'
@@ -13,6 +13,8 @@ export interface BusDeps<D extends Deliverable, S extends Delivery> {
   meter: Pick<Meter, 'delivered' | 'publishFailed'>
   /** Users who left with a crashed node: presence, above this layer, announces them. */
   onDeparted: (departures: Departure[]) => void
+  /** This node's figures, which the adapter shares. */
+  figures: () => NodeFigures
 }
 
 /**
@@ -27,6 +29,7 @@ export class Bus<D extends Deliverable, S extends Delivery> implements AdapterNo
   private readonly codec: Codec | undefined
   private readonly meter: Pick<Meter, 'delivered' | 'publishFailed'>
   readonly departed: (departures: Departure[]) => void
+  readonly figures: () => NodeFigures
 
   constructor (deps: BusDeps<D, S>) {
     this.nodeId = deps.nodeId
@@ -35,6 +38,7 @@ export class Bus<D extends Deliverable, S extends Delivery> implements AdapterNo
     this.codec = deps.codec
     this.meter = deps.meter
     this.departed = deps.onDeparted
+    this.figures = deps.figures
   }
 
   start (): Promise<void> {

@@ -1,3 +1,4 @@
+import type { NodeInfo } from '../adapters/adapter'
 import { ConnectionState, connectionStates } from '../connection/state'
 import type { RealtimeNode } from '../composition/node'
 import type { Stats } from './stats'
@@ -42,6 +43,20 @@ function connectionCounts (node: RealtimeNode): Pick<Stats, 'connections' | 'use
   return { connections, users, states }
 }
 
+/** Every live node, as of its last heartbeat, and their connections added up. */
+function clusterSummary (nodes: NodeInfo[], now: number): Stats['cluster'] {
+  return {
+    connections: nodes.reduce((n, node) => n + node.connections, 0),
+    nodes: nodes.map((node) => ({
+      nodeId: node.nodeId,
+      connections: node.connections,
+      users: node.users,
+      uptime: (now - node.startedAt) / 1000,
+      lastSeen: new Date(node.lastSeen).toISOString()
+    })).sort((a, b) => a.nodeId.localeCompare(b.nodeId))
+  }
+}
+
 /**
  * A snapshot of this node; bounded in size whatever the number of channels. Without
  * `detail`, counts only: no channel names (`private:bob`) nor meta keys.
@@ -66,6 +81,7 @@ export async function collectStats (node: RealtimeNode, detail: boolean): Promis
     rateLimited: meter.rateLimited,
     slowConsumers: meter.slowConsumers,
     connectionsTotal: meter.connectionsTotal,
-    cleanup: node.session.cleanup.metrics()
+    cleanup: node.session.cleanup.metrics(),
+    cluster: clusterSummary(await node.adapter.nodes(), Date.now())
   }
 }

@@ -34,6 +34,16 @@ export const StatsSchema = Type.Object({
     overflow: Type.Integer({ description: 'cleanups run at once because the queue was full' }),
     queueSize: Type.Integer({ description: 'cleanups waiting now' }),
     avgProcessTimeMs: Type.Number({ description: 'mean milliseconds per cleanup' })
-  }, { description: 'the disconnect cleanup queue' })
+  }, { description: 'the disconnect cleanup queue' }),
+  cluster: Type.Object({
+    connections: Type.Integer({ description: 'open connections of every live node, as of each node\'s last heartbeat' }),
+    nodes: Type.Array(Type.Object({
+      nodeId: Type.String(),
+      connections: Type.Integer(),
+      users: Type.Integer({ description: 'distinct users connected to that node' }),
+      uptime: Type.Number({ description: 'seconds since that node started' }),
+      lastSeen: Type.String({ description: 'that node\'s last heartbeat (ISO 8601)' })
+    }), { description: 'every live node of the cluster, by nodeId; this node alone on the memory adapter' })
+  }, { description: 'the cluster as the adapter shares it' })
 })
 export type Stats = Static<typeof StatsSchema>
