@@ -3,11 +3,11 @@ import { join } from 'node:path'
 import t from 'tap'
 import { compile, packedApp, strictEsmConfig } from './packed-app'
 
-// Every TypeScript block of the README and the docs compiles as written, with the imports it
+// Every TypeScript block of the README and the docs (the SDK's, docs/CLIENT.md, too) compiles as written, with the imports it
 // shows, in a strict ESM app that installed the packed tarball: a reader can paste any of them.
 
 const root = join(__dirname, '..')
-const documents = ['README.md', 'lib/client/README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
+const documents = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
 
 interface Block { document: string, line: number, source: string }
 

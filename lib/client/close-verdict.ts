@@ -17,7 +17,7 @@ export interface VerdictContext {
 /**
  * Why reconnecting after this close is pointless, if it is; `undefined` means retry. Browsers
  * never reveal an upgrade's HTTP status: there a 401 is a close 1006 before open, just like an
- * unreachable server, so only `retryBeforeFirstOpen: false` can stop on it (see README).
+ * unreachable server, so only `retryBeforeFirstOpen: false` can stop on it (see docs/CLIENT.md).
  */
 export function terminalError (info: CloseInfo, context: VerdictContext): HauynaError | undefined {
   const { code, reason, status } = info

@@ -106,7 +106,7 @@ export interface ClientOptions {
   heartbeat?: Partial<HeartbeatSettings> | false
   /**
    * Whether attempts that fail before the client has ever opened are retried (default true).
-   * Browsers hide why an upgrade failed (see README: a 401 looks like an unreachable server);
+   * Browsers hide why an upgrade failed (see docs/CLIENT.md: a 401 looks like an unreachable server);
    * set `false` to fail at once with `connect_failed` instead of retrying a refusal.
    */
   retryBeforeFirstOpen?: boolean
