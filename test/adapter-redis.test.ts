@@ -187,6 +187,21 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     t.equal(await survivor.presence.count(), 2, 'a live node is never purged')
   })
 
+  t.test('the control channel: another node\'s announcement reaches departed(); anything else is dropped', async (t) => {
+    const prefix = testPrefix(t)
+    const redis = rawRedis(t)
+    const adapter = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
+    const node = await started(t, adapter)
+    const from = (payload: string): string => `5:other0:0:${payload}`
+    for (const payload of ['not json', '{"userId":"x"}', '[{"userId":"x"}]', '[{"userId":"x","entry":null}]', '[null]']) {
+      await redis.publish(`${prefix}control`, from(payload))
+    }
+    await redis.publish(`${prefix}control`, from(JSON.stringify([{ userId: 'zoe', entry: entry('z1') }])))
+    await until(() => node.departures.length > 0, 2000, 'the announcement')
+    t.same(node.departures, [['zoe']], 'only the well-formed announcement, after the malformed ones were dropped')
+    t.same(await adapter.health(), { ok: true }, 'and the adapter goes on')
+  })
+
   t.test('a node restarted under the same nodeId drops the entries of its previous run', async (t) => {
     const prefix = testPrefix(t)
     const client = new Redis(REDIS_URL)

@@ -32,6 +32,11 @@ function loadIORedis (): typeof IORedis {
   }
 }
 
+function isDeparture (value: unknown): value is Departure {
+  const { userId, entry } = (value ?? {}) as Partial<Departure>
+  return typeof userId === 'string' && typeof entry?.connectionId === 'string' && typeof entry.status === 'string'
+}
+
 /** `host:port` (or the socket path) the connection was given, for an error that must say where. */
 function addressOf (redis: Redis): string {
   const { host, port, path } = redis.options
@@ -177,8 +182,19 @@ class RedisAdapterImpl implements RedisAdapter {
   private receive (channel: string, message: string): void {
     if (message.startsWith(this.ownHeader)) return
     const envelope = decodeMessage(message)
-    if (channel === this.keys.control) this.node?.departed(JSON.parse(envelope.payload) as Departure[])
+    if (channel === this.keys.control) this.departedElsewhere(envelope.payload)
     else this.node?.deliver(channel.slice(this.keys.topics.length), envelope)
+  }
+
+  /** Another node's announcement. Only nodes write there; anything else is dropped, never thrown. */
+  private departedElsewhere (payload: string): void {
+    let departures: unknown
+    try {
+      departures = JSON.parse(payload)
+    } catch {
+      return
+    }
+    if (Array.isArray(departures) && departures.every(isDeparture)) this.node?.departed(departures)
   }
 
   /**
@@ -188,6 +204,7 @@ class RedisAdapterImpl implements RedisAdapter {
   private announce (departures: Departure[]): void {
     if (departures.length === 0) return
     this.node?.departed(departures)
+    // If Redis cannot take it now, the others never hear of these users: the purge is done.
     this.outbox.send(this.keys.control, this.ownHeader + field(undefined) + field(undefined) + JSON.stringify(departures))
   }
 
