@@ -112,7 +112,7 @@ t.test('a strict ESM TypeScript app without ioredis type-checks (declaration fil
     packageJson: { name: 'esm-app', private: true, type: 'module' },
     without: ['ioredis'],
     files: { 'src/app.ts': typedApp, 'src/typebox1.ts': typebox1App },
-    tsconfig: strictEsmConfig(['src'], 'out')
+    tsconfig: strictEsmConfig(['src'], { outDir: 'out' })
   })
   const { status, output } = compile(dir)
   t.equal(status, 0, output)
