@@ -53,6 +53,10 @@ namespace hauyna {
   export type Envelope = import('./adapters/adapter').Envelope
   export type PresenceEntry = import('./adapters/adapter').PresenceEntry
   export type PresenceStore = import('./adapters/adapter').PresenceStore
+  export type Membership = import('./adapters/adapter').Membership
+  export type Member = import('./adapters/adapter').Member
+  export type MemberStore = import('./adapters/adapter').MemberStore
+  export type Vacancy = import('./adapters/adapter').Vacancy
   export type RedisAdapterOptions = import('./adapters/redis').RedisAdapterOptions
   export type RedisAdapter = import('./adapters/redis').RedisAdapter
   export type OutgoingStats = import('./adapters/redis').OutgoingStats

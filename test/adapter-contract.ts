@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Test } from 'tap'
-import type { Adapter, AdapterNode, Departure, Envelope, NodeFigures, PresenceEntry } from '../lib/index'
+import type { Adapter, AdapterNode, Departure, Envelope, Membership, NodeFigures, PresenceEntry, Vacancy } from '../lib/index'
 import { type Client, connect, type Server, startServer, until } from './helpers'
 
 /**
@@ -12,6 +12,8 @@ export class RecordingNode implements AdapterNode {
   readonly subscribers = new Map<string, number>()
   /** Each call of `departed`, as the users it named. */
   readonly departures: string[][] = []
+  /** Each call of `vacated`. */
+  readonly vacancies: Vacancy[][] = []
 
   constructor (readonly nodeId = `node-${randomUUID()}`) {}
 
@@ -26,6 +28,10 @@ export class RecordingNode implements AdapterNode {
 
   departed (departures: Departure[]): void {
     this.departures.push(departures.map((d) => d.userId))
+  }
+
+  vacated (vacancies: Vacancy[]): void {
+    this.vacancies.push(vacancies)
   }
 
   of (topic: string): Envelope[] {
@@ -46,6 +52,11 @@ export function entry (connectionId: string, status = 'online', meta: Record<str
 }
 
 const byConnection = (a: PresenceEntry, b: PresenceEntry): number => a.connectionId.localeCompare(b.connectionId)
+const byMember = (a: Membership, b: Membership): number => a.connectionId.localeCompare(b.connectionId)
+
+export function membership (connectionId: string, userId: string, meta: Record<string, unknown> = {}): Membership {
+  return { connectionId, userId, meta, since: 1_000 }
+}
 
 /** The Adapter contract, run against `makeAdapter`; every case closes the adapters it made. */
 export async function adapterContract (t: Test, name: string, makeAdapter: () => Adapter, options: ContractOptions): Promise<void> {
@@ -188,6 +199,72 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
         await b.adapter.close()
         const c = await start(t)
         t.equal(await c.adapter.presence.count(), 0, 'and none is left behind')
+      })
+    }
+
+    t.test('shared sets: add, replace, remove, members, users, sets, setsOf and size, with the counts they return', async (t) => {
+      const { adapter, node } = await start(t)
+      const store = adapter.members
+      const kind = `k-${randomUUID()}`
+      const alice = `alice-${randomUUID()}`
+      const bob = `bob-${randomUUID()}`
+      const a1 = membership('a1', alice, { role: 'host' })
+      t.equal(await store.add(kind, 'room', a1), 1, 'first membership')
+      t.equal(await store.add(kind, 'room', membership('a2', alice)), 2, 'the user\'s second connection')
+      const a1b = { ...a1, meta: { role: 'guest' } }
+      t.equal(await store.add(kind, 'room', a1b), 2, 'replacing keeps the count')
+      t.equal(await store.add(kind, 'room', membership('b1', bob)), 1, 'another user counts apart')
+      t.equal(await store.add(kind, 'hall', membership('a1', alice)), 1, 'the same connection in another set')
+      t.equal(await store.add(`${kind}-other`, 'room', membership('a1', alice)), 1, 'a set of another kind is another set')
+      t.same((await store.members(kind, 'room')).sort(byMember), [
+        { ...a1b, nodeId: node.nodeId }, { ...membership('a2', alice), nodeId: node.nodeId }, { ...membership('b1', bob), nodeId: node.nodeId }
+      ].sort(byMember), 'each with its meta and its node')
+      t.same(await store.users(kind, 'room'), new Map([[alice, 2], [bob, 1]]))
+      t.same(await store.sets(kind), new Map([['room', 3], ['hall', 1]]))
+      t.same(await store.setsOf(kind, alice), new Map([['room', 2], ['hall', 1]]))
+      t.equal(await store.size(kind, 'room'), 3)
+      t.equal(await store.size(kind, 'nowhere'), 0)
+
+      t.equal(await store.remove(kind, 'room', alice, 'missing'), -1, 'an absent connection')
+      t.equal(await store.remove(kind, 'room', bob, 'a1'), -1, 'a connection of another user')
+      t.equal(await store.remove(kind, 'nowhere', alice, 'a1'), -1, 'an absent set')
+      t.equal(await store.remove(kind, 'room', alice, 'a1'), 1, 'the user\'s memberships left')
+      t.equal(await store.remove(kind, 'room', alice, 'a1'), -1, 'removed once only')
+      t.equal(await store.remove(kind, 'room', alice, 'a2'), 0, 'the user\'s last')
+      t.same(await store.users(kind, 'room'), new Map([[bob, 1]]))
+      t.same(await store.setsOf(kind, alice), new Map([['hall', 1]]))
+      t.equal(await store.remove(kind, 'room', bob, 'b1'), 0)
+      t.same(await store.members(kind, 'room'), [], 'an emptied set has no member')
+      t.same(await store.sets(kind), new Map([['hall', 1]]), 'and is no set any more')
+      t.equal(await store.remove(kind, 'hall', alice, 'a1'), 0)
+      t.equal(await store.remove(`${kind}-other`, 'room', alice, 'a1'), 0)
+      t.same(await store.sets(kind), new Map())
+      t.same(await store.setsOf(kind, alice), new Map())
+      t.same(await store.users(kind, 'hall'), new Map())
+      const proto = membership('p1', '__proto__')
+      t.equal(await store.add(kind, '__proto__', proto), 1, 'names that are special in JavaScript are names like others')
+      t.same(await store.users(kind, '__proto__'), new Map([['__proto__', 1]]))
+      t.same(await store.setsOf(kind, '__proto__'), new Map([['__proto__', 1]]))
+      t.equal(await store.remove(kind, '__proto__', '__proto__', 'p1'), 0)
+    })
+
+    if (options.shared) {
+      t.test('shared sets are shared: every node reads every node\'s members; a clean close takes a node\'s own', async (t) => {
+        const a = await start(t)
+        const b = await start(t)
+        const kind = `k-${randomUUID()}`
+        const carol = `carol-${randomUUID()}`
+        t.equal(await a.adapter.members.add(kind, 'room', membership('c1', carol)), 1)
+        t.equal(await b.adapter.members.add(kind, 'room', membership('c2', carol)), 2, 'counted across nodes')
+        t.same((await a.adapter.members.members(kind, 'room')).map((m) => [m.connectionId, m.nodeId]).sort(),
+          [['c1', a.node.nodeId], ['c2', b.node.nodeId]], 'each member names its node')
+        t.same(await b.adapter.members.sets(kind), new Map([['room', 2]]))
+        await a.adapter.close()
+        t.same(await b.adapter.members.users(kind, 'room'), new Map([[carol, 1]]), 'the closed node\'s members are gone')
+        t.same(b.node.vacancies, [], 'a clean close is no crash: nothing vacated')
+        await b.adapter.close()
+        const c = await start(t)
+        t.same(await c.adapter.members.sets(kind), new Map(), 'and none is left behind')
       })
     }
 

@@ -66,29 +66,29 @@ t.test('the Redis adapter against its own redis-server', { skip: skipBinary }, a
     const inFull = (): Promise<number> => commandStat(redis, 'eval', 'calls')
     const bySha = (): Promise<number> => commandStat(redis, 'evalsha', 'calls')
     // The command connection's first 'ready' is init's own: it does not register a second time.
-    t.same([await inFull(), await bySha()], [1, 1], 'one registration: tried by SHA1, then sent in full')
+    t.same([await inFull(), await bySha()], [2, 2], 'one registration of presence and one of shared sets: each tried by SHA1, then sent in full')
     async function work (): Promise<void> {
       t.equal(await adapter.presence.set('alice', entry('a1')), 1)
       t.same([...(await adapter.presence.all()).keys()], ['alice'])
       t.equal(await adapter.presence.remove('alice', 'a1'), 0)
     }
     await work()
-    t.equal(await inFull(), 4, 'the registration, set, all and remove scripts, each sent in full once')
+    t.equal(await inFull(), 5, 'the two registrations, set, all and remove scripts, each sent in full once')
     const sha = await bySha()
     await work()
     await work()
-    t.equal(await inFull(), 4, 'then run by their SHA1')
+    t.equal(await inFull(), 5, 'then run by their SHA1')
     t.equal(await bySha(), sha + 6)
 
     await redis.script('FLUSH')
     await work()
-    t.equal(await inFull(), 7, 'after SCRIPT FLUSH, each script used is sent in full once more')
+    t.equal(await inFull(), 8, 'after SCRIPT FLUSH, each script used is sent in full once more')
 
     await redis.config('SET', 'maxmemory', '1')
     t.equal(await adapter.presence.set('bob', entry('b1')), 1, 'Redis refused the write (out of memory): this node\'s count')
     await redis.config('SET', 'maxmemory', '0')
     t.equal(await bySha(), sha + 10, 'the refused write was sent by SHA1')
-    t.equal(await inFull(), 7, 'and not sent again in full: Redis had the script')
+    t.equal(await inFull(), 8, 'and not sent again in full: Redis had the script')
   })
 
   t.test('a publish that Redis refuses is counted as dropped, and leaves the queue', async (t) => {

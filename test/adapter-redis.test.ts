@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import hauyna, { type Adapter, redisAdapter } from '../lib/index'
-import { adapterContract, entry, RecordingNode } from './adapter-contract'
+import { adapterContract, entry, membership, RecordingNode } from './adapter-contract'
 import { delay, expectInvalidOption, until, within } from './helpers'
 import { keysUnder, rawRedis, REDIS_URL, requireRedis, skipRedis, testPrefix } from './redis-helpers'
 
@@ -173,6 +173,10 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     await lost.presence.set('carol', entry('c1'))
     await survivor.presence.set('bob', entry('b1'))
     await other.presence.set('carol', entry('c2'))
+    await lost.members.add('presence', 'room', membership('a1', 'alice'))
+    await lost.members.add('presence', 'room', membership('c1', 'carol'))
+    await lost.members.add('presence', 'hall', membership('c1', 'carol'))
+    await other.members.add('presence', 'room', membership('c2', 'carol'))
     t.same([...(await survivor.presence.all()).keys()].sort(), ['alice', 'bob', 'carol'])
     client.disconnect()
     t.match(await lost.health(), { ok: false, reason: /^redis 127\.0\.0\.1:6379: / }, 'unhealthy without its connection')
@@ -185,6 +189,12 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     t.same(survivorNode.departures, [['alice']], 'alice left with the dead node, once; carol is still on another node')
     t.same(otherNode.departures, [['alice']])
     t.equal(await survivor.presence.count(), 2, 'a live node is never purged')
+    const vacated = [...survivorNode.vacancies, ...otherNode.vacancies]
+    t.equal(vacated.length, 1, 'the users out of sets are reported once in the cluster, by the node that purged')
+    t.same(vacated[0].map((v) => `${v.kind}/${v.name}/${v.userId}`).sort(), ['presence/hall/carol', 'presence/room/alice'],
+      'alice out of room, carol out of hall; carol is still in room through another node')
+    t.same(await survivor.members.users('presence', 'room'), new Map([['carol', 1]]))
+    t.same(await survivor.members.sets('presence'), new Map([['room', 1]]))
   })
 
   t.test('the control channel: another node\'s announcement reaches departed(); anything else is dropped', async (t) => {

@@ -13,6 +13,7 @@ function ledgerAdapter (): { adapter: Adapter, held: Map<string, number> } {
   const adapter: Adapter = {
     name: 'ledger',
     presence: inner.presence,
+    members: inner.members,
     init: (node) => inner.init(node),
     publish: (topic, envelope) => inner.publish(topic, envelope),
     nodes: () => inner.nodes(),

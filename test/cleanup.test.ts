@@ -77,7 +77,7 @@ t.test(`${CYCLES} connect/subscribe/disconnect cycles leave every map empty`, as
   })
   t.same(stats.states, { connected: 0, idle: 0, disconnected: 0, reconnecting: 0, error: 0 })
   t.match(internalsOf(app), {
-    connectionsById: 0, connectionsByUser: 0, hubTopics: 0, groupMemberships: 0, userGroups: 0, presenceUsers: 0
+    connectionsById: 0, connectionsByUser: 0, hubTopics: 0, groupMemberships: 0, userGroups: 0, presenceUsers: 0, memberSets: 0, memberUsers: 0
   })
   t.same(await app.presence.list(), [])
   t.same(await app.groups.list(), [])
@@ -85,7 +85,7 @@ t.test(`${CYCLES} connect/subscribe/disconnect cycles leave every map empty`, as
   // The server still works after all that.
   const client = await connect(server.url({ userId: 'after', group: 'g' }))
   t.equal((await client.request({ type: 'subscribe', channel: 'channel-1' })).type, 'ack')
-  t.same(await app.channels.subscribers('channel-1'), [{ connectionId: app.connections.byUser('after')[0].id, userId: 'after', meta: {} }])
+  t.same(await app.channels.subscribers('channel-1'), [{ connectionId: app.connections.byUser('after')[0].id, userId: 'after', meta: {}, nodeId: app.hauyna.nodeId }])
 })
 
 t.test('groups added through the API survive disconnects until removed', async (t) => {

@@ -437,7 +437,7 @@ t.test('error codes', async (t) => {
     t.same(await server.app.channels.subscribers('room'), [], 'no subscription made')
     t.equal((await a.request({ type: 'subscribe', channel: 'room', meta: { pad: 'x' } })).type, 'ack')
     t.same(await server.app.channels.subscribers('room'),
-      [{ connectionId: a.frames[0].connectionId, userId: 'alice', meta: { pad: 'x' } }])
+      [{ connectionId: a.frames[0].connectionId, userId: 'alice', meta: { pad: 'x' }, nodeId: server.app.hauyna.nodeId }])
     t.same(a.violations, [])
   })
 

@@ -162,12 +162,16 @@ t.test('three server processes share one Redis', { skip: skipRedis }, async (t) 
     await exactly(t, 'group', 'staff only', counts([alice, 1], [bob, 1], [carol, 0], [dave, 0]))
   })
 
-  await t.test('presence is shared; connections, subscriptions and groups are node-local', async (t) => {
+  await t.test('presence and channels read the same on every node; connections and groups are node-local', async (t) => {
     const [sa, sb, sc] = await Promise.all([a.snapshot(), b.snapshot(), c.snapshot()])
     for (const s of [sa, sb, sc]) {
       t.same(s.presence, ['alice', 'bob', 'carol', 'dave'], 'presence.list() shows the users of every node')
       t.equal(s.presenceCount, 4)
       t.equal(s.stats.presence, 4, 'stats: presence is the shared count')
+      t.same(s.channels, ['lobby', 'side'], 'channels.list(): every node\'s channels')
+      t.equal(s.sideKnown, true, 'channels.get() knows a channel whose only subscriber is on another node')
+      t.same(s.lobbySubscribers, ['alice', 'bob', 'carol'], 'channels.subscribers(): every node\'s')
+      t.same(s.lobbyPresence, ['alice', 'bob', 'carol'], 'presence.list({ channel }): every node\'s subscribers')
     }
     // /ws/stats lists every live node with its figures as of its last beat (every nodeTtl / 3).
     const cluster = [{ node: 'a', connections: 2, users: 2 }, { node: 'b', connections: 1, users: 1 }, { node: 'c', connections: 1, users: 1 }]
@@ -177,42 +181,69 @@ t.test('three server processes share one Redis', { skip: skipRedis }, async (t) 
     t.same([sa.stats.connections, sb.stats.connections, sc.stats.connections], [2, 1, 1], 'so are stats connections')
     t.same([sa.stats.users, sb.stats.users, sc.stats.users], [2, 1, 1], 'and stats users')
     t.same([sa.aliceConnections, sb.aliceConnections, sc.aliceConnections], [1, 0, 0], 'connections.byUser() is local')
-    t.same([sa.channels, sb.channels, sc.channels], [['lobby', 'side'], ['lobby'], ['lobby']], 'channels.list() is local')
-    t.same([sa.sideKnown, sb.sideKnown, sc.sideKnown], [true, false, false], 'channels.get() is local')
-    t.same([sa.lobbySubscribers, sb.lobbySubscribers, sc.lobbySubscribers], [['alice'], ['bob'], ['carol']],
-      'channels.subscribers() is local')
-    t.same(sa.lobbyPresence, ['alice'], 'presence.list({ channel }) filters by local subscribers')
     t.same([sa.staffMembers, sb.staffMembers, sc.staffMembers], [['alice'], ['bob'], []], 'groups.members() is local')
 
-    // Channel presence: a `subscribed` snapshot lists local users; diffs travel like messages.
-    t.same(Object.keys(carol.all('subscribed')[0].presence), ['carol'], 'the snapshot is local')
+    // Channel presence: the `subscribed` snapshot lists the users of every node; diffs travel like messages.
+    t.same(Object.keys(carol.all('subscribed')[0].presence).sort(), ['alice', 'bob', 'carol'], 'the snapshot is the cluster\'s')
     const joins = alice.all('presence_diff').flatMap((f) => Object.keys(f.joins))
     t.same(joins.sort(), ['bob', 'carol'], 'later joins on other nodes reach alice as diffs')
     t.same(carol.all('presence_diff').flatMap((f) => Object.keys(f.joins)), [], 'earlier ones never reach carol')
+  })
+
+  // frank is on all three nodes: one member of lobby, present while any of his connections is.
+  // His connections outlive this subtest: the whole test closes them.
+  const frank: Client[] = []
+  const top = t
+  await t.test('a user connected through several nodes joins a presence channel once and stays while any connection does', async (t) => {
+    for (const node of [a, b, c]) {
+      const client = await open(top, node.url('frank'))
+      t.equal((await client.request({ type: 'subscribe', channel: 'lobby' })).type, 'ack')
+      frank.push(client)
+    }
+    const frankDiffs = (client: Client, side: 'joins' | 'leaves'): number =>
+      client.all('presence_diff').filter((f) => 'frank' in f[side]).length
+    await until(() => frankDiffs(alice, 'joins') > 0 && frankDiffs(bob, 'joins') > 0, 2000, 'frank\'s join')
+    t.same(Object.keys(frank[2].all('subscribed')[0].presence).sort(), ['alice', 'bob', 'carol', 'frank'], 'his third snapshot has him')
+    const lobby = (await c.snapshot()).lobbySubscribers
+    t.same(lobby, ['alice', 'bob', 'carol', 'frank', 'frank', 'frank'], 'three subscriptions, one per connection')
+    await frank[1].close()
+    await until(async () => (await a.snapshot()).lobbySubscribers.length === 5, 2000, 'his subscription on b gone')
+    await delay(SETTLE_MS)
+    for (const client of [alice, bob]) {
+      t.equal(frankDiffs(client, 'joins'), 1, 'one join for three connections on three nodes')
+      t.equal(frankDiffs(client, 'leaves'), 0, 'no leave while he has a connection')
+    }
+    t.same((await b.snapshot()).lobbyPresence, ['alice', 'bob', 'carol', 'frank'])
   })
 
   await t.test('a killed node\'s users leave: purged, and announced once on every surviving node within nodeTtl × 4/3', async (t) => {
     await c.kill()
     const killed = Date.now()
     await carol.closed
-    await until(async () => (await a.snapshot()).leaves.length > 0 && (await b.snapshot()).leaves.length > 0, NODE_TTL * 5, 'carol announced')
+    const carolLeaves = (client: Client): number => client.all('presence_diff').filter((f) => 'carol' in f.leaves).length
+    await until(async () => (await a.snapshot()).leaves.length > 0 && (await b.snapshot()).leaves.length > 0 &&
+      carolLeaves(alice) > 0 && carolLeaves(bob) > 0, NODE_TTL * 5, 'carol announced')
     const announced = Date.now() - killed
-    t.comment(`carol's leave was announced on both survivors ${announced} ms after node c was killed (nodeTtl ${NODE_TTL} ms)`)
+    t.comment(`carol's leave was announced on both survivors and to lobby's subscribers ${announced} ms after node c was killed (nodeTtl ${NODE_TTL} ms)`)
     t.ok(announced <= NODE_TTL * 4 / 3 + 500, `within the bound (${announced} ms)`)
     await delay(NODE_TTL)
     for (const node of [a, b]) {
       const after = await node.snapshot()
-      t.same(after.presence, ['alice', 'bob', 'dave'])
+      t.same(after.presence, ['alice', 'bob', 'dave', 'frank'])
       t.same(after.leaves, ['carol'], 'one presence_change leave for carol on each surviving node, no more')
       t.same(after.cluster.map((n) => n.node), ['a', 'b'], 'stats: the dead node is no longer listed')
+      t.same(after.lobbySubscribers, ['alice', 'bob', 'frank'], 'the dead node\'s subscriptions are gone')
+      t.same(after.lobbyPresence, ['alice', 'bob', 'frank'])
     }
-    const carolLeft = [alice, bob].flatMap((client) => client.all('presence_diff')).filter((f) => 'carol' in f.leaves)
-    t.same(carolLeft, [], 'nor a presence_diff leave: channel presence of the dead node died with it')
+    for (const client of [alice, bob]) {
+      t.equal(carolLeaves(client), 1, 'one presence_diff leave for carol to each subscriber')
+      t.equal(client.all('presence_diff').filter((f) => 'frank' in f.leaves).length, 0, 'none for frank: he is still on node a')
+    }
     t.equal((await alice.request({ type: 'publish', channel: 'lobby', data: 'after the crash' })).type, 'ack')
-    await exactly(t, 'message', 'after the crash', counts([alice, 1], [bob, 1], [dave, 0]))
+    await exactly(t, 'message', 'after the crash', counts([alice, 1], [bob, 1], [dave, 0], [frank[0], 1]))
   })
 
   await Promise.all([a.stop(), b.stop()])
   t.same(await keysUnder(redis, prefix), [], 'the surviving nodes stopped cleanly and the dead one was swept: no key is left')
-  for (const client of everyone) t.same(client.violations, [], 'every frame matched the protocol')
+  for (const client of [...everyone, ...frank]) t.same(client.violations, [], 'every frame matched the protocol')
 })

@@ -79,6 +79,10 @@ async function crossesAgain (from: Client, to: Client, tag: string): Promise<voi
   }
 }
 
+async function roomSubscribers (node: Node): Promise<string[]> {
+  return (await node.server.app.channels.subscribers('room')).map((s) => s.userId).sort()
+}
+
 t.test('Redis goes down and comes back empty', { skip: skipBinary }, async (t) => {
   if (!requireBinary(t)) return
   const redis = await RedisProcess.start(t)
@@ -154,6 +158,9 @@ t.test('Redis goes down and comes back empty', { skip: skipBinary }, async (t) =
       5 * NODE_TTL, 'both nodes to count alice, bob, dave and carol again')
     t.comment(`presence whole again ${Date.now() - started} ms after Redis answered (restart took ${restartMs} ms)`)
     t.same((await b.server.app.presence.list()).map((p) => p.userId).sort(), ['alice', 'bob', 'carol', 'dave'])
+    await until(async () => (await roomSubscribers(b)).length === 4, 2 * NODE_TTL, 'the other node to list room\'s subscribers again')
+    t.same(await roomSubscribers(b), ['alice', 'bob', 'carol', 'dave'], 'subscriptions are registered again, those made during the outage too')
+    t.same((await b.server.app.presence.list({ channel: 'lobby' })).map((p) => p.userId).sort(), ['alice', 'dave'])
     t.equal(await healthStatus(a), 200)
     t.equal(await healthReason(a), '', 'and no reason')
 
@@ -171,6 +178,8 @@ t.test('Redis goes down and comes back empty', { skip: skipBinary }, async (t) =
     const ms = await timed(until(async () => await a.server.app.presence.count() === 3 && await b.server.app.presence.count() === 3,
       2 * NODE_TTL, 'both nodes to count alice, dave and carol again'))
     t.ok(ms <= 2 * NODE_TTL, `both nodes registered again ${ms} ms after FLUSHALL (nodeTtl ${NODE_TTL} ms)`)
+    await until(async () => (await roomSubscribers(b)).length === 3, 2 * NODE_TTL, 'room\'s subscribers registered again')
+    t.same(await roomSubscribers(a), ['alice', 'carol', 'dave'], 'and their subscriptions')
   })
 
   await t.test('Redis refusing writes (out of memory): a connection is accepted and tracked, and registered by a later beat', async (t) => {

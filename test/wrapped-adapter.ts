@@ -1,4 +1,4 @@
-import { type Adapter, type AdapterNode, type Envelope, memoryAdapter, type NodeInfo, type PresenceStore } from '../lib/index'
+import { type Adapter, type AdapterNode, type Envelope, memoryAdapter, type MemberStore, type NodeInfo, type PresenceStore } from '../lib/index'
 
 /**
  * A custom adapter that is the memory adapter underneath: tests that need an adapter with one
@@ -7,6 +7,7 @@ import { type Adapter, type AdapterNode, type Envelope, memoryAdapter, type Node
 export class WrappedAdapter implements Adapter {
   protected readonly inner = memoryAdapter()
   readonly presence: PresenceStore = this.inner.presence
+  readonly members: MemberStore = this.inner.members
 
   constructor (readonly name: string) {}
 

@@ -36,6 +36,49 @@ export interface NodeInfo extends NodeFigures {
   lastSeen: number
 }
 
+/** A connection's membership of a shared set, as its node adds it. */
+export interface Membership {
+  connectionId: string
+  userId: string
+  /** The membership's own meta (a subscription's, for a channel). */
+  meta: Record<string, unknown>
+  /** Epoch milliseconds when it began. */
+  since: number
+}
+
+/** A membership as every node reads it: with the node its connection is on. */
+export interface Member extends Membership {
+  nodeId: string
+}
+
+/** A user who is no longer in a set: the node that held their last membership of it died. */
+export interface Vacancy {
+  kind: string
+  name: string
+  userId: string
+}
+
+/**
+ * Sets of connections shared by every node of a cluster: a channel's subscribers, for one. A
+ * set is named by a kind (`channel`) and a name. A membership belongs to its connection's
+ * node, which alone adds and removes it; it goes with that node when the node stops or dies.
+ */
+export interface MemberStore {
+  /** Adds or replaces a membership; resolves to the user's memberships of the set afterwards. */
+  add (kind: string, name: string, membership: Membership): Promise<number>
+  /** Removes one; resolves to the user's memberships of the set left, or -1 if it was absent. */
+  remove (kind: string, name: string, userId: string, connectionId: string): Promise<number>
+  members (kind: string, name: string): Promise<Member[]>
+  /** The users in a set, each with their number of memberships of it. */
+  users (kind: string, name: string): Promise<Map<string, number>>
+  /** The sets of a kind with at least one member, each with its number of members. */
+  sets (kind: string): Promise<Map<string, number>>
+  /** The sets of a kind the user is in, each with the user's number of memberships of it. */
+  setsOf (kind: string, userId: string): Promise<Map<string, number>>
+  /** The number of members of a set. */
+  size (kind: string, name: string): Promise<number>
+}
+
 /** What the adapter calls on this node. */
 export interface AdapterNode {
   readonly nodeId: string
@@ -48,6 +91,11 @@ export interface AdapterNode {
    * crash): called once on every live node for each such node, so that each announces them.
    */
   departed (departures: Departure[]): void
+  /**
+   * Users a crashed node took out of shared sets: called once in the whole cluster, on the
+   * node that purged the dead one, so that what it announces is announced once.
+   */
+  vacated (vacancies: Vacancy[]): void
 }
 
 /** One connection's presence entry; a user is present while they have at least one. */
@@ -82,6 +130,7 @@ export type AdapterHealth = { ok: true } | { ok: false, reason: string }
 export interface Adapter {
   readonly name: string
   readonly presence: PresenceStore
+  readonly members: MemberStore
   init (node: AdapterNode): Promise<void>
   /** Delivers to every node's subscribers; resolves to the count delivered where known. */
   publish (topic: string, envelope: Envelope): Promise<number>

@@ -1,4 +1,5 @@
-import type { Adapter, AdapterHealth, AdapterNode, Envelope, NodeInfo, PresenceEntry, PresenceStore } from './adapter'
+import type { Adapter, AdapterHealth, AdapterNode, Envelope, Member, Membership, MemberStore, NodeInfo, PresenceEntry, PresenceStore } from './adapter'
+import { MemberTable } from './member-table'
 import { nodeInfo } from './node-info'
 import { PresenceTable } from './presence-table'
 
@@ -24,9 +25,44 @@ class MemoryPresenceStore extends PresenceTable implements PresenceStore {
   }
 }
 
+class MemoryMemberStore extends MemberTable implements MemberStore {
+  constructor (private readonly nodeId: () => string) {
+    super()
+  }
+
+  async add (kind: string, name: string, membership: Membership): Promise<number> {
+    return this.put(kind, name, { ...membership, nodeId: this.nodeId() })
+  }
+
+  async remove (kind: string, name: string, userId: string, connectionId: string): Promise<number> {
+    return this.drop(kind, name, userId, connectionId)
+  }
+
+  async members (kind: string, name: string): Promise<Member[]> {
+    return this.list(kind, name)
+  }
+
+  async users (kind: string, name: string): Promise<Map<string, number>> {
+    return this.userCounts(kind, name)
+  }
+
+  async sets (kind: string): Promise<Map<string, number>> {
+    return this.sizes(kind)
+  }
+
+  async setsOf (kind: string, userId: string): Promise<Map<string, number>> {
+    return this.setsOfUser(kind, userId)
+  }
+
+  async size (kind: string, name: string): Promise<number> {
+    return this.sizeOf(kind, name)
+  }
+}
+
 class MemoryAdapter implements Adapter {
   readonly name = 'memory'
   readonly presence = new MemoryPresenceStore()
+  readonly members = new MemoryMemberStore(() => this.node?.nodeId ?? '')
   private node: AdapterNode | undefined
 
   async init (node: AdapterNode): Promise<void> {

@@ -1,53 +1,10 @@
-import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import type { Departure, NodeInfo, PresenceEntry, PresenceStore } from './adapter'
+import type { Departure, NodeInfo, PresenceEntry, PresenceStore, Vacancy } from './adapter'
 import { PresenceTable } from './presence-table'
-import { COMMAND_TIMEOUT_MS, isReady, within } from './redis-reply'
-
-/**
- * The keys and channel names that TypeScript reads; the Lua scripts below build the rest
- * (`nodes`, `presence:node:<nodeId>`) from the prefix.
- */
-export function keysOf (prefix: string) {
-  return {
-    prefix,
-    users: prefix + 'presence:users',
-    owners: prefix + 'presence:owners',
-    user: (userId: string) => prefix + 'presence:user:' + userId,
-    topics: prefix + 'topic:',
-    topic: (topic: string) => prefix + 'topic:' + topic,
-    /** The channel on which the node that purged a dead one tells the others who left with it. */
-    control: prefix + 'control',
-    nodesInfo: prefix + 'nodes:info'
-  }
-}
-export type RedisKeys = ReturnType<typeof keysOf>
-
-/**
- * A script run by its SHA1, sent in full only when Redis lacks it (after a restart or SCRIPT
- * FLUSH). Not ioredis's `defineCommand`, which would add methods to the app's own client.
- */
-class LuaScript {
-  private readonly sha: string
-
-  constructor (private readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex')
-  }
-
-  // Keys and arguments go as one array, never spread into a call: a registration carries
-  // three arguments per connection, past the engine's limit on a call's arguments. Arguments
-  // given as a function are taken at each send, so the full script sent after NOSCRIPT
-  // carries the state of that moment, not of the first attempt.
-  async run (redis: Redis, keys: string[], args: string[] | (() => string[])): Promise<unknown> {
-    const values = (): string[] => [...keys, ...typeof args === 'function' ? args() : args]
-    try {
-      return await redis.evalsha(this.sha, keys.length, values())
-    } catch (error) {
-      if (!(error as Error).message.startsWith('NOSCRIPT')) throw error
-      return redis.eval(this.source, keys.length, values())
-    }
-  }
-}
+import type { RedisKeys } from './redis-keys'
+import { LuaScript } from './redis-lua'
+import { MEMBER_FUNCTIONS, vacanciesOf } from './redis-members'
+import { MirroredStore } from './redis-mirrored'
 
 /*
  * Presence layout under the prefix: `presence:user:<id>` hashes connectionId → entry JSON,
@@ -126,28 +83,33 @@ return out
 `)
 
 // ARGV: prefix, nodeId, nodeTtl, the node's figures (NodeInfo JSON). Refreshes this node and
-// its figures, then purges every node whose key expired.
-// Returns whether this node's key still existed (0 when Redis lost its data or purged this node),
-// and the users the purged nodes took with them (user, last entry, user, last entry…). One
-// script, so of several nodes beating at once exactly one purges a dead node and reports it.
+// its figures, then purges every node whose key expired, its presence entries and its shared
+// set memberships. Returns whether this node's key still existed (0 when Redis lost its data or
+// purged this node), the users the purged nodes took with them (user, last entry, user, last
+// entry…), and the users they took out of sets (kind, name, user…). One script, so of several
+// nodes beating at once exactly one purges a dead node and reports it.
 const BEAT = `
 local existed = redis.call('EXISTS', ARGV[1] .. 'node:' .. ARGV[2])
 redis.call('SET', ARGV[1] .. 'node:' .. ARGV[2], '1', 'PX', ARGV[3])
 redis.call('SADD', ARGV[1] .. 'nodes', ARGV[2])
 redis.call('HSET', ARGV[1] .. 'nodes:info', ARGV[2], ARGV[4])
 local gone = {}
+local vacated = {}
 for _, node in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'nodes')) do
-  if redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 0 then purge(ARGV[1], node, gone) end
+  if redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 0 then
+    purgeMembers(ARGV[1], node, vacated)
+    purge(ARGV[1], node, gone)
+  end
 end
-return { existed, gone }
+return { existed, gone, vacated }
 `
-const HEARTBEAT = new LuaScript(PURGE + BEAT)
+const HEARTBEAT = new LuaScript(MEMBER_FUNCTIONS + PURGE + BEAT)
 
 // ARGV: prefix, nodeId, nodeTtl, figures, then connectionId, userId, entry for each entry the node holds.
 // Replaces whatever Redis has for this node by those entries, and beats, in one atomic step.
 // An entry of this node that another node changed later (a status set from elsewhere) keeps
 // that change: the mirror does not see it, and must not write it back over it.
-const REGISTER = new LuaScript(PURGE + PUT + `
+const REGISTER = new LuaScript(MEMBER_FUNCTIONS + PURGE + PUT + `
 local newer = {}
 for i = 5, #ARGV, 3 do
   local held = redis.call('HGET', ARGV[1] .. 'presence:user:' .. ARGV[i + 1], ARGV[i])
@@ -158,15 +120,25 @@ purge(ARGV[1], ARGV[2])
 for i = 5, #ARGV, 3 do put(ARGV[1], ARGV[i + 1], ARGV[i], newer[i] or ARGV[i + 2], ARGV[2]) end
 ` + BEAT)
 
-// ARGV: prefix, nodeId. A clean stop: this node's entries go now rather than after nodeTtl.
-const LEAVE = new LuaScript(PURGE + 'purge(ARGV[1], ARGV[2])')
+// ARGV: prefix, nodeId. A clean stop: this node's entries and memberships go now rather than after nodeTtl.
+const LEAVE = new LuaScript(MEMBER_FUNCTIONS + PURGE + 'purgeMembers(ARGV[1], ARGV[2]) purge(ARGV[1], ARGV[2])')
 
 function parseEntries (values: string[]): PresenceEntry[] {
   return values.map((value) => JSON.parse(value) as PresenceEntry)
 }
 
 /** What a beat or a registration answers: whether this node was still known, and who left with dead nodes. */
-type BeatReply = [number, string[]]
+type BeatReply = [number, string[], string[]]
+
+/** Who left with the nodes a beat purged: users with no entry left, and users out of sets. */
+export interface Purged {
+  departures: Departure[]
+  vacancies: Vacancy[]
+}
+
+function purgedOf (reply: BeatReply): Purged {
+  return { departures: departuresOf(reply[1]), vacancies: vacanciesOf(reply[2]) }
+}
 
 function departuresOf (flat: string[]): Departure[] {
   const out: Departure[] = []
@@ -185,19 +157,19 @@ function withOwn (shared: PresenceEntry[], own: PresenceEntry[]): PresenceEntry[
  * Each node also keeps a mirror of the entries it owns: it answers from the mirror while Redis
  * is down (counts are then this node's only) and writes the mirror back when Redis returns.
  */
-export class RedisPresenceStore implements PresenceStore {
+export class RedisPresenceStore extends MirroredStore implements PresenceStore {
   private readonly mirror = new PresenceTable()
-  /** Redis may lack what the mirror holds: a write did not reach it since the last registration. */
-  stale = false
 
   constructor (
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly keys: RedisKeys,
     private readonly owner: () => string,
     private readonly nodeTtl: number,
     /** This node's figures, written with every beat. */
     private readonly self: () => NodeInfo | undefined
-  ) {}
+  ) {
+    super(redis)
+  }
 
   async set (userId: string, entry: PresenceEntry): Promise<number> {
     const { keys } = this
@@ -258,7 +230,7 @@ export class RedisPresenceStore implements PresenceStore {
    * entries of a previous run under the same nodeId. Resolves to the users that dead nodes,
    * purged by the beat, took with them; rejects when Redis does not answer.
    */
-  async register (): Promise<Departure[]> {
+  async register (): Promise<Purged> {
     this.stale = false
     // The mirror as it is when the script is sent: every write sent before it is in the mirror,
     // every write sent after it runs after it in Redis.
@@ -266,16 +238,16 @@ export class RedisPresenceStore implements PresenceStore {
       this.stale = true
       throw error
     }) as BeatReply
-    return departuresOf(reply[1])
+    return purgedOf(reply)
   }
 
   /**
    * Refreshes this node's liveness key and purges dead nodes: whether this node's key was still
-   * there, and the users the purged nodes took with them.
+   * there, and who the purged nodes took with them.
    */
-  async beat (): Promise<{ known: boolean, departures: Departure[] }> {
-    const [existed, gone] = await HEARTBEAT.run(this.redis, [], this.beatArgs()) as BeatReply
-    return { known: existed === 1, departures: departuresOf(gone) }
+  async beat (): Promise<{ known: boolean, purged: Purged }> {
+    const reply = await HEARTBEAT.run(this.redis, [], this.beatArgs()) as BeatReply
+    return { known: reply[0] === 1, purged: purgedOf(reply) }
   }
 
   /** A clean stop: this node's entries go now. */
@@ -293,18 +265,5 @@ export class RedisPresenceStore implements PresenceStore {
 
   private beatArgs (): string[] {
     return [this.keys.prefix, this.owner(), String(this.nodeTtl), JSON.stringify(this.self() ?? {})]
-  }
-
-  /** Redis's answer, or `undefined` (and a registration due) when it is down or slow. */
-  private async write (command: () => Promise<unknown>): Promise<unknown> {
-    const reply = isReady(this.redis) ? await within(command(), COMMAND_TIMEOUT_MS).catch(() => undefined) : undefined
-    if (reply === undefined) this.stale = true
-    return reply
-  }
-
-  /** Redis's answer, or this node's own when Redis is down, fails or is slow. */
-  private async read<T> (command: () => Promise<T>, local: () => T): Promise<T> {
-    if (!isReady(this.redis)) return local()
-    return await within(command(), COMMAND_TIMEOUT_MS).catch(() => undefined) ?? local()
   }
 }

@@ -2,11 +2,13 @@ import type * as IORedis from 'ioredis'
 import type { Redis, RedisOptions } from 'ioredis'
 import { errors, unavailable } from '../errors'
 import type { Adapter, AdapterHealth, AdapterNode, Departure, Envelope, NodeInfo } from './adapter'
+import { RedisMemberStore } from './redis-members'
 import { type RedisConfig, resolveConfig } from './redis-config'
 import type { OutgoingStats, RedisAdapterOptions } from './redis-options'
 import { Outbox } from './redis-outbox'
 import { nodeInfo } from './node-info'
-import { keysOf, type RedisKeys, RedisPresenceStore } from './redis-presence'
+import { keysOf, type RedisKeys } from './redis-keys'
+import { type Purged, RedisPresenceStore } from './redis-presence'
 import { ignore, isReady, REPLY_TIMEOUT_MS, within } from './redis-reply'
 import { TopicSubscriptions } from './redis-subscriptions'
 import { decodeMessage, field } from './redis-wire'
@@ -54,6 +56,7 @@ const SUBSCRIBER_OPTIONS = { autoResubscribe: false }
 class RedisAdapterImpl implements RedisAdapter {
   readonly name = 'redis'
   readonly presence: RedisPresenceStore
+  readonly members: RedisMemberStore
   private readonly keys: RedisKeys
   private readonly commands: Redis
   private readonly subscriber: Redis
@@ -90,6 +93,7 @@ class RedisAdapterImpl implements RedisAdapter {
     this.outbox = new Outbox(this.commands, { maxMessages: config.maxOutgoingMessages, maxBytes: config.maxOutgoingBytes })
     this.presence = new RedisPresenceStore(this.commands, this.keys, () => this.nodeId, config.nodeTtl,
       () => this.node === undefined ? undefined : nodeInfo(this.node))
+    this.members = new RedisMemberStore(this.commands, this.keys, () => this.nodeId)
     // Back from an outage, Redis may have lost this node's entries or purged them as a dead node's.
     this.commands.on('ready', this.reregister)
   }
@@ -108,6 +112,7 @@ class RedisAdapterImpl implements RedisAdapter {
       })
       await this.subscriptions.add(this.keys.control)
       this.announce(await this.presence.register())
+      await this.members.register()
     } catch (error) {
       this.node = undefined
       for (const redis of this.owned) redis.disconnect()
@@ -199,9 +204,12 @@ class RedisAdapterImpl implements RedisAdapter {
 
   /**
    * This node purged dead nodes: it announces their users here and tells the others on the
-   * control channel. The purge is one script, so exactly one node announces each dead node.
+   * control channel; the users they took out of sets are its alone to announce (the
+   * announcements reach every node as messages). The purge is one script, so exactly one node
+   * announces each dead node.
    */
-  private announce (departures: Departure[]): void {
+  private announce ({ departures, vacancies }: Purged): void {
+    if (vacancies.length > 0) this.node?.vacated(vacancies)
     if (departures.length === 0) return
     this.node?.departed(departures)
     // If Redis cannot take it now, the others never hear of these users: the purge is done.
@@ -215,6 +223,7 @@ class RedisAdapterImpl implements RedisAdapter {
   private readonly reregister = (): void => {
     if (this.heartbeat === undefined || this.node === undefined) return
     this.presence.stale = true
+    this.members.stale = true
     this.tick()
   }
 
@@ -229,8 +238,9 @@ class RedisAdapterImpl implements RedisAdapter {
 
   private async maintain (): Promise<void> {
     const beat = this.presence.stale ? undefined : await this.presence.beat()
-    if (beat !== undefined) this.announce(beat.departures)
+    if (beat !== undefined) this.announce(beat.purged)
     if (beat?.known !== true) this.announce(await this.presence.register())
+    if (beat?.known !== true || this.members.stale) await this.members.register()
   }
 }
 

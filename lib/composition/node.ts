@@ -5,7 +5,7 @@ import type { ChannelSubscription, Connection } from '../connection/connection'
 import type { ResolvedOptions } from '../config/options'
 import { ChannelPresence } from '../services/channel-presence'
 import { ChannelRegistry } from '../services/channel-registry'
-import { ChannelsService } from '../services/channels'
+import { CHANNEL_SETS, ChannelsService } from '../services/channels'
 import { ChannelPolicies } from '../services/policies'
 import { ConnectionsService } from '../services/connections'
 import { EventsService, lifecycleEvents } from '../services/events'
@@ -16,7 +16,6 @@ import { Session, type SessionSettings } from '../session/session'
 import { buildSessionParts } from './session-parts'
 import type { Endpoint } from '../connection/connection'
 import { Meter } from '../observe/meter'
-import { channelTopic } from '../pubsub/topics'
 import { TopicHub } from '../pubsub/topic-hub'
 import { ConnectionDirectory } from '../directory/connection-directory'
 import { Bus } from '../pubsub/bus'
@@ -56,6 +55,7 @@ export class RealtimeNode {
       codec: options.codec,
       meter: this.meter,
       onDeparted: (departures) => { void this.presence.departed(departures) },
+      onVacated: (vacancies) => { void this.channelPresence.vacated(vacancies) },
       figures: () => ({ connections: this.directory.size, users: this.directory.userCount, startedAt: this.startedAt })
     })
     const directory = this.directory
@@ -65,6 +65,7 @@ export class RealtimeNode {
     this.channelPresence = new ChannelPresence({
       enabled: (channel) => policies.for(channel).presence,
       presence: { get: (userId) => this.presence.get(userId) },
+      members: this.adapter.members,
       publisher: bus,
       defaultStatus: options.presence.defaultStatus
     })
@@ -73,6 +74,7 @@ export class RealtimeNode {
       publisher: bus,
       topics: bus,
       subscribers: this.hub,
+      members: this.adapter.members,
       presence: this.channelPresence,
       events: this.events,
       policies,
@@ -87,8 +89,8 @@ export class RealtimeNode {
       events: this.events,
       maxMetaBytes: options.maxMetaBytes,
       defaultStatus: options.presence.defaultStatus,
-      onUpdate: (userId) => this.channelPresence.updated(userId),
-      channelUsers: async (channel) => this.usersOf(channelTopic(channel)),
+      onUpdate: (presence) => this.channelPresence.updated(presence),
+      channelUsers: async (channel) => new Set((await this.adapter.members.users(CHANNEL_SETS, channel)).keys()),
       groupUsers: async (group) => new Set((await this.groups.members(group)).map((m) => m.userId))
     })
     const parts = buildSessionParts({
@@ -109,12 +111,6 @@ export class RealtimeNode {
 
   start (): Promise<void> {
     return this.bus.start()
-  }
-
-  private usersOf (topic: string): Set<string> {
-    const users = new Set<string>()
-    for (const conn of this.hub.subscribers(topic)?.keys() ?? []) users.add(conn.userId)
-    return users
   }
 }
 

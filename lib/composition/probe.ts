@@ -1,3 +1,4 @@
+import { MemberTable } from '../adapters/member-table'
 import { PresenceTable } from '../adapters/presence-table'
 import type { RealtimeNode } from './node'
 
@@ -14,9 +15,9 @@ export interface NodeProbe {
   readonly userGroups: number
   /** Users in this process's presence table; -1 when the adapter keeps presence elsewhere. */
   readonly presenceUsers: number
-  /** Channels holding presence members, and users who are members of one. */
-  readonly presenceChannels: number
-  readonly presenceChannelUsers: number
+  /** Shared sets in this process's member table (channels' subscriptions, presence channels), and their users; -1 when the adapter keeps them elsewhere. */
+  readonly memberSets: number
+  readonly memberUsers: number
   readonly channelRecords: number
   /** Bytes parked in every connection's inbox. */
   readonly inboxBytes: number
@@ -25,6 +26,7 @@ export interface NodeProbe {
 
 export function probe (node: RealtimeNode): NodeProbe {
   const store = node.adapter.presence
+  const members = node.adapter.members
   return {
     connectionsById: node.directory.size,
     connectionsByUser: node.directory.userCount,
@@ -32,8 +34,8 @@ export function probe (node: RealtimeNode): NodeProbe {
     groupMemberships: node.groups.size,
     userGroups: node.groups.userCount,
     presenceUsers: store instanceof PresenceTable ? store.userCount : -1,
-    presenceChannels: node.channelPresence.counts.channels,
-    presenceChannelUsers: node.channelPresence.counts.users,
+    memberSets: members instanceof MemberTable ? members.counts.sets : -1,
+    memberUsers: members instanceof MemberTable ? members.counts.users : -1,
     channelRecords: node.channels.registry.size,
     inboxBytes: node.session.inboxBudget.used,
     draining: node.session.draining

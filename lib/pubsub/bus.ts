@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import type { Adapter, AdapterNode, Departure, Envelope, NodeFigures } from '../adapters/adapter'
+import type { Adapter, AdapterNode, Departure, Envelope, NodeFigures, Vacancy } from '../adapters/adapter'
 import { deliveredLocally } from '../errors'
 import type { Meter } from '../observe/meter'
 import { type Codec, encodeMessage } from '../protocol/codec'
@@ -13,6 +13,8 @@ export interface BusDeps<D extends Deliverable, S extends Delivery> {
   meter: Pick<Meter, 'delivered' | 'publishFailed'>
   /** Users who left with a crashed node: presence, above this layer, announces them. */
   onDeparted: (departures: Departure[]) => void
+  /** Users a crashed node took out of shared sets, which this node purged: channel presence announces them. */
+  onVacated: (vacancies: Vacancy[]) => void
   /** This node's figures, which the adapter shares. */
   figures: () => NodeFigures
 }
@@ -29,6 +31,7 @@ export class Bus<D extends Deliverable, S extends Delivery> implements AdapterNo
   private readonly codec: Codec | undefined
   private readonly meter: Pick<Meter, 'delivered' | 'publishFailed'>
   readonly departed: (departures: Departure[]) => void
+  readonly vacated: (vacancies: Vacancy[]) => void
   readonly figures: () => NodeFigures
 
   constructor (deps: BusDeps<D, S>) {
@@ -38,6 +41,7 @@ export class Bus<D extends Deliverable, S extends Delivery> implements AdapterNo
     this.codec = deps.codec
     this.meter = deps.meter
     this.departed = deps.onDeparted
+    this.vacated = deps.onVacated
     this.figures = deps.figures
   }
 

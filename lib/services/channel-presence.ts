@@ -1,3 +1,4 @@
+import type { MemberStore, Vacancy } from '../adapters/adapter'
 import type { Connection } from '../connection/connection'
 import { channelTopic } from '../pubsub/topics'
 import { deliveredLocally } from '../errors'
@@ -6,20 +7,16 @@ import type { PresenceSummary } from '../protocol/schemas'
 import type { ChannelPresenceTracker, Publisher } from './ports'
 import type { UserPresence } from './types'
 
+/** The kind of shared set that holds, per channel, the connections present in it. */
+export const PRESENCE_SETS = 'presence'
+
 export interface ChannelPresenceDeps {
   /** Whether the channel's policy turns presence on. */
   enabled (channel: string): boolean
   presence: { get (userId: string): Promise<UserPresence | null> }
+  members: MemberStore
   publisher: Publisher
   defaultStatus: string
-}
-
-interface Member {
-  /** This user's connections subscribed to the channel. */
-  connections: number
-  /** Last known status and meta, so a leave can say who left. */
-  status: string
-  meta: Record<string, unknown>
 }
 
 type Diff = Record<string, PresenceSummary>
@@ -27,81 +24,61 @@ type Diff = Record<string, PresenceSummary>
 /**
  * Presence per channel, for channels whose policy turns it on: the users subscribed, a
  * snapshot for the `subscribed` reply, and `presence_diff` frames on user-level joins,
- * leaves and updates. A second tab of a present user changes nothing on the wire.
+ * leaves and updates. The members live in the adapter's shared sets, so a user is counted
+ * once however many connections, on however many nodes, they have in the channel: a second
+ * tab changes nothing on the wire, and a user stays present while any of their connections is.
  */
 export class ChannelPresence implements ChannelPresenceTracker {
-  private readonly channels = new Map<string, Map<string, Member>>()
-  private readonly userChannels = new Map<string, Set<string>>()
-
   constructor (private readonly deps: ChannelPresenceDeps) {}
 
   async joined (conn: Connection, channel: string): Promise<void> {
-    if (!this.deps.enabled(channel) || this.joinedAgain(conn.userId, channel)) return
-    const state = await this.current(conn.userId)
-    // Another connection of this user may have joined while the state was read: one join only.
-    if (this.joinedAgain(conn.userId, channel)) return
-    const fresh = { connections: 1, ...state }
-    let members = this.channels.get(channel)
-    if (members === undefined) this.channels.set(channel, members = new Map())
-    members.set(conn.userId, fresh)
-    let joined = this.userChannels.get(conn.userId)
-    if (joined === undefined) this.userChannels.set(conn.userId, joined = new Set())
-    joined.add(channel)
+    if (!this.deps.enabled(channel)) return
+    const membership = { connectionId: conn.id, userId: conn.userId, meta: {}, since: Date.now() }
+    if (await this.deps.members.add(PRESENCE_SETS, channel, membership) !== 1) return
     // The joiner sees itself in its `subscribed` snapshot, not again as a diff.
-    await this.publish(channel, { joins: { [conn.userId]: summary(fresh) } }, conn.id)
+    await this.publish(channel, { joins: { [conn.userId]: await this.summary(conn.userId, 1) } }, conn.id)
   }
 
-  /** Channels with a present user, and users present in a channel, on this node. @internal */
-  get counts (): { channels: number, users: number } {
-    return { channels: this.channels.size, users: this.userChannels.size }
+  async left (conn: Connection, channel: string): Promise<void> {
+    if (!this.deps.enabled(channel)) return
+    if (await this.deps.members.remove(PRESENCE_SETS, channel, conn.userId, conn.id) !== 0) return
+    await this.publish(channel, { leaves: { [conn.userId]: await this.summary(conn.userId, 1) } })
   }
 
-  /** Counts one more connection of a user already present in the channel; `false` if absent. */
-  private joinedAgain (userId: string, channel: string): boolean {
-    const member = this.channels.get(channel)?.get(userId)
-    if (member === undefined) return false
-    member.connections++
-    return true
-  }
-
-  async left (userId: string, channel: string): Promise<void> {
-    const members = this.channels.get(channel)
-    const member = members?.get(userId)
-    if (members === undefined || member === undefined) return
-    if (--member.connections > 0) return
-    members.delete(userId)
-    if (members.size === 0) this.channels.delete(channel)
-    const joined = this.userChannels.get(userId)
-    joined?.delete(channel)
-    if (joined?.size === 0) this.userChannels.delete(userId)
-    await this.publish(channel, { leaves: { [userId]: { ...summary(member), connections: 1 } } })
-  }
-
-  /** A user's status or meta changed: every presence channel they are in hears an update. */
-  async updated (userId: string): Promise<void> {
-    const joined = this.userChannels.get(userId)
-    if (joined === undefined) return
-    const state = await this.current(userId)
-    for (const channel of [...joined]) {
-      const member = this.channels.get(channel)?.get(userId)
-      if (member === undefined || sameState(member, state)) continue
-      member.status = state.status
-      member.meta = state.meta
-      await this.publish(channel, { updates: { [userId]: summary(member) } })
+  /** A user's status or meta changed: every presence channel they are in, on any node, hears an update. */
+  async updated (presence: UserPresence): Promise<void> {
+    const { userId, status, meta } = presence
+    for (const [channel, connections] of await this.deps.members.setsOf(PRESENCE_SETS, userId)) {
+      await this.publish(channel, { updates: { [userId]: { status, meta, connections } } })
     }
   }
 
-  snapshot (channel: string): Diff | undefined {
-    if (!this.deps.enabled(channel)) return undefined
-    // Own keys for every user id: `out[userId] = …` on a plain object would drop `__proto__`.
-    return Object.fromEntries(Array.from(this.channels.get(channel) ?? [], ([userId, member]) => [userId, summary(member)]))
+  /** Users a crashed node took out of presence channels: announced once, by the node that purged it. */
+  async vacated (vacancies: Vacancy[]): Promise<void> {
+    const leaves = new Map<string, Diff>()
+    for (const { kind, name, userId } of vacancies) {
+      if (kind !== PRESENCE_SETS) continue
+      let diff = leaves.get(name)
+      if (diff === undefined) leaves.set(name, diff = {})
+      diff[userId] = await this.summary(userId, 1)
+    }
+    for (const [channel, diff] of leaves) await this.publish(channel, { leaves: diff })
   }
 
-  private async current (userId: string): Promise<{ status: string, meta: Record<string, unknown> }> {
+  async snapshot (channel: string): Promise<Diff | undefined> {
+    if (!this.deps.enabled(channel)) return undefined
+    const users = [...await this.deps.members.users(PRESENCE_SETS, channel)]
+    const summaries = await Promise.all(users.map(([userId, connections]) => this.summary(userId, connections)))
+    // Own keys for every user id: `out[userId] = …` on a plain object would drop `__proto__`.
+    return Object.fromEntries(users.map(([userId], i) => [userId, summaries[i]]))
+  }
+
+  /** The user's status and meta now; the defaults for a user with no presence left (a leave). */
+  private async summary (userId: string, connections: number): Promise<PresenceSummary> {
     const presence = await this.deps.presence.get(userId)
     return presence === null
-      ? { status: this.deps.defaultStatus, meta: {} }
-      : { status: presence.status, meta: presence.meta }
+      ? { status: this.deps.defaultStatus, meta: {}, connections }
+      : { status: presence.status, meta: presence.meta, connections }
   }
 
   private async publish (channel: string, diff: { joins?: Diff, leaves?: Diff, updates?: Diff }, skip?: string): Promise<void> {
@@ -110,13 +87,4 @@ export class ChannelPresence implements ChannelPresenceTracker {
     // HAUYNA_UNAVAILABLE) must not fail the subscribe or unsubscribe that caused it.
     await this.deps.publisher.publish(channelTopic(channel), frame, undefined, skip).catch(deliveredLocally)
   }
-}
-
-/** Metas are small (`maxMetaBytes`), and come from the store as new objects each time. */
-function sameState (member: Member, state: { status: string, meta: Record<string, unknown> }): boolean {
-  return member.status === state.status && JSON.stringify(member.meta) === JSON.stringify(state.meta)
-}
-
-function summary (member: Member): PresenceSummary {
-  return { status: member.status, meta: member.meta, connections: member.connections }
 }

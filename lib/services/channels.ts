@@ -1,5 +1,6 @@
+import type { MemberStore } from '../adapters/adapter'
 import type { ChannelSubscription, Connection } from '../connection/connection'
-import { channelOf, channelTopic } from '../pubsub/topics'
+import { channelTopic } from '../pubsub/topics'
 import { errors } from '../errors'
 import { frames } from '../protocol/frames'
 import { checkMeta, checkName, userKey } from '../protocol/names'
@@ -16,7 +17,9 @@ export interface ChannelsDeps {
   connections: Pick<ConnectionLookup, 'resolve' | 'ofUser'>
   publisher: Publisher
   topics: TopicJoiner
-  subscribers: TopicView
+  subscribers: Pick<TopicView, 'subscribers'>
+  /** Every node's subscriptions, shared through the adapter. */
+  members: MemberStore
   presence: ChannelPresenceTracker
   events: EventSink
   /** Built by the composition root, which also gives channel presence its `presence` flags. */
@@ -36,7 +39,12 @@ export interface Subscriber {
   connectionId: string
   userId: string
   meta: Record<string, unknown>
+  /** The node the connection is on. */
+  nodeId: string
 }
+
+/** The kind of shared set that holds each channel's subscriptions. */
+export const CHANNEL_SETS = 'channel'
 
 /** A connection, or the id of one on this node. */
 export type ConnectionRef = Connection | string
@@ -60,9 +68,19 @@ export class ChannelsService {
     return this.registry.create(channel, { ...meta })
   }
 
-  /** The channel's metadata and local subscriber count, or `null` when it does not exist. */
+  /**
+   * The channel's metadata and its subscribers on every node, or `null` when it exists on no
+   * node. A channel known only from other nodes' subscribers is implicit, with no meta here
+   * (explicit channels and their meta are each node's own), created with its first subscriber.
+   */
   async get (channel: string): Promise<ChannelInfo | null> {
-    return this.registry.info(channel)
+    const local = this.registry.info(channel)
+    const subscribers = await this.deps.members.size(CHANNEL_SETS, channel)
+    if (local !== null) return { ...local, subscribers }
+    if (subscribers === 0) return null
+    const members = await this.deps.members.members(CHANNEL_SETS, channel)
+    const createdAt = Math.min(...members.map((m) => m.since))
+    return { name: channel, meta: {}, createdAt, explicit: false, subscribers: members.length }
   }
 
   /**
@@ -97,12 +115,12 @@ export class ChannelsService {
   async subscribe (target: ConnectionRef, channel: string, options: SubscribeOptions = {}): Promise<void> {
     const conn = this.deps.connections.resolve(target)
     await this.join(conn, channel, options)
-    conn.send(this.subscribedReply(channel))
+    conn.send(await this.subscribedReply(channel))
   }
 
   /** The `subscribed` frame, with the channel's presence when its policy turns presence on. @internal */
-  subscribedReply (channel: string, ref?: Ref): object {
-    return frames.subscribed(channel, ref, this.deps.presence.snapshot(channel))
+  async subscribedReply (channel: string, ref?: Ref): Promise<object> {
+    return frames.subscribed(channel, ref, await this.deps.presence.snapshot(channel))
   }
 
   async unsubscribe (target: ConnectionRef, channel: string): Promise<boolean> {
@@ -112,18 +130,19 @@ export class ChannelsService {
     return left
   }
 
-  /** Publishes to every subscriber of `channel`; resolves to the deliveries made. */
+  /**
+   * Publishes to every subscriber of `channel` on every node; resolves to the deliveries made on
+   * this node (the other nodes deliver without answering: see docs/SCALING.md).
+   */
   async broadcastTo (channel: string, data: unknown, options: SendOptions = {}): Promise<number> {
     checkName('channel', channel)
     return this.deps.publisher.publish(channelTopic(channel), frames.message(channel, senderOf(options), data))
   }
 
+  /** Every node's subscribers of `channel`. */
   async subscribers (channel: string): Promise<Subscriber[]> {
-    const out: Subscriber[] = []
-    for (const [conn, subscription] of this.deps.subscribers.subscribers(channelTopic(channel)) ?? []) {
-      out.push({ connectionId: conn.id, userId: conn.userId, meta: subscription?.meta ?? {} })
-    }
-    return out
+    const members = await this.deps.members.members(CHANNEL_SETS, channel)
+    return members.map(({ connectionId, userId, meta, nodeId }) => ({ connectionId, userId, meta, nodeId }))
   }
 
   async subscribedChannels (target: ConnectionRef): Promise<string[]> {
@@ -134,14 +153,10 @@ export class ChannelsService {
     return this.deps.connections.resolve(target).subscriptions.has(channel)
   }
 
-  /** Channels with at least one subscriber on this node, largest first. */
+  /** Channels with at least one subscriber on any node, largest first. */
   async list (): Promise<Array<{ channel: string, subscribers: number }>> {
-    const out: Array<{ channel: string, subscribers: number }> = []
-    for (const topic of this.deps.subscribers.topicNames()) {
-      const channel = channelOf(topic)
-      if (channel !== undefined) out.push({ channel, subscribers: this.deps.subscribers.size(topic) })
-    }
-    return out.sort((a, b) => b.subscribers - a.subscribers)
+    const sets = await this.deps.members.sets(CHANNEL_SETS)
+    return Array.from(sets, ([channel, subscribers]) => ({ channel, subscribers })).sort((a, b) => b.subscribers - a.subscribers)
   }
 
   /** Unsubscribes on the server's initiative, telling the client why. */
@@ -165,6 +180,7 @@ export class ChannelsService {
     // Registry and hub change in the same tick, so a channel exists exactly while subscribed.
     const created = this.registry.opened(channel)
     await this.deps.topics.join(conn, channelTopic(channel), subscription)
+    await this.deps.members.add(CHANNEL_SETS, channel, { connectionId: conn.id, userId: conn.userId, meta, since: subscription.since })
     if (created) await this.registry.announceCreated(channel)
     if (!resubscribe) await this.deps.presence.joined(conn, channel)
     await this.deps.events.emit('subscribe', conn, channel, meta)
@@ -174,8 +190,9 @@ export class ChannelsService {
   async leave (conn: Connection, channel: string, presenceLeave: Later = now): Promise<boolean> {
     if (!conn.subscriptions.delete(channel)) return false
     await this.deps.topics.leave(conn, channelTopic(channel))
+    await this.deps.members.remove(CHANNEL_SETS, channel, conn.userId, conn.id)
     const presence = this.deps.presence
-    await presenceLeave(() => presence.left(conn.userId, channel))
+    await presenceLeave(() => presence.left(conn, channel))
     await this.deps.events.emit('unsubscribe', conn, channel)
     await this.registry.released(channel)
     return true

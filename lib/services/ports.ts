@@ -43,7 +43,7 @@ export interface EventSink {
 /** Channel presence as the channels service drives it. */
 export interface ChannelPresenceTracker {
   joined (conn: Connection, channel: string): Promise<void>
-  left (userId: string, channel: string): Promise<void>
-  /** The users present in the channel, or `undefined` when its policy has no presence. */
-  snapshot (channel: string): Record<string, PresenceSummary> | undefined
+  left (conn: Connection, channel: string): Promise<void>
+  /** The users present in the channel on every node, or `undefined` when its policy has no presence. */
+  snapshot (channel: string): Promise<Record<string, PresenceSummary> | undefined>
 }

@@ -25,7 +25,7 @@ export interface PresenceDeps {
   maxMetaBytes: number
   defaultStatus: string
   /** A present user's status or meta changed (channel presence diffs listen here). */
-  onUpdate (userId: string): Promise<void>
+  onUpdate (presence: UserPresence): Promise<void>
   channelUsers (channel: string): Promise<Set<string>>
   groupUsers (group: string): Promise<Set<string>>
 }
@@ -34,6 +34,11 @@ function summarize (userId: string, entries: PresenceEntry[]): UserPresence {
   let latest = entries[0]
   for (const entry of entries) if (entry.updatedAt > latest.updatedAt) latest = entry
   return { userId, status: latest.status, meta: latest.meta, connections: entries }
+}
+
+/** Whether two states differ; metas are small (`maxMetaBytes`). */
+function differ (a: { status: string, meta: Record<string, unknown> }, b: { status: string, meta: Record<string, unknown> }): boolean {
+  return a.status !== b.status || JSON.stringify(a.meta) !== JSON.stringify(b.meta)
 }
 
 function matches (presence: UserPresence, where: Record<string, unknown>): boolean {
@@ -56,10 +61,13 @@ export class PresenceService {
       since: now,
       updatedAt: now
     }
-    const count = await this.deps.store.set(connection.userId, entry)
-    if (count === 1) await this.changed('join', connection.userId, connection.id, [entry])
+    const { userId } = connection
+    const count = await this.deps.store.set(userId, entry)
+    if (count === 1) await this.changed('join', userId, connection.id, [entry])
     // The newest entry sets the user's status: a channel that showed another one hears of it.
-    await this.deps.onUpdate(connection.userId)
+    const others = count === 1 ? [] : (await this.deps.store.get(userId)).filter((e) => e.connectionId !== connection.id)
+    const before = others.length === 0 ? { status: this.deps.defaultStatus, meta: {} } : summarize(userId, others)
+    if (differ(before, entry)) await this.deps.onUpdate(summarize(userId, [...others, entry]))
   }
 
   async untrack (connection: Connection): Promise<boolean> {
@@ -81,6 +89,7 @@ export class PresenceService {
     const entries = await this.deps.store.get(userId)
     const chosen = typeof target === 'string' ? entries : entries.filter((e) => e.connectionId === target.id)
     if (chosen.length === 0) return false
+    const before = summarize(userId, entries)
     const now = Date.now()
     for (const entry of chosen) {
       const next: PresenceEntry = {
@@ -92,8 +101,10 @@ export class PresenceService {
       checkMeta('presence meta', next.meta, this.deps.maxMetaBytes)
       await this.deps.store.set(userId, next)
     }
-    await this.changed('update', userId, chosen[0].connectionId, await this.deps.store.get(userId))
-    await this.deps.onUpdate(userId)
+    const after = await this.deps.store.get(userId)
+    await this.changed('update', userId, chosen[0].connectionId, after)
+    const presence = summarize(userId, after)
+    if (differ(before, presence)) await this.deps.onUpdate(presence)
     return true
   }
 

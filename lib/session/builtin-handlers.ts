@@ -18,7 +18,7 @@ export interface HandlerContext {
     readonly policies: { for (channel: string): ResolvedChannelPolicy }
     join (conn: Connection, channel: string, options: SubscribeOptions): Promise<void>
     leave (conn: Connection, channel: string): Promise<boolean>
-    subscribedReply (channel: string, ref?: Ref): object
+    subscribedReply (channel: string, ref?: Ref): Promise<object>
   }
   groups: { hasSync (userId: string, group: string): boolean }
   presence: {
@@ -60,7 +60,7 @@ const handlers: { [K in keyof Schemas]: BuiltinHandler<Schemas[K]> } = {
     await check(rule, { connection: conn, channel }, conn.subscriptions.has(channel),
       () => new errors.Forbidden(`not allowed to subscribe to channel "${channel}"`))
     await context.channels.join(conn, channel, { meta, echo })
-    conn.send(context.channels.subscribedReply(channel, ref))
+    conn.send(await context.channels.subscribedReply(channel, ref))
   },
 
   async unsubscribe (conn, { channel, ref }, context) {

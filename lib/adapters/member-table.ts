@@ -1,0 +1,100 @@
+import type { Member } from './adapter'
+
+/** One set: its members by connection, and how many of them each user has. */
+interface MemberSet {
+  members: Map<string, Member>
+  users: Map<string, number>
+}
+
+/** The sets of one kind, and the sets each user is in. */
+interface Kind {
+  sets: Map<string, MemberSet>
+  byUser: Map<string, Set<string>>
+}
+
+/**
+ * Shared sets held in this process, synchronously: the memory adapter's store, and the Redis
+ * adapter's mirror of the members its own node added.
+ */
+export class MemberTable {
+  private readonly kinds = new Map<string, Kind>()
+
+  /** Adds or replaces a connection's membership; the user's members of the set afterwards. */
+  put (kind: string, name: string, member: Member): number {
+    const k = this.kindOf(kind)
+    let set = k.sets.get(name)
+    if (set === undefined) k.sets.set(name, set = { members: new Map(), users: new Map() })
+    const known = set.members.has(member.connectionId)
+    set.members.set(member.connectionId, member)
+    const count = (set.users.get(member.userId) ?? 0) + (known ? 0 : 1)
+    set.users.set(member.userId, count)
+    let sets = k.byUser.get(member.userId)
+    if (sets === undefined) k.byUser.set(member.userId, sets = new Set())
+    sets.add(name)
+    return count
+  }
+
+  /** Removes a membership; the user's members of the set left, or -1 if it was absent. */
+  drop (kind: string, name: string, userId: string, connectionId: string): number {
+    const k = this.kinds.get(kind)
+    const set = k?.sets.get(name)
+    if (k === undefined || set === undefined || set.members.get(connectionId)?.userId !== userId) return -1
+    set.members.delete(connectionId)
+    if (set.members.size === 0) k.sets.delete(name)
+    const left = (set.users.get(userId) ?? 1) - 1
+    if (left > 0) {
+      set.users.set(userId, left)
+      return left
+    }
+    set.users.delete(userId)
+    const sets = k.byUser.get(userId)
+    sets?.delete(name)
+    if (sets?.size === 0) k.byUser.delete(userId)
+    return 0
+  }
+
+  list (kind: string, name: string): Member[] {
+    return [...this.kinds.get(kind)?.sets.get(name)?.members.values() ?? []]
+  }
+
+  userCounts (kind: string, name: string): Map<string, number> {
+    return new Map(this.kinds.get(kind)?.sets.get(name)?.users)
+  }
+
+  sizes (kind: string): Map<string, number> {
+    return new Map(Array.from(this.kinds.get(kind)?.sets ?? [], ([name, set]) => [name, set.members.size]))
+  }
+
+  setsOfUser (kind: string, userId: string): Map<string, number> {
+    const k = this.kinds.get(kind)
+    return new Map(Array.from(k?.byUser.get(userId) ?? [], (name) => [name, k?.sets.get(name)?.users.get(userId) ?? 0]))
+  }
+
+  sizeOf (kind: string, name: string): number {
+    return this.kinds.get(kind)?.sets.get(name)?.members.size ?? 0
+  }
+
+  /** Sets held, over every kind, and users in at least one set of a kind (counted once per kind). */
+  get counts (): { sets: number, users: number } {
+    let sets = 0
+    let users = 0
+    for (const k of this.kinds.values()) {
+      sets += k.sets.size
+      users += k.byUser.size
+    }
+    return { sets, users }
+  }
+
+  /** Every membership held, as kind, name and member. */
+  * entries (): Generator<[string, string, Member]> {
+    for (const [kind, k] of this.kinds) {
+      for (const [name, set] of k.sets) for (const member of set.members.values()) yield [kind, name, member]
+    }
+  }
+
+  private kindOf (kind: string): Kind {
+    let k = this.kinds.get(kind)
+    if (k === undefined) this.kinds.set(kind, k = { sets: new Map(), byUser: new Map() })
+    return k
+  }
+}
