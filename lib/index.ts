@@ -72,6 +72,7 @@ namespace hauyna {
   export type ChannelInfo = import('./services/types').ChannelInfo
   export type SubscribeOptions = import('./services/channels').SubscribeOptions
   export type Subscriber = import('./services/channels').Subscriber
+  export type ConnectionLocation = import('./services/connections').ConnectionLocation
   export type ConnectionRef = import('./services/channels').ConnectionRef
   export type ConnectionsService = import('./services/connections').ConnectionsService
   export type EventsService = import('./services/events').EventsService

@@ -224,6 +224,8 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
       t.same(await store.setsOf(kind, alice), new Map([['room', 2], ['hall', 1]]))
       t.equal(await store.size(kind, 'room'), 3)
       t.equal(await store.size(kind, 'nowhere'), 0)
+      t.same(await store.total(kind), { sets: 2, members: 4 }, 'the kind\'s sets, and their members together')
+      t.same(await store.total(`${kind}-none`), { sets: 0, members: 0 })
 
       t.equal(await store.remove(kind, 'room', alice, 'missing'), -1, 'an absent connection')
       t.equal(await store.remove(kind, 'room', bob, 'a1'), -1, 'a connection of another user')
@@ -239,6 +241,7 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
       t.equal(await store.remove(kind, 'hall', alice, 'a1'), 0)
       t.equal(await store.remove(`${kind}-other`, 'room', alice, 'a1'), 0)
       t.same(await store.sets(kind), new Map())
+      t.same(await store.total(kind), { sets: 0, members: 0 })
       t.same(await store.setsOf(kind, alice), new Map())
       t.same(await store.users(kind, 'hall'), new Map())
       const proto = membership('p1', '__proto__')

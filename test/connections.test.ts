@@ -8,7 +8,7 @@ function onlyConnection (clients: Client[], id: string): Client {
   return found
 }
 
-t.test('the registry: get, byUser, count, userCount, inState', async (t) => {
+t.test('the registry: get, byUser, locate, count, userCount, inState', async (t) => {
   const server = await startServer(t)
   const { connections } = server.app
   const a1 = await connect(server.url({ userId: 'alice' }))
@@ -32,11 +32,21 @@ t.test('the registry: get, byUser, count, userCount, inState', async (t) => {
   t.same([...connections.values()].map((c) => c.id).sort(), [a1, a2, b].map((c) => c.frames[0].connectionId).sort(),
     'values() iterates every connection')
   t.same(connections.inState('idle'), [])
+  const { nodeId } = server.app.hauyna
+  const located = await connections.locate('alice')
+  t.same(located.map((l) => l.connectionId).sort(), [a1.frames[0].connectionId, a2.frames[0].connectionId].sort(),
+    'locate() finds every connection of the user')
+  for (const l of located) {
+    t.equal(l.nodeId, nodeId, 'on its node')
+    t.equal(l.connectedAt, connections.get(l.connectionId)?.connectedAt, 'since it connected')
+  }
+  t.same(await connections.locate('nobody'), [])
 
   await a2.close()
   await until(async () => (await connections.count()) === 2, 2000, 'the closed connection to leave the registry')
   t.equal(await connections.userCount(), 2)
   t.equal(connections.byUser('alice').length, 1)
+  t.same((await connections.locate('alice')).map((l) => l.connectionId), [id], 'a closed connection is no longer located')
   await b.close()
   await until(async () => (await connections.userCount()) === 1, 2000, 'bob to leave')
   t.same(connections.inState('connected').map((c) => c.id), [id])

@@ -162,7 +162,7 @@ t.test('three server processes share one Redis', { skip: skipRedis }, async (t) 
     await exactly(t, 'group', 'staff only', counts([alice, 1], [bob, 1], [carol, 0], [dave, 0]))
   })
 
-  await t.test('presence and channels read the same on every node; connections and groups are node-local', async (t) => {
+  await t.test('presence, channels and connections read the same on every node; groups are node-local', async (t) => {
     const [sa, sb, sc] = await Promise.all([a.snapshot(), b.snapshot(), c.snapshot()])
     for (const s of [sa, sb, sc]) {
       t.same(s.presence, ['alice', 'bob', 'carol', 'dave'], 'presence.list() shows the users of every node')
@@ -177,10 +177,14 @@ t.test('three server processes share one Redis', { skip: skipRedis }, async (t) 
     const cluster = [{ node: 'a', connections: 2, users: 2 }, { node: 'b', connections: 1, users: 1 }, { node: 'c', connections: 1, users: 1 }]
     await until(async () => JSON.stringify((await a.snapshot()).cluster) === JSON.stringify(cluster), NODE_TTL * 2, 'the cluster figures')
     for (const node of [a, b, c]) t.same((await node.snapshot()).cluster, cluster, 'stats: every node, its connections and users')
-    t.same([sa.connections, sb.connections, sc.connections], [2, 1, 1], 'connections.count() is local')
-    t.same([sa.stats.connections, sb.stats.connections, sc.stats.connections], [2, 1, 1], 'so are stats connections')
-    t.same([sa.stats.users, sb.stats.users, sc.stats.users], [2, 1, 1], 'and stats users')
-    t.same([sa.aliceConnections, sb.aliceConnections, sc.aliceConnections], [1, 0, 0], 'connections.byUser() is local')
+    t.same([sa.connections, sb.connections, sc.connections], [4, 4, 4], 'connections.count(): every node\'s')
+    t.same([sa.users, sb.users, sc.users], [4, 4, 4], 'connections.userCount(): every node\'s')
+    t.same([sa.stats.clusterConnections, sb.stats.clusterConnections, sc.stats.clusterConnections], [4, 4, 4], 'so is stats cluster.connections')
+    t.same([sa.stats.clusterUsers, sb.stats.clusterUsers, sc.stats.clusterUsers], [4, 4, 4], 'and cluster.users')
+    t.same([sa.stats.connections, sb.stats.connections, sc.stats.connections], [2, 1, 1], 'stats connections are the node\'s own')
+    t.same([sa.stats.users, sb.stats.users, sc.stats.users], [2, 1, 1], 'and so are stats users')
+    t.same([sa.aliceConnections, sb.aliceConnections, sc.aliceConnections], [1, 0, 0], 'connections.byUser(): this node\'s Connection objects')
+    for (const s of [sa, sb, sc]) t.same(s.aliceLocated, ['a'], 'connections.locate(): where she is connected, from any node')
     t.same([sa.staffMembers, sb.staffMembers, sc.staffMembers], [['alice'], ['bob'], []], 'groups.members() is local')
 
     // Channel presence: the `subscribed` snapshot lists the users of every node; diffs travel like messages.

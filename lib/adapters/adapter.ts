@@ -77,6 +77,8 @@ export interface MemberStore {
   setsOf (kind: string, userId: string): Promise<Map<string, number>>
   /** The number of members of a set. */
   size (kind: string, name: string): Promise<number>
+  /** The sets of a kind with at least one member, and their members together. */
+  total (kind: string): Promise<{ sets: number, members: number }>
 }
 
 /** What the adapter calls on this node. */

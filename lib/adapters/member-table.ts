@@ -6,10 +6,11 @@ interface MemberSet {
   users: Map<string, number>
 }
 
-/** The sets of one kind, and the sets each user is in. */
+/** The sets of one kind, the sets each user is in, and their members together. */
 interface Kind {
   sets: Map<string, MemberSet>
   byUser: Map<string, Set<string>>
+  members: number
 }
 
 /**
@@ -26,6 +27,7 @@ export class MemberTable {
     if (set === undefined) k.sets.set(name, set = { members: new Map(), users: new Map() })
     const known = set.members.has(member.connectionId)
     set.members.set(member.connectionId, member)
+    if (!known) k.members++
     const count = (set.users.get(member.userId) ?? 0) + (known ? 0 : 1)
     set.users.set(member.userId, count)
     let sets = k.byUser.get(member.userId)
@@ -40,6 +42,7 @@ export class MemberTable {
     const set = k?.sets.get(name)
     if (k === undefined || set === undefined || set.members.get(connectionId)?.userId !== userId) return -1
     set.members.delete(connectionId)
+    k.members--
     if (set.members.size === 0) k.sets.delete(name)
     const left = (set.users.get(userId) ?? 1) - 1
     if (left > 0) {
@@ -70,6 +73,11 @@ export class MemberTable {
     return new Map(Array.from(k?.byUser.get(userId) ?? [], (name) => [name, k?.sets.get(name)?.users.get(userId) ?? 0]))
   }
 
+  totalOf (kind: string): { sets: number, members: number } {
+    const k = this.kinds.get(kind)
+    return { sets: k?.sets.size ?? 0, members: k?.members ?? 0 }
+  }
+
   sizeOf (kind: string, name: string): number {
     return this.kinds.get(kind)?.sets.get(name)?.members.size ?? 0
   }
@@ -94,7 +102,7 @@ export class MemberTable {
 
   private kindOf (kind: string): Kind {
     let k = this.kinds.get(kind)
-    if (k === undefined) this.kinds.set(kind, k = { sets: new Map(), byUser: new Map() })
+    if (k === undefined) this.kinds.set(kind, k = { sets: new Map(), byUser: new Map(), members: 0 })
     return k
   }
 }

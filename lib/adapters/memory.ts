@@ -57,6 +57,10 @@ class MemoryMemberStore extends MemberTable implements MemberStore {
   async size (kind: string, name: string): Promise<number> {
     return this.sizeOf(kind, name)
   }
+
+  async total (kind: string): Promise<{ sets: number, members: number }> {
+    return this.totalOf(kind)
+  }
 }
 
 class MemoryAdapter implements Adapter {

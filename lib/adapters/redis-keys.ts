@@ -17,6 +17,7 @@ export function keysOf (prefix: string) {
     set: (kind: string, name: string) => `${prefix}set:${kind}:${name}`,
     setUsers: (kind: string, name: string) => `${prefix}setusers:${kind}:${name}`,
     sets: (kind: string) => `${prefix}sets:${kind}`,
+    kinds: prefix + 'kinds',
     userSets: (kind: string, userId: string) => `${prefix}usersets:${kind}:${userId}`
   }
 }

@@ -8,7 +8,8 @@ import type { RedisKeys } from './redis-keys'
 /*
  * Shared sets under the prefix, for a set of kind K and name N: `set:K:N` hashes connectionId →
  * member JSON, `setusers:K:N` counts each user's members in it, `sets:K` counts each set's
- * members, `usersets:K:<userId>` counts a user's members in each set of the kind, and
+ * members, `kinds` counts the members of each kind, `usersets:K:<userId>` counts a user's
+ * members in each set of the kind, and
  * `members:node:<nodeId>` indexes a node's memberships (`K\nN\nconnectionId` → userId) so that
  * they go together when the node stops or dies. Names hold no control character (the
  * protocol's name rule), so the newline separates the fields. Hashes with no field left do
@@ -28,6 +29,7 @@ local function addMember (p, kind, name, conn, user, member, node)
   redis.call('HSET', p .. 'members:node:' .. node, kind .. '\\n' .. name .. '\\n' .. conn, user)
   redis.call('SADD', p .. 'nodes', node)
   redis.call('HINCRBY', p .. 'sets:' .. kind, name, 1)
+  redis.call('HINCRBY', p .. 'kinds', kind, 1)
   redis.call('HINCRBY', p .. 'usersets:' .. kind .. ':' .. user, name, 1)
   return redis.call('HINCRBY', p .. 'setusers:' .. kind .. ':' .. name, user, 1)
 end
@@ -39,6 +41,7 @@ local function dropMember (p, kind, name, conn, user, node)
   redis.call('HDEL', index, field)
   redis.call('HDEL', p .. 'set:' .. kind .. ':' .. name, conn)
   decr(p .. 'sets:' .. kind, name)
+  decr(p .. 'kinds', kind)
   decr(p .. 'usersets:' .. kind .. ':' .. user, name)
   return decr(p .. 'setusers:' .. kind .. ':' .. name, user)
 end
@@ -73,6 +76,9 @@ const REGISTER = new LuaScript(MEMBER_FUNCTIONS + `
 purgeMembers(ARGV[1], ARGV[2])
 for i = 3, #ARGV, 5 do addMember(ARGV[1], ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[2]) end
 `)
+
+// KEYS: sets of the kind, kinds. ARGV: kind. Sets and members of the kind, read together.
+const TOTAL = new LuaScript("return { redis.call('HLEN', KEYS[1]), tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') }")
 
 /** `[kind, name, user, kind, name, user…]`, as a purge reports them. */
 export function vacanciesOf (flat: string[]): Vacancy[] {
@@ -141,6 +147,13 @@ export class RedisMemberStore extends MirroredStore implements MemberStore {
 
   size (kind: string, name: string): Promise<number> {
     return this.read(() => this.redis.hlen(this.keys.set(kind, name)), () => this.mirror.sizeOf(kind, name))
+  }
+
+  total (kind: string): Promise<{ sets: number, members: number }> {
+    return this.read(async () => {
+      const [sets, members] = await TOTAL.run(this.redis, [this.keys.sets(kind), this.keys.kinds], [kind]) as [number, number]
+      return { sets, members }
+    }, () => this.mirror.totalOf(kind))
   }
 
   /** Writes every mirrored membership back under this node and drops the rest of its own; rejects when Redis does not answer. */

@@ -83,7 +83,7 @@ export class RealtimeNode {
       maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection
     })
     this.groups = new GroupsService({ connections: directory, publisher: bus, topics: bus })
-    this.connections = new ConnectionsService({ connections: directory, publisher: bus })
+    this.connections = new ConnectionsService({ connections: directory, publisher: bus, members: this.adapter.members })
     this.presence = new PresenceService({
       store: this.adapter.presence,
       events: this.events,
@@ -105,6 +105,7 @@ export class RealtimeNode {
       topics: bus,
       events: this.events,
       groups: this.groups,
+      connections: this.connections,
       presence: this.presence
     })
   }

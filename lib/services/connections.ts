@@ -1,3 +1,4 @@
+import type { MemberStore } from '../adapters/adapter'
 import type { Connection } from '../connection/connection'
 import type { ConnectionState } from '../connection/state'
 import { ALL_TOPIC, userTopic } from '../pubsub/topics'
@@ -11,17 +12,51 @@ import { type SendOptions, senderOf } from './send-options'
 export interface ConnectionsDeps {
   connections: ConnectionLookup
   publisher: Publisher
+  /** Every node's connections, by user, shared through the adapter. */
+  members: MemberStore
 }
 
-/** The live registry of this node's connections, direct messages and broadcasts. */
+/** A connection on any node of the cluster, as `locate` finds it. */
+export interface ConnectionLocation {
+  connectionId: string
+  nodeId: string
+  /** Epoch milliseconds when it connected. */
+  connectedAt: number
+}
+
+/** The kind of shared set that holds each user's connections, on every node. */
+const USER_SETS = 'user'
+
+/**
+ * The live registry of connections: this node's as objects, every node's as counts and
+ * locations; direct messages and broadcasts.
+ */
 export class ConnectionsService {
   private readonly connections: ConnectionLookup
   private readonly publisher: Publisher
+  private readonly members: MemberStore
 
   /** @internal */
   constructor (deps: ConnectionsDeps) {
     this.connections = deps.connections
     this.publisher = deps.publisher
+    this.members = deps.members
+  }
+
+  /** A connection was set up: every node can count and locate it. @internal */
+  async registered (conn: Connection): Promise<void> {
+    await this.members.add(USER_SETS, conn.userId, { connectionId: conn.id, userId: conn.userId, meta: {}, since: conn.connectedAt })
+  }
+
+  /** A connection closed (safe to call again, as a retried cleanup step does). @internal */
+  async unregistered (conn: Connection): Promise<void> {
+    await this.members.remove(USER_SETS, conn.userId, conn.userId, conn.id)
+  }
+
+  /** Where the user is connected, on every node. */
+  async locate (userId: string): Promise<ConnectionLocation[]> {
+    const members = await this.members.members(USER_SETS, userKey(userId))
+    return members.map(({ connectionId, nodeId, since }) => ({ connectionId, nodeId, connectedAt: since }))
   }
 
   get (id: string): Connection | undefined {
@@ -42,13 +77,14 @@ export class ConnectionsService {
     return this.publisher.publish(ALL_TOPIC, frames.broadcast(senderOf(options), data))
   }
 
+  /** Connections set up on every node (one that is closing may still count until its cleanup). */
   async count (): Promise<number> {
-    return this.connections.size
+    return (await this.members.total(USER_SETS)).members
   }
 
-  /** Distinct users with at least one connection. */
+  /** Distinct users with at least one connection on any node. */
   async userCount (): Promise<number> {
-    return this.connections.userCount
+    return (await this.members.total(USER_SETS)).sets
   }
 
   inState (state: ConnectionState): Connection[] {

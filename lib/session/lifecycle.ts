@@ -31,6 +31,7 @@ export interface LifecycleDeps {
   directory: { countOfUser (userId: string): number, add (conn: Connection): void, remove (conn: Connection): boolean }
   topics: TopicJoiner
   groups: { attach (conn: Connection, identityGroups: Array<string | { name: string, role?: string }>): Promise<void> }
+  connections: { registered (conn: Connection): Promise<void>, unregistered (conn: Connection): Promise<void> }
   presence: { track (conn: Connection): Promise<void> }
   /** Runs an event's listeners, the endpoint's own (`onConnect`) first. */
   events: { emitAfter (first: ((...args: never[]) => unknown) | undefined, event: string, args: unknown[]): Promise<void> }
@@ -105,6 +106,7 @@ async function setUp (deps: LifecycleDeps, conn: Connection, identity: Identity)
   try {
     await deps.topics.join(conn, userTopic(conn.userId), null)
     await deps.topics.join(conn, ALL_TOPIC, null)
+    await deps.connections.registered(conn)
     await deps.groups.attach(conn, identity.groups ?? [])
     const { interval, timeout } = deps.heartbeat
     conn.send(frames.connected(conn.id, conn.userId, { interval, timeout }))
@@ -123,7 +125,7 @@ async function setUp (deps: LifecycleDeps, conn: Connection, identity: Identity)
 }
 
 /**
- * A socket closed: out of the registry at once (counts are right immediately), and the rest
+ * A socket closed: out of the registry and the shared counts at once, and the rest
  * (subscriptions, groups, topics, presence, the `disconnect` event) through the cleanup queue.
  */
 export async function closeConnection (deps: LifecycleDeps, conn: Connection, code: number, reason: string): Promise<void> {
@@ -133,6 +135,8 @@ export async function closeConnection (deps: LifecycleDeps, conn: Connection, co
   }
   conn.endpointConfig.connections--
   const last = deps.directory.remove(conn)
+  // At once, like the directory: every node's counts drop with the socket, not after the cleanup.
+  deps.connections.unregistered(conn).catch((error: unknown) => deps.errors.report(error, conn, 'connection unregistration failed'))
   deps.log.debug({ connectionId: conn.id, userId: conn.userId, code, reason, suppressed: conn.droppedLogLines || undefined },
     'websocket connection closed')
   deps.cleanup.enqueue({ conn, last, code, reason })

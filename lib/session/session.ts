@@ -8,6 +8,7 @@ import type { ConnectionDirectory } from '../directory/connection-directory'
 import type { Meter } from '../observe/meter'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import type { EventsService } from '../services/events'
+import type { ConnectionsService } from '../services/connections'
 import type { GroupsService } from '../services/groups'
 import type { TopicJoiner } from '../services/ports'
 import type { PresenceService } from '../services/presence'
@@ -52,6 +53,7 @@ export interface SessionDeps extends SessionParts {
   topics: TopicJoiner
   events: EventsService
   groups: GroupsService
+  connections: Pick<ConnectionsService, 'registered' | 'unregistered'>
   presence: PresenceService
 }
 
@@ -88,6 +90,7 @@ export class Session implements ConnectionHost {
       directory: deps.directory,
       topics: deps.topics,
       groups: deps.groups,
+      connections: deps.connections,
       presence: deps.presence,
       events: deps.events,
       context: deps.context,

@@ -1,4 +1,3 @@
-import type { NodeInfo } from '../adapters/adapter'
 import { ConnectionState, connectionStates } from '../connection/state'
 import type { RealtimeNode } from '../composition/node'
 import type { Stats } from './stats'
@@ -43,10 +42,12 @@ function connectionCounts (node: RealtimeNode): Pick<Stats, 'connections' | 'use
   return { connections, users, states }
 }
 
-/** Every live node, as of its last heartbeat, and their connections added up. */
-function clusterSummary (nodes: NodeInfo[], now: number): Stats['cluster'] {
+/** Every live node as of its last heartbeat, and the cluster's connections and users now. */
+async function clusterSummary (node: RealtimeNode, now: number): Promise<Stats['cluster']> {
+  const nodes = await node.adapter.nodes()
   return {
-    connections: nodes.reduce((n, node) => n + node.connections, 0),
+    connections: await node.connections.count(),
+    users: await node.connections.userCount(),
     nodes: nodes.map((node) => ({
       nodeId: node.nodeId,
       connections: node.connections,
@@ -82,6 +83,6 @@ export async function collectStats (node: RealtimeNode, detail: boolean): Promis
     slowConsumers: meter.slowConsumers,
     connectionsTotal: meter.connectionsTotal,
     cleanup: node.session.cleanup.metrics(),
-    cluster: clusterSummary(await node.adapter.nodes(), Date.now())
+    cluster: await clusterSummary(node, Date.now())
   }
 }

@@ -36,7 +36,8 @@ export const StatsSchema = Type.Object({
     avgProcessTimeMs: Type.Number({ description: 'mean milliseconds per cleanup' })
   }, { description: 'the disconnect cleanup queue' }),
   cluster: Type.Object({
-    connections: Type.Integer({ description: 'open connections of every live node, as of each node\'s last heartbeat' }),
+    connections: Type.Integer({ description: 'connections set up on every node, now' }),
+    users: Type.Integer({ description: 'distinct users connected to any node, now' }),
     nodes: Type.Array(Type.Object({
       nodeId: Type.String(),
       connections: Type.Integer(),
