@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { Departure, NodeInfo, PresenceEntry, PresenceStore } from './adapter'
 import { PresenceTable } from './presence-table'
+import { LuaScript } from './redis-lua'
 import { COMMAND_TIMEOUT_MS, isReady, within } from './redis-reply'
 
 /**
@@ -22,32 +22,6 @@ export function keysOf (prefix: string) {
   }
 }
 export type RedisKeys = ReturnType<typeof keysOf>
-
-/**
- * A script run by its SHA1, sent in full only when Redis lacks it (after a restart or SCRIPT
- * FLUSH). Not ioredis's `defineCommand`, which would add methods to the app's own client.
- */
-class LuaScript {
-  private readonly sha: string
-
-  constructor (private readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex')
-  }
-
-  // Keys and arguments go as one array, never spread into a call: a registration carries
-  // three arguments per connection, past the engine's limit on a call's arguments. Arguments
-  // given as a function are taken at each send, so the full script sent after NOSCRIPT
-  // carries the state of that moment, not of the first attempt.
-  async run (redis: Redis, keys: string[], args: string[] | (() => string[])): Promise<unknown> {
-    const values = (): string[] => [...keys, ...typeof args === 'function' ? args() : args]
-    try {
-      return await redis.evalsha(this.sha, keys.length, values())
-    } catch (error) {
-      if (!(error as Error).message.startsWith('NOSCRIPT')) throw error
-      return redis.eval(this.source, keys.length, values())
-    }
-  }
-}
 
 /*
  * Presence layout under the prefix: `presence:user:<id>` hashes connectionId → entry JSON,
