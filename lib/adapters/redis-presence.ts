@@ -5,25 +5,33 @@ import { LuaScript } from './redis-lua'
 import { COMMAND_TIMEOUT_MS, isReady, within } from './redis-reply'
 
 /**
- * The keys and channel names that TypeScript reads; the Lua scripts below build the rest
- * (`nodes`, `presence:node:<nodeId>`) from the prefix.
+ * The keys and channel names that TypeScript reads. `state` prefixes every key and the control
+ * channel; Lua scripts take it as ARGV[1] and build the rest from it (`node:<nodeId>`,
+ * `presence:node:<nodeId>`). `topics` prefixes the topics' channels.
  */
 export function keysOf (prefix: string) {
+  const state = prefix
   return {
-    prefix,
-    users: prefix + 'presence:users',
-    owners: prefix + 'presence:owners',
-    user: (userId: string) => prefix + 'presence:user:' + userId,
+    state,
     topics: prefix + 'topic:',
     topic: (topic: string) => prefix + 'topic:' + topic,
+    users: state + 'presence:users',
+    owners: state + 'presence:owners',
+    user: (userId: string) => state + 'presence:user:' + userId,
+    /** The set of nodes that may own entries: the key that scripts about nodes declare. */
+    nodes: state + 'nodes',
+    nodesInfo: state + 'nodes:info',
     /** The channel on which the node that purged a dead one tells the others who left with it. */
-    control: prefix + 'control',
-    nodesInfo: prefix + 'nodes:info'
+    control: state + 'control'
   }
 }
 export type RedisKeys = ReturnType<typeof keysOf>
 
 /*
+ * Every script takes the state prefix as ARGV[1] and declares at least one key (KEYS[1]),
+ * whether it reads it or not: a Redis Cluster runs a script on the node that holds its declared
+ * keys, and every key under the state prefix is in that one hash slot (see `keysOf`).
+ *
  * Presence layout under the prefix: `presence:user:<id>` hashes connectionId → entry JSON,
  * `presence:users` is the set of users with at least one entry, `presence:owners` maps each
  * connectionId to the node that tracked it and `presence:node:<nodeId>` indexes a node's
@@ -72,20 +80,21 @@ local function put (prefix, user, conn, entry, node)
 end
 `
 
-// ARGV: prefix, userId, connectionId, entry, nodeId. Returns the user's entry count and the entry's owner.
+// KEYS: user hash. ARGV: prefix, userId, connectionId, entry, nodeId. Returns the user's entry
+// count and the entry's owner.
 const SET = new LuaScript(PUT + `
 return { put(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]), redis.call('HGET', ARGV[1] .. 'presence:owners', ARGV[3]) }
 `)
 
-// KEYS: user hash, users, owners. ARGV: connectionId, userId, prefix. Returns whether the entry
+// KEYS: user hash, users, owners. ARGV: prefix, connectionId, userId. Returns whether the entry
 // was there (1/0) and the user's entries left.
 const REMOVE = new LuaScript(`
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return { 0, redis.call('HLEN', KEYS[1]) } end
-local owner = redis.call('HGET', KEYS[3], ARGV[1])
-redis.call('HDEL', ARGV[3] .. 'presence:node:' .. owner, ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
+if redis.call('HDEL', KEYS[1], ARGV[2]) == 0 then return { 0, redis.call('HLEN', KEYS[1]) } end
+local owner = redis.call('HGET', KEYS[3], ARGV[2])
+redis.call('HDEL', ARGV[1] .. 'presence:node:' .. owner, ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[2])
 local left = redis.call('HLEN', KEYS[1])
-if left == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
+if left == 0 then redis.call('SREM', KEYS[2], ARGV[3]) end
 return { 1, left }
 `)
 
@@ -99,7 +108,7 @@ end
 return out
 `)
 
-// ARGV: prefix, nodeId, nodeTtl, the node's figures (NodeInfo JSON). Refreshes this node and
+// KEYS: nodes. ARGV: prefix, nodeId, nodeTtl, the node's figures (NodeInfo JSON). Refreshes this node and
 // its figures, then purges every node whose key expired.
 // Returns whether this node's key still existed (0 when Redis lost its data or purged this node),
 // and the users the purged nodes took with them (user, last entry, user, last entry…). One
@@ -117,7 +126,8 @@ return { existed, gone }
 `
 const HEARTBEAT = new LuaScript(PURGE + BEAT)
 
-// ARGV: prefix, nodeId, nodeTtl, figures, then connectionId, userId, entry for each entry the node holds.
+// KEYS: nodes. ARGV: prefix, nodeId, nodeTtl, figures, then connectionId, userId, entry for each
+// entry the node holds.
 // Replaces whatever Redis has for this node by those entries, and beats, in one atomic step.
 // An entry of this node that another node changed later (a status set from elsewhere) keeps
 // that change: the mirror does not see it, and must not write it back over it.
@@ -132,7 +142,7 @@ purge(ARGV[1], ARGV[2])
 for i = 5, #ARGV, 3 do put(ARGV[1], ARGV[i + 1], ARGV[i], newer[i] or ARGV[i + 2], ARGV[2]) end
 ` + BEAT)
 
-// ARGV: prefix, nodeId. A clean stop: this node's entries go now rather than after nodeTtl.
+// KEYS: nodes. ARGV: prefix, nodeId. A clean stop: this node's entries go now rather than after nodeTtl.
 const LEAVE = new LuaScript(PURGE + 'purge(ARGV[1], ARGV[2])')
 
 function parseEntries (values: string[]): PresenceEntry[] {
@@ -177,8 +187,8 @@ export class RedisPresenceStore implements PresenceStore {
     const { keys } = this
     const owner = this.owner()
     const own = this.mirror.put(userId, entry)
-    const reply = await this.write(() => SET.run(this.redis, [],
-      [keys.prefix, userId, entry.connectionId, JSON.stringify(entry), owner])) as [number, string] | undefined
+    const reply = await this.write(() => SET.run(this.redis, [keys.user(userId)],
+      [keys.state, userId, entry.connectionId, JSON.stringify(entry), owner])) as [number, string] | undefined
     if (reply === undefined) return own
     // Another node's entry, changed from here: that node mirrors it, not this one.
     if (reply[1] !== owner) this.mirror.drop(userId, entry.connectionId)
@@ -189,7 +199,7 @@ export class RedisPresenceStore implements PresenceStore {
     const { keys } = this
     const own = this.mirror.drop(userId, connectionId)
     const reply = await this.write(() => REMOVE.run(this.redis, [keys.user(userId), keys.users, keys.owners],
-      [connectionId, userId, keys.prefix])) as [number, number] | undefined
+      [keys.state, connectionId, userId])) as [number, number] | undefined
     if (reply === undefined) return own
     if (reply[0] === 1) return reply[1]
     if (own < 0) return -1
@@ -209,7 +219,7 @@ export class RedisPresenceStore implements PresenceStore {
 
   all (): Promise<Map<string, PresenceEntry[]>> {
     return this.read(async () => {
-      const flat = await ALL.run(this.redis, [this.keys.users], [this.keys.prefix]) as Array<string | string[]>
+      const flat = await ALL.run(this.redis, [this.keys.users], [this.keys.state]) as Array<string | string[]>
       const out = new Map<string, PresenceEntry[]>()
       for (let i = 0; i < flat.length; i += 2) out.set(flat[i] as string, parseEntries(flat[i + 1] as string[]))
       return out
@@ -236,7 +246,7 @@ export class RedisPresenceStore implements PresenceStore {
     this.stale = false
     // The mirror as it is when the script is sent: every write sent before it is in the mirror,
     // every write sent after it runs after it in Redis.
-    const reply = await REGISTER.run(this.redis, [], () => this.registration()).catch((error: unknown) => {
+    const reply = await REGISTER.run(this.redis, [this.keys.nodes], () => this.registration()).catch((error: unknown) => {
       this.stale = true
       throw error
     }) as BeatReply
@@ -248,13 +258,13 @@ export class RedisPresenceStore implements PresenceStore {
    * there, and the users the purged nodes took with them.
    */
   async beat (): Promise<{ known: boolean, departures: Departure[] }> {
-    const [existed, gone] = await HEARTBEAT.run(this.redis, [], this.beatArgs()) as BeatReply
+    const [existed, gone] = await HEARTBEAT.run(this.redis, [this.keys.nodes], this.beatArgs()) as BeatReply
     return { known: existed === 1, departures: departuresOf(gone) }
   }
 
   /** A clean stop: this node's entries go now. */
   async leave (): Promise<void> {
-    await LEAVE.run(this.redis, [], [this.keys.prefix, this.owner()])
+    await LEAVE.run(this.redis, [this.keys.nodes], [this.keys.state, this.owner()])
   }
 
   private registration (): string[] {
@@ -266,7 +276,7 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   private beatArgs (): string[] {
-    return [this.keys.prefix, this.owner(), String(this.nodeTtl), JSON.stringify(this.self() ?? {})]
+    return [this.keys.state, this.owner(), String(this.nodeTtl), JSON.stringify(this.self() ?? {})]
   }
 
   /** Redis's answer, or `undefined` (and a registration due) when it is down or slow. */
