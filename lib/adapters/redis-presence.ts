@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis'
 import type { Departure, NodeInfo, PresenceEntry, PresenceStore } from './adapter'
 import { PresenceTable } from './presence-table'
+import type { RedisConnection } from './redis-connections'
 import { LuaScript } from './redis-lua'
 import { COMMAND_TIMEOUT_MS, isReady, within } from './redis-reply'
 
@@ -8,9 +8,14 @@ import { COMMAND_TIMEOUT_MS, isReady, within } from './redis-reply'
  * The keys and channel names that TypeScript reads. `state` prefixes every key and the control
  * channel; Lua scripts take it as ARGV[1] and build the rest from it (`node:<nodeId>`,
  * `presence:node:<nodeId>`). `topics` prefixes the topics' channels.
+ *
+ * On a Redis Cluster (`sharded`) the state prefix is a hash tag, `{hauyna:}`: a script touches
+ * many keys, which must all be in one slot, and so on one shard. The topics' channels keep the
+ * bare prefix, so that each topic's channel hashes to a slot of its own and topics spread over
+ * the shards.
  */
-export function keysOf (prefix: string) {
-  const state = prefix
+export function keysOf (prefix: string, sharded: boolean) {
+  const state = sharded ? `{${prefix}}` : prefix
   return {
     state,
     topics: prefix + 'topic:',
@@ -175,7 +180,7 @@ export class RedisPresenceStore implements PresenceStore {
   stale = false
 
   constructor (
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
     private readonly owner: () => string,
     private readonly nodeTtl: number,
