@@ -167,6 +167,10 @@ t.test('a Redis Cluster: topics spread over its shards, state stays in one slot'
       'the reason names the shard that is down')
     await x.publish(kept, { payload: '"while a shard is down"' })
     await until(() => yNode.of(kept).length === 1, 3000, 'a topic of a live shard')
+    const lostAt = Date.now()
+    for (let i = 0; i < 5; i++) await x.publish(gone, { payload: '"lost"' }).catch(() => {})
+    await until(() => x.outgoing.messages === 0, 5000, 'the publishes to the shard that is down to settle')
+    t.comment(`publishes to the shard that is down settled in ${Date.now() - lostAt} ms; outgoing ${JSON.stringify(x.outgoing)}`)
     t.equal(await y.presence.count(), 1, 'presence, on another shard, goes on')
 
     await servers[lost].start()
