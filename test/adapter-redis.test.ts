@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import Fastify from 'fastify'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import hauyna, { type Adapter, redisAdapter } from '../lib/index'
 import { adapterContract, entry, membership, RecordingNode } from './adapter-contract'
 import { delay, expectInvalidOption, until, within } from './helpers'
@@ -15,20 +15,43 @@ async function started (t: Test, adapter: Adapter, nodeId?: string): Promise<Rec
 
 t.test('redisAdapter options are validated', async (t) => {
   const prefixed = new Redis({ lazyConnect: true, keyPrefix: 'app:' })
-  t.teardown(() => prefixed.disconnect())
+  const cluster = new Cluster(['127.0.0.1:1'], { lazyConnect: true })
+  const prefixedCluster = new Cluster(['127.0.0.1:1'], { lazyConnect: true, keyPrefix: 'app:' })
+  t.teardown(() => { prefixed.disconnect(); cluster.disconnect(); prefixedCluster.disconnect() })
   const noop = (): void => {}
-  const notIoredis = 'must be an ioredis Redis instance'
+  const notIoredis = 'must be an ioredis Redis or Cluster instance'
+  const nodes = ['127.0.0.1:7000']
+  const badNodes = 'must be a non-empty array of \'host:port\' strings or { host, port } objects'
+  const noKeyPrefix = 'is not supported; use the adapter\'s keyPrefix option'
+  const noBraces = 'must not contain { or } on a Redis Cluster (the adapter sets the hash tags)'
   // [what, options, the option named, the reason given]
   const cases: Array<[string, unknown, string, string]> = [
-    ['no options', undefined, 'redisAdapter', 'options must be an object with url or client'],
+    ['no options', undefined, 'redisAdapter', 'options must be an object with url, client or cluster'],
     ['options that are not an object', REDIS_URL, 'redisAdapter', 'must be an object'],
     ['null options', null, 'redisAdapter', 'must be an object'],
-    ['neither url nor client', {}, 'redisAdapter.url', 'give exactly one of url or client'],
-    ['both url and client', { url: REDIS_URL, client: prefixed }, 'redisAdapter.url', 'give exactly one of url or client'],
+    ['neither url nor client', {}, 'redisAdapter.url', 'give exactly one of url, client or cluster'],
+    ['both url and client', { url: REDIS_URL, client: prefixed }, 'redisAdapter.url', 'give exactly one of url, client or cluster'],
+    ['both url and cluster', { url: REDIS_URL, cluster: { nodes } }, 'redisAdapter.url', 'give exactly one of url, client or cluster'],
+    ['a cluster that is a string', { cluster: '127.0.0.1:7000' }, 'redisAdapter.cluster', 'must be an object'],
+    ['a cluster without nodes', { cluster: {} }, 'redisAdapter.cluster.nodes', badNodes],
+    ['a cluster with no node', { cluster: { nodes: [] } }, 'redisAdapter.cluster.nodes', badNodes],
+    ['a cluster node that is an empty string', { cluster: { nodes: [''] } }, 'redisAdapter.cluster.nodes', badNodes],
+    ['a cluster node without a port', { cluster: { nodes: [{ host: '127.0.0.1' }] } }, 'redisAdapter.cluster.nodes', badNodes],
+    ['a cluster node with a port string', { cluster: { nodes: [{ host: '127.0.0.1', port: '7000' }] } }, 'redisAdapter.cluster.nodes', badNodes],
+    ['an unknown cluster option', { cluster: { nodes, slots: 3 } }, 'redisAdapter.cluster.slots',
+      'is not an option of redisAdapter.cluster (nodes, options)'],
+    ['cluster options that are not an object', { cluster: { nodes, options: 'fast' } }, 'redisAdapter.cluster.options', 'must be an object'],
+    ['an ioredis keyPrefix in cluster options', { cluster: { nodes, options: { keyPrefix: 'app:' } } },
+      'redisAdapter.cluster.options.keyPrefix', noKeyPrefix],
+    ['an ioredis keyPrefix in cluster redisOptions', { cluster: { nodes, options: { redisOptions: { keyPrefix: 'app:' } } } },
+      'redisAdapter.cluster.options.redisOptions.keyPrefix', noKeyPrefix],
+    ['a keyPrefix with a hash tag, on a cluster', { cluster: { nodes }, keyPrefix: '{app}:' }, 'redisAdapter.keyPrefix', noBraces],
+    ['a keyPrefix with a brace, on an app\'s Cluster', { client: cluster, keyPrefix: 'app}' }, 'redisAdapter.keyPrefix', noBraces],
+    ['an app\'s Cluster with an ioredis keyPrefix', { client: prefixedCluster }, 'redisAdapter.client',
+      'must not have an ioredis keyPrefix; use the adapter\'s keyPrefix option'],
     ['an empty url', { url: '' }, 'redisAdapter.url', 'must be a non-empty string'],
     ['a url of the wrong type', { url: 6379 }, 'redisAdapter.url', 'must be an object'],
-    ['an ioredis keyPrefix in url options', { url: { host: '127.0.0.1', keyPrefix: 'app:' } }, 'redisAdapter.url.keyPrefix',
-      'is not supported; use the adapter\'s keyPrefix option'],
+    ['an ioredis keyPrefix in url options', { url: { host: '127.0.0.1', keyPrefix: 'app:' } }, 'redisAdapter.url.keyPrefix', noKeyPrefix],
     ['a client that is not ioredis', { client: { publish () {} } }, 'redisAdapter.client', notIoredis],
     ['a null client', { client: null }, 'redisAdapter.client', notIoredis],
     ['a client without duplicate()', { client: { evalsha: noop, publish: noop } }, 'redisAdapter.client', notIoredis],

@@ -152,13 +152,13 @@ export class RedisProcess {
   /** Where SAVE writes its snapshot, loaded again by a restart. */
   readonly dir: string
 
-  private constructor (readonly port: number) {
+  private constructor (readonly port: number, private readonly args: string[]) {
     this.dir = mkdtempSync(join(tmpdir(), 'hauyna-redis-'))
   }
 
-  /** Started once, on a free port; killed with `t`. */
-  static async start (t: Test): Promise<RedisProcess> {
-    const redis = new RedisProcess(await freePort())
+  /** Started once, on a free port, with `args` added to the command line; killed with `t`. */
+  static async start (t: Test, args: string[] = []): Promise<RedisProcess> {
+    const redis = new RedisProcess(await freePort(), args)
     running.add(redis)
     t.teardown(async () => {
       await redis.kill()
@@ -181,7 +181,8 @@ export class RedisProcess {
   }
 
   async start (): Promise<void> {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir],
+    this.child = spawn('redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...this.args],
       { stdio: 'ignore' })
     await until(() => answers(this.port), START_TIMEOUT_MS, `redis-server on port ${this.port}`)
   }
@@ -202,6 +203,30 @@ export class RedisProcess {
     t.teardown(() => { redis.disconnect() })
     return redis
   }
+}
+
+/** The value of `field` in CLUSTER INFO (`cluster_state` → `ok`). */
+async function clusterInfo (redis: Redis, field: string): Promise<string | undefined> {
+  const info = await redis.cluster('INFO') as string
+  return info.split('\r\n').find((line) => line.startsWith(`${field}:`))?.slice(field.length + 1)
+}
+
+/**
+ * A Redis Cluster of the test's own: `size` masters without replicas, each a `RedisProcess`
+ * with cluster mode on (its nodes.conf in its own directory, its bus on a free port too, since
+ * port + 10000 may be taken or past 65535), joined by `redis-cli --cluster create`. Resolves
+ * once every node reports `cluster_state:ok`; killed with `t`.
+ */
+export async function startRedisCluster (t: Test, size = 3): Promise<RedisProcess[]> {
+  const servers = await Promise.all(Array.from({ length: size }, async () =>
+    await RedisProcess.start(t, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(await freePort())])))
+  const create = spawnSync('redis-cli',
+    ['--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 20_000 })
+  if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${String(create.stdout)}${String(create.stderr)}`)
+  const connections = servers.map((server) => server.connection(t))
+  await until(async () => (await Promise.all(connections.map((c) => clusterInfo(c, 'cluster_state')))).every((state) => state === 'ok'),
+    START_TIMEOUT_MS, 'cluster_state:ok on every node')
+  return servers
 }
 
 /** One figure of one line of INFO commandstats (`cmdstat_evalsha:calls=3,...`): 0 for a command never run. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from './redis-connections'
 
 /**
  * A script run by its SHA1, sent in full only when Redis lacks it (after a restart or SCRIPT
@@ -16,7 +16,7 @@ export class LuaScript {
   // three arguments per connection, past the engine's limit on a call's arguments. Arguments
   // given as a function are taken at each send, so the full script sent after NOSCRIPT
   // carries the state of that moment, not of the first attempt.
-  async run (redis: Redis, keys: string[], args: string[] | (() => string[])): Promise<unknown> {
+  async run (redis: RedisConnection, keys: string[], args: string[] | (() => string[])): Promise<unknown> {
     const values = (): string[] => [...keys, ...typeof args === 'function' ? args() : args]
     try {
       return await redis.evalsha(this.sha, keys.length, values())

@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis'
 import type { Member, Membership, MemberStore, Vacancy } from './adapter'
 import { LuaScript } from './redis-lua'
 import { MemberTable } from './member-table'
 import { MirroredStore } from './redis-mirrored'
+import type { RedisConnection } from './redis-connections'
 import type { RedisKeys } from './redis-keys'
 
 /*
@@ -91,7 +91,7 @@ export function vacanciesOf (flat: string[]): Vacancy[] {
 // object, where a user named `__proto__` is lost.
 const HGETALL = new LuaScript("return redis.call('HGETALL', KEYS[1])")
 
-async function countsIn (redis: Redis, hash: string): Promise<Map<string, number>> {
+async function countsIn (redis: RedisConnection, hash: string): Promise<Map<string, number>> {
   const flat = await HGETALL.run(redis, [hash], []) as string[]
   const out = new Map<string, number>()
   for (let i = 0; i < flat.length; i += 2) out.set(flat[i], Number(flat[i + 1]))
@@ -106,7 +106,7 @@ async function countsIn (redis: Redis, hash: string): Promise<Map<string, number
 export class RedisMemberStore extends MirroredStore implements MemberStore {
   private readonly mirror = new MemberTable()
 
-  constructor (redis: Redis, private readonly keys: RedisKeys, private readonly owner: () => string) {
+  constructor (redis: RedisConnection, private readonly keys: RedisKeys, private readonly owner: () => string) {
     super(redis)
   }
 
@@ -114,14 +114,14 @@ export class RedisMemberStore extends MirroredStore implements MemberStore {
     const member: Member = { ...membership, nodeId: this.owner() }
     const own = this.mirror.put(kind, name, member)
     const reply = await this.write(() => ADD.run(this.redis, [this.keys.users],
-      [this.keys.prefix, kind, name, member.connectionId, member.userId, JSON.stringify(member), member.nodeId]))
+      [this.keys.state, kind, name, member.connectionId, member.userId, JSON.stringify(member), member.nodeId]))
     return reply === undefined ? own : Number(reply)
   }
 
   async remove (kind: string, name: string, userId: string, connectionId: string): Promise<number> {
     const own = this.mirror.drop(kind, name, userId, connectionId)
     const reply = await this.write(() => REMOVE.run(this.redis, [this.keys.users],
-      [this.keys.prefix, kind, name, connectionId, userId, this.owner()]))
+      [this.keys.state, kind, name, connectionId, userId, this.owner()]))
     if (reply === undefined) return own
     // A membership of this node that Redis lost: the rest needs writing back.
     if (Number(reply) < 0 && own >= 0) this.stale = true
@@ -166,7 +166,7 @@ export class RedisMemberStore extends MirroredStore implements MemberStore {
   }
 
   private registration (): string[] {
-    const args = [this.keys.prefix, this.owner()]
+    const args = [this.keys.state, this.owner()]
     for (const [kind, name, member] of this.mirror.entries()) {
       args.push(kind, name, member.connectionId, member.userId, JSON.stringify(member))
     }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from './redis-connections'
 import { COMMAND_TIMEOUT_MS, isReady, within } from './redis-reply'
 
 /**
@@ -11,7 +11,7 @@ export abstract class MirroredStore {
   /** Redis may lack what the mirror holds: a write did not reach it since the last registration. */
   stale = false
 
-  constructor (protected readonly redis: Redis) {}
+  constructor (protected readonly redis: RedisConnection) {}
 
   /** Redis's answer, or `undefined` (and a registration due) when it is down or slow. */
   protected async write (command: () => Promise<unknown>): Promise<unknown> {

@@ -1,7 +1,7 @@
 /*
  * The adapter's public option types. They name no ioredis type, so that the plugin's types
  * compile in an app that does not install ioredis (an optional peer dependency); an ioredis
- * `Redis` and `RedisOptions` fit them.
+ * `Redis`, `Cluster`, `RedisOptions` and `ClusterOptions` fit them.
  */
 
 /** What the outgoing queue holds now and has dropped so far. */
@@ -15,8 +15,10 @@ export interface OutgoingStats {
 export interface RedisAdapterOptions {
   /** A `redis://` URL, or ioredis options, for the connections the adapter opens itself. */
   url?: string | RedisConnectionOptions
-  /** The app's own ioredis connection: used for commands and duplicated for subscribing; never closed by the adapter. */
+  /** The app's own ioredis connection (`Redis`, or `Cluster` for a Redis Cluster): used for commands and duplicated for subscribing; never closed by the adapter. */
   client?: RedisClient
+  /** A Redis Cluster (Redis 7) for the connections the adapter opens itself: topics on sharded pub/sub, spread over the shards. */
+  cluster?: RedisClusterConfig
   /** Prefix of every key and pub/sub channel the adapter uses (`'hauyna:'`). */
   keyPrefix?: string
   /** Milliseconds a node counts as alive without a heartbeat; after that, a live node purges its presence entries and announces its users' leaves (6000: within 8 s of a crash). */
@@ -40,7 +42,24 @@ export interface RedisConnectionOptions {
   [option: string]: any
 }
 
-/** An ioredis `Redis` instance, described by what the adapter checks on registration. */
+/** A node to reach a Redis Cluster by: `'127.0.0.1:7000'`, or `{ host, port }`. */
+export type RedisClusterNode = string | { host?: string, port: number }
+
+export interface RedisClusterConfig {
+  /** Nodes of the cluster to start from; ioredis discovers the others from any one of them. */
+  nodes: RedisClusterNode[]
+  /** ioredis `ClusterOptions`, such as `redisOptions` for every node's connection (password, TLS). */
+  options?: RedisClusterOptions
+}
+
+/** ioredis cluster options (`ClusterOptions`); the one most set is named here. */
+export interface RedisClusterOptions {
+  redisOptions?: RedisConnectionOptions
+  // `any`, as in RedisConnectionOptions.
+  [option: string]: any
+}
+
+/** An ioredis `Redis` or `Cluster` instance, described by what the adapter checks on registration. */
 export interface RedisClient {
   duplicate: (...args: any[]) => unknown
   evalsha: (...args: any[]) => unknown

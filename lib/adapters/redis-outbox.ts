@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import { isCluster, type RedisConnection } from './redis-connections'
 import type { OutgoingStats } from './redis-options'
 import { isReady } from './redis-reply'
 
@@ -9,16 +9,16 @@ export interface OutboxLimits {
   maxBytes: number
 }
 
-
 /**
- * The cross-node PUBLISHes of one node. Each is written to Redis at once and held (by ioredis)
+ * The cross-node PUBLISHes of one node (SPUBLISH on a Redis Cluster, where ioredis sends each
+ * to the shard of its channel's slot). Each is written to Redis at once and held (by ioredis)
  * until Redis answers, so the queue is the publishes in flight: bounded, so that a stalled or
  * lost connection holds a bounded amount of memory, and never waited on by a publisher.
  */
 export class Outbox {
   readonly stats: OutgoingStats = { messages: 0, bytes: 0, dropped: 0 }
 
-  constructor (private readonly redis: Redis, private readonly limits: OutboxLimits) {}
+  constructor (private readonly redis: RedisConnection, private readonly limits: OutboxLimits) {}
 
   /** `false` (and counted as dropped) when Redis is not ready or the queue is full. */
   send (channel: string, message: string): boolean {
@@ -30,7 +30,8 @@ export class Outbox {
     }
     stats.messages++
     stats.bytes += bytes
-    this.redis.publish(channel, message).then(() => this.settle(bytes), () => {
+    const sent = isCluster(this.redis) ? this.redis.spublish(channel, message) : this.redis.publish(channel, message)
+    sent.then(() => this.settle(bytes), () => {
       stats.dropped++
       this.settle(bytes)
     })

@@ -1,12 +1,16 @@
-import type { Redis } from 'ioredis'
 import type { Departure, NodeInfo, PresenceEntry, PresenceStore, Vacancy } from './adapter'
 import { PresenceTable } from './presence-table'
+import type { RedisConnection } from './redis-connections'
 import type { RedisKeys } from './redis-keys'
 import { LuaScript } from './redis-lua'
 import { MEMBER_FUNCTIONS, vacanciesOf } from './redis-members'
 import { MirroredStore } from './redis-mirrored'
 
 /*
+ * Every script takes the state prefix as ARGV[1] and declares at least one key (KEYS[1]),
+ * whether it reads it or not: a Redis Cluster runs a script on the node that holds its declared
+ * keys, and every key under the state prefix is in that one hash slot (see `keysOf`).
+ *
  * Presence layout under the prefix: `presence:user:<id>` hashes connectionId → entry JSON,
  * `presence:users` is the set of users with at least one entry, `presence:owners` maps each
  * connectionId to the node that tracked it and `presence:node:<nodeId>` indexes a node's
@@ -55,20 +59,21 @@ local function put (prefix, user, conn, entry, node)
 end
 `
 
-// ARGV: prefix, userId, connectionId, entry, nodeId. Returns the user's entry count and the entry's owner.
+// KEYS: user hash. ARGV: prefix, userId, connectionId, entry, nodeId. Returns the user's entry
+// count and the entry's owner.
 const SET = new LuaScript(PUT + `
 return { put(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]), redis.call('HGET', ARGV[1] .. 'presence:owners', ARGV[3]) }
 `)
 
-// KEYS: user hash, users, owners. ARGV: connectionId, userId, prefix. Returns whether the entry
+// KEYS: user hash, users, owners. ARGV: prefix, connectionId, userId. Returns whether the entry
 // was there (1/0) and the user's entries left.
 const REMOVE = new LuaScript(`
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return { 0, redis.call('HLEN', KEYS[1]) } end
-local owner = redis.call('HGET', KEYS[3], ARGV[1])
-redis.call('HDEL', ARGV[3] .. 'presence:node:' .. owner, ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
+if redis.call('HDEL', KEYS[1], ARGV[2]) == 0 then return { 0, redis.call('HLEN', KEYS[1]) } end
+local owner = redis.call('HGET', KEYS[3], ARGV[2])
+redis.call('HDEL', ARGV[1] .. 'presence:node:' .. owner, ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[2])
 local left = redis.call('HLEN', KEYS[1])
-if left == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
+if left == 0 then redis.call('SREM', KEYS[2], ARGV[3]) end
 return { 1, left }
 `)
 
@@ -82,8 +87,8 @@ end
 return out
 `)
 
-// ARGV: prefix, nodeId, nodeTtl, the node's figures (NodeInfo JSON). Refreshes this node and
-// its figures, then purges every node whose key expired, its presence entries and its shared
+// KEYS: nodes. ARGV: prefix, nodeId, nodeTtl, the node's figures (NodeInfo JSON). Refreshes this
+// node and its figures, then purges every node whose key expired, its presence entries and its shared
 // set memberships. Returns whether this node's key still existed (0 when Redis lost its data or
 // purged this node), the users the purged nodes took with them (user, last entry, user, last
 // entry…), and the users they took out of sets (kind, name, user…). One script, so of several
@@ -105,7 +110,8 @@ return { existed, gone, vacated }
 `
 const HEARTBEAT = new LuaScript(MEMBER_FUNCTIONS + PURGE + BEAT)
 
-// ARGV: prefix, nodeId, nodeTtl, figures, then connectionId, userId, entry for each entry the node holds.
+// KEYS: nodes. ARGV: prefix, nodeId, nodeTtl, figures, then connectionId, userId, entry for each
+// entry the node holds.
 // Replaces whatever Redis has for this node by those entries, and beats, in one atomic step.
 // An entry of this node that another node changed later (a status set from elsewhere) keeps
 // that change: the mirror does not see it, and must not write it back over it.
@@ -120,7 +126,8 @@ purge(ARGV[1], ARGV[2])
 for i = 5, #ARGV, 3 do put(ARGV[1], ARGV[i + 1], ARGV[i], newer[i] or ARGV[i + 2], ARGV[2]) end
 ` + BEAT)
 
-// ARGV: prefix, nodeId. A clean stop: this node's entries and memberships go now rather than after nodeTtl.
+// KEYS: nodes. ARGV: prefix, nodeId. A clean stop: this node's entries and memberships go now
+// rather than after nodeTtl.
 const LEAVE = new LuaScript(MEMBER_FUNCTIONS + PURGE + 'purgeMembers(ARGV[1], ARGV[2]) purge(ARGV[1], ARGV[2])')
 
 function parseEntries (values: string[]): PresenceEntry[] {
@@ -161,7 +168,7 @@ export class RedisPresenceStore extends MirroredStore implements PresenceStore {
   private readonly mirror = new PresenceTable()
 
   constructor (
-    redis: Redis,
+    redis: RedisConnection,
     private readonly keys: RedisKeys,
     private readonly owner: () => string,
     private readonly nodeTtl: number,
@@ -175,8 +182,8 @@ export class RedisPresenceStore extends MirroredStore implements PresenceStore {
     const { keys } = this
     const owner = this.owner()
     const own = this.mirror.put(userId, entry)
-    const reply = await this.write(() => SET.run(this.redis, [],
-      [keys.prefix, userId, entry.connectionId, JSON.stringify(entry), owner])) as [number, string] | undefined
+    const reply = await this.write(() => SET.run(this.redis, [keys.user(userId)],
+      [keys.state, userId, entry.connectionId, JSON.stringify(entry), owner])) as [number, string] | undefined
     if (reply === undefined) return own
     // Another node's entry, changed from here: that node mirrors it, not this one.
     if (reply[1] !== owner) this.mirror.drop(userId, entry.connectionId)
@@ -187,7 +194,7 @@ export class RedisPresenceStore extends MirroredStore implements PresenceStore {
     const { keys } = this
     const own = this.mirror.drop(userId, connectionId)
     const reply = await this.write(() => REMOVE.run(this.redis, [keys.user(userId), keys.users, keys.owners],
-      [connectionId, userId, keys.prefix])) as [number, number] | undefined
+      [keys.state, connectionId, userId])) as [number, number] | undefined
     if (reply === undefined) return own
     if (reply[0] === 1) return reply[1]
     if (own < 0) return -1
@@ -207,7 +214,7 @@ export class RedisPresenceStore extends MirroredStore implements PresenceStore {
 
   all (): Promise<Map<string, PresenceEntry[]>> {
     return this.read(async () => {
-      const flat = await ALL.run(this.redis, [this.keys.users], [this.keys.prefix]) as Array<string | string[]>
+      const flat = await ALL.run(this.redis, [this.keys.users], [this.keys.state]) as Array<string | string[]>
       const out = new Map<string, PresenceEntry[]>()
       for (let i = 0; i < flat.length; i += 2) out.set(flat[i] as string, parseEntries(flat[i + 1] as string[]))
       return out
@@ -234,7 +241,7 @@ export class RedisPresenceStore extends MirroredStore implements PresenceStore {
     this.stale = false
     // The mirror as it is when the script is sent: every write sent before it is in the mirror,
     // every write sent after it runs after it in Redis.
-    const reply = await REGISTER.run(this.redis, [], () => this.registration()).catch((error: unknown) => {
+    const reply = await REGISTER.run(this.redis, [this.keys.nodes], () => this.registration()).catch((error: unknown) => {
       this.stale = true
       throw error
     }) as BeatReply
@@ -246,13 +253,13 @@ export class RedisPresenceStore extends MirroredStore implements PresenceStore {
    * there, and who the purged nodes took with them.
    */
   async beat (): Promise<{ known: boolean, purged: Purged }> {
-    const reply = await HEARTBEAT.run(this.redis, [], this.beatArgs()) as BeatReply
+    const reply = await HEARTBEAT.run(this.redis, [this.keys.nodes], this.beatArgs()) as BeatReply
     return { known: reply[0] === 1, purged: purgedOf(reply) }
   }
 
   /** A clean stop: this node's entries go now. */
   async leave (): Promise<void> {
-    await LEAVE.run(this.redis, [], [this.keys.prefix, this.owner()])
+    await LEAVE.run(this.redis, [this.keys.nodes], [this.keys.state, this.owner()])
   }
 
   private registration (): string[] {
@@ -264,6 +271,6 @@ export class RedisPresenceStore extends MirroredStore implements PresenceStore {
   }
 
   private beatArgs (): string[] {
-    return [this.keys.prefix, this.owner(), String(this.nodeTtl), JSON.stringify(this.self() ?? {})]
+    return [this.keys.state, this.owner(), String(this.nodeTtl), JSON.stringify(this.self() ?? {})]
   }
 }

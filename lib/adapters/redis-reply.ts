@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisConnection } from './redis-connections'
 
 /**
  * How long a command sent on a ready connection may go unanswered before the adapter goes on
@@ -16,7 +16,7 @@ export function ignore (): void {}
  * Whether a command sent now goes to Redis at once. Any other status would put it in ioredis's
  * offline queue, where it waits for the reconnect: the adapter sends nothing then.
  */
-export function isReady (redis: Redis): boolean {
+export function isReady (redis: RedisConnection): boolean {
   return redis.status === 'ready'
 }
 

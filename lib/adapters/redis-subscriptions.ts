@@ -5,9 +5,10 @@ import { COMMAND_TIMEOUT_MS, ignore, isReady, within } from './redis-reply'
 const RESUBSCRIBE_BATCH = 1000
 
 /**
- * The pub/sub channels this node wants, kept here rather than in Redis so that subscribing
- * never waits for a connection that is down: SUBSCRIBE/UNSUBSCRIBE go out while the subscriber
- * connection is ready, and the whole set is subscribed again each time it becomes ready.
+ * The pub/sub channels this node wants on one Redis server (`ShardedSubscriptions` on a
+ * cluster), kept here rather than in Redis so that subscribing never waits for a connection
+ * that is down: SUBSCRIBE/UNSUBSCRIBE go out while the subscriber connection is ready, and the
+ * whole set is subscribed again each time it becomes ready.
  *
  * The connection is made with `autoResubscribe: false`: ioredis would restore the channels
  * subscribed when the connection dropped, not those wanted now (it would miss topics gained

@@ -1,15 +1,15 @@
-import type * as IORedis from 'ioredis'
-import type { Redis, RedisOptions } from 'ioredis'
 import { errors, unavailable } from '../errors'
 import type { Adapter, AdapterHealth, AdapterNode, Departure, Envelope, NodeInfo } from './adapter'
 import { RedisMemberStore } from './redis-members'
 import { type RedisConfig, resolveConfig } from './redis-config'
+import { type Connections, isCluster, openConnections, type RedisConnection, serversOf } from './redis-connections'
 import type { OutgoingStats, RedisAdapterOptions } from './redis-options'
 import { Outbox } from './redis-outbox'
 import { nodeInfo } from './node-info'
 import { keysOf, type RedisKeys } from './redis-keys'
 import { type Purged, RedisPresenceStore } from './redis-presence'
 import { ignore, isReady, REPLY_TIMEOUT_MS, within } from './redis-reply'
+import { ShardedSubscriptions } from './redis-sharded-subscriptions'
 import { TopicSubscriptions } from './redis-subscriptions'
 import { decodeMessage, field } from './redis-wire'
 
@@ -21,49 +21,26 @@ export interface RedisAdapter extends Adapter {
   readonly outgoing: Readonly<OutgoingStats>
 }
 
-/**
- * Loaded on first use: ioredis is an optional peer dependency, and takes about 18 MiB and a
- * tenth of a second to load, which an app on the memory adapter should not pay for.
- */
-function loadIORedis (): typeof IORedis {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('ioredis') as typeof IORedis
-  } catch (error) {
-    throw Object.assign(new errors.RedisNotInstalled((error as Error).message), { cause: error })
-  }
-}
-
 function isDeparture (value: unknown): value is Departure {
   const { userId, entry } = (value ?? {}) as Partial<Departure>
   return typeof userId === 'string' && typeof entry?.connectionId === 'string' && typeof entry.status === 'string'
 }
 
-/** `host:port` (or the socket path) the connection was given, for an error that must say where. */
-function addressOf (redis: Redis): string {
-  const { host, port, path } = redis.options
-  return path ?? `${host ?? '127.0.0.1'}:${port ?? 6379}`
-}
-
-async function end (redis: Redis): Promise<void> {
+async function end (redis: RedisConnection): Promise<void> {
   if (isReady(redis)) await within(redis.quit(), REPLY_TIMEOUT_MS).catch(ignore)
   redis.disconnect()
 }
-
-/** The subscriber connection's own options: see `TopicSubscriptions` for why ioredis does not resubscribe. */
-const SUBSCRIBER_OPTIONS = { autoResubscribe: false }
 
 class RedisAdapterImpl implements RedisAdapter {
   readonly name = 'redis'
   readonly presence: RedisPresenceStore
   readonly members: RedisMemberStore
   private readonly keys: RedisKeys
-  private readonly commands: Redis
-  private readonly subscriber: Redis
-  private readonly subscriptions: TopicSubscriptions
+  private readonly connections: Connections
+  private readonly commands: RedisConnection
+  private readonly subscriber: RedisConnection
+  private readonly subscriptions: TopicSubscriptions | ShardedSubscriptions
   private readonly outbox: Outbox
-  /** The connections this adapter opened and so closes; never the app's client. */
-  private readonly owned: Redis[]
   private node: AdapterNode | undefined
   private nodeId = ''
   /** This node's id as the first header field, to recognize its own publishes coming back. */
@@ -73,24 +50,24 @@ class RedisAdapterImpl implements RedisAdapter {
   private closing: Promise<void> | undefined
 
   constructor (private readonly config: RedisConfig) {
-    this.keys = keysOf(config.keyPrefix)
-    if (config.client !== undefined) {
-      this.commands = config.client
-      this.subscriber = config.client.duplicate({ ...SUBSCRIBER_OPTIONS, lazyConnect: true })
-      this.owned = [this.subscriber]
-    } else {
-      const url = config.url as string | RedisOptions
-      const { Redis } = loadIORedis()
-      this.commands = typeof url === 'string' ? new Redis(url, { lazyConnect: true }) : new Redis({ ...url, lazyConnect: true })
-      this.subscriber = this.commands.duplicate(SUBSCRIBER_OPTIONS)
-      this.owned = [this.commands, this.subscriber]
-    }
+    this.keys = keysOf(config.keyPrefix, config.sharded)
+    this.connections = openConnections(config)
+    const { commands, subscriber } = this.connections
+    this.commands = commands
+    this.subscriber = subscriber
     // Without a listener ioredis prints every connection error to the console. The adapter
     // has no logger; a lost connection reaches the app through health() (/health: 503, reason).
-    for (const redis of this.owned) redis.on('error', ignore)
-    this.subscriber.on('message', (channel: string, message: string) => this.receive(channel, message))
-    this.subscriptions = new TopicSubscriptions(this.subscriber)
-    this.outbox = new Outbox(this.commands, { maxMessages: config.maxOutgoingMessages, maxBytes: config.maxOutgoingBytes })
+    for (const redis of this.connections.owned) redis.on('error', ignore)
+    // On a cluster, topics go over sharded pub/sub: each channel lives on the shard of its slot.
+    const receive = (channel: string, message: string): void => this.receive(channel, message)
+    if (isCluster(subscriber)) {
+      subscriber.on('smessage', receive)
+      this.subscriptions = new ShardedSubscriptions(subscriber)
+    } else {
+      subscriber.on('message', receive)
+      this.subscriptions = new TopicSubscriptions(subscriber)
+    }
+    this.outbox = new Outbox(commands, { maxMessages: config.maxOutgoingMessages, maxBytes: config.maxOutgoingBytes })
     this.presence = new RedisPresenceStore(this.commands, this.keys, () => this.nodeId, config.nodeTtl,
       () => this.node === undefined ? undefined : nodeInfo(this.node))
     this.members = new RedisMemberStore(this.commands, this.keys, () => this.nodeId)
@@ -107,15 +84,15 @@ class RedisAdapterImpl implements RedisAdapter {
     this.nodeId = node.nodeId
     this.ownHeader = field(node.nodeId)
     try {
-      await Promise.all(this.owned.map((redis) => redis.connect())).catch((error: unknown) => {
-        throw Object.assign(new errors.RedisUnreachable(addressOf(this.commands), (error as Error).message), { cause: error })
+      await Promise.all(this.connections.owned.map((redis) => redis.connect())).catch((error: unknown) => {
+        throw Object.assign(new errors.RedisUnreachable(this.connections.address(), (error as Error).message), { cause: error })
       })
       await this.subscriptions.add(this.keys.control)
       this.announce(await this.presence.register())
       await this.members.register()
     } catch (error) {
       this.node = undefined
-      for (const redis of this.owned) redis.disconnect()
+      for (const redis of this.connections.owned) redis.disconnect()
       throw error
     }
     // Three beats per nodeTtl, so a lost or late beat does not get a live node purged.
@@ -145,23 +122,30 @@ class RedisAdapterImpl implements RedisAdapter {
     return this.subscriptions.remove(this.keys.topic(topic))
   }
 
-  /** Healthy when both connections are ready and Redis answers PING in time. */
+  /**
+   * Healthy when both connections are ready and Redis answers PING in time: on a cluster, every
+   * master, since each holds some of the topics.
+   */
   async health (): Promise<AdapterHealth> {
     if (this.node === undefined) return this.unhealthy('adapter not running')
     const down = this.connectionsDown()
     if (down.length > 0) return this.unhealthy(down.join(', '))
-    const pong = await within(this.commands.ping().catch(ignore), REPLY_TIMEOUT_MS)
-    return pong === 'PONG' ? { ok: true } : this.unhealthy(`no PONG within ${REPLY_TIMEOUT_MS} ms`)
+    const servers = serversOf(this.commands)
+    const pongs = await Promise.all(servers.map(async ({ connection }) =>
+      connection === undefined ? undefined : await within(connection.ping().catch(ignore), REPLY_TIMEOUT_MS)))
+    const silent = servers.filter((_, i) => pongs[i] !== 'PONG').map((server) => server.address)
+    if (silent.length === 0) return { ok: true }
+    return this.unhealthy(`no PONG within ${REPLY_TIMEOUT_MS} ms${isCluster(this.commands) ? ` from ${silent.join(', ')}` : ''}`)
   }
 
-  /** `redis <host:port>: <problem>`: where, so that an operator of several Redis servers knows which. */
+  /** `redis <where>: <problem>`: where, so that an operator of several Redis servers knows which. */
   private unhealthy (problem: string): AdapterHealth {
-    return { ok: false, reason: `redis ${addressOf(this.commands)}: ${problem}` }
+    return { ok: false, reason: `redis ${this.connections.address()}: ${problem}` }
   }
 
   /** Each connection not ready, with its ioredis status (`command connection reconnecting`). */
   private connectionsDown (): string[] {
-    const roles: Array<[string, Redis]> = [['command', this.commands], ['subscriber', this.subscriber]]
+    const roles: Array<[string, RedisConnection]> = [['command', this.commands], ['subscriber', this.subscriber]]
     return roles.filter(([, redis]) => !isReady(redis)).map(([role, redis]) => `${role} connection ${redis.status}`)
   }
 
@@ -181,7 +165,7 @@ class RedisAdapterImpl implements RedisAdapter {
     this.node = undefined
     // Best effort: if Redis does not answer, the other nodes purge these entries after nodeTtl.
     if (initialized && isReady(this.commands)) await within(this.presence.leave(), REPLY_TIMEOUT_MS).catch(ignore)
-    await Promise.all(this.owned.map(end))
+    await Promise.all(this.connections.owned.map(end))
   }
 
   private receive (channel: string, message: string): void {

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import { expectError, expectType } from 'tsd'
 import { type AdapterHealth, type RedisAdapter, redisAdapter } from '../..'
 
@@ -11,6 +11,13 @@ const options: RedisOptions = { host: '127.0.0.1', port: 6379, retryStrategy: ()
 redisAdapter({ url: options })
 redisAdapter({ url: { host: '127.0.0.1', port: 6379, tls: {}, connectTimeout: 1000 }, keyPrefix: 'app:' })
 redisAdapter({ url: 'redis://127.0.0.1:6379', nodeTtl: 5000 })
+
+// A Redis Cluster: an app's ioredis Cluster as client, or nodes and ioredis ClusterOptions.
+expectType<RedisAdapter>(redisAdapter({ client: new Cluster(['127.0.0.1:7000'], { lazyConnect: true }) }))
+const clusterOptions: ClusterOptions = { redisOptions: { password: 'secret', tls: {} }, scaleReads: 'master', slotsRefreshTimeout: 2000 }
+redisAdapter({ cluster: { nodes: ['127.0.0.1:7000', { host: '127.0.0.1', port: 7001 }, { port: 7002 }], options: clusterOptions } })
+expectError(redisAdapter({ cluster: {} }))
+expectError(redisAdapter({ cluster: { nodes: [{ host: '127.0.0.1' }] } }))
 
 expectError(redisAdapter({ client: {} }))
 expectError(redisAdapter({ url: { host: 6379 } }))
