@@ -12,7 +12,7 @@ export interface ChannelInfo {
   createdAt: number
   /** Created with `channels.create()`: it persists while empty, until `channels.remove()`. */
   explicit: boolean
-  /** Subscribed connections on this node. */
+  /** Subscribed connections: on every node from `channels.get()`, on this node in the `channel_created`/`channel_removed` events. */
   subscribers: number
 }
 
