@@ -187,7 +187,7 @@ t.test('cleanup options are validated', async (t) => {
   t.equal((await server.app.hauyna.stats()).cleanup.queueSize, 0)
 })
 
-const SOCKETS = 10_000
+const SOCKETS = 5_000
 const CHANNELS = 100
 
 

@@ -2,7 +2,7 @@ import t from 'tap'
 import { connect, startServer, until } from './helpers'
 import { internalsOf } from '../lib/plugin'
 
-const CYCLES = 10_000
+const CYCLES = 4_000
 const CONCURRENCY = 50
 const CHANNELS = 100
 const USERS = 500
