@@ -23,6 +23,7 @@ export const errors = {
   UnknownConnection: createError<[string]>('HAUYNA_UNKNOWN_CONNECTION', 'No connection with id "%s"', 404),
   ChannelExists: createError<[string]>('HAUYNA_CHANNEL_EXISTS', 'Channel "%s" was already created', 409),
   Unavailable: createError<[]>('HAUYNA_UNAVAILABLE', 'Delivered on this node only: the other nodes are unreachable', 503),
+  StateUnavailable: createError<[string]>('HAUYNA_STATE_UNAVAILABLE', 'The state shared by the nodes is unreachable: %s', 503),
   RedisUnreachable: createError<[string, string]>('HAUYNA_REDIS_UNREACHABLE', 'Redis at %s is unreachable: %s', 503),
   RedisNotInstalled: createError<[string]>(
     'HAUYNA_REDIS_NOT_INSTALLED', 'redisAdapter() needs the ioredis package, an optional peer dependency (npm install ioredis): %s')

@@ -57,6 +57,7 @@ namespace hauyna {
   export type Member = import('./adapters/adapter').Member
   export type MemberStore = import('./adapters/adapter').MemberStore
   export type Vacancy = import('./adapters/adapter').Vacancy
+  export type GroupStore = import('./adapters/adapter').GroupStore
   export type RedisAdapterOptions = import('./adapters/redis').RedisAdapterOptions
   export type RedisAdapter = import('./adapters/redis').RedisAdapter
   export type OutgoingStats = import('./adapters/redis').OutgoingStats

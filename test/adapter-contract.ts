@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Test } from 'tap'
 import type { Adapter, AdapterNode, Departure, Envelope, Membership, NodeFigures, PresenceEntry, Vacancy } from '../lib/index'
 import { type Client, connect, type Server, startServer, until } from './helpers'
+import { internalsOf } from '../lib/plugin'
 
 /**
  * The adapter's caller in these tests, in place of the runtime: it records every delivery
@@ -14,6 +15,10 @@ export class RecordingNode implements AdapterNode {
   readonly departures: string[][] = []
   /** Each call of `vacated`. */
   readonly vacancies: Vacancy[][] = []
+  /** Each user `regrouped` named. */
+  readonly regroups: string[] = []
+  /** Calls of `reconnected`. */
+  reconnections = 0
 
   constructor (readonly nodeId = `node-${randomUUID()}`) {}
 
@@ -32,6 +37,14 @@ export class RecordingNode implements AdapterNode {
 
   vacated (vacancies: Vacancy[]): void {
     this.vacancies.push(vacancies)
+  }
+
+  async regrouped (userId: string): Promise<void> {
+    this.regroups.push(userId)
+  }
+
+  reconnected (): void {
+    this.reconnections++
   }
 
   of (topic: string): Envelope[] {
@@ -271,6 +284,51 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
       })
     }
 
+    t.test('added groups: add, replace a role, remove, members, of and list; regroup reaches this node', async (t) => {
+      const { adapter, node } = await start(t)
+      const store = adapter.groups
+      const team = `team-${randomUUID()}`
+      const club = `club-${randomUUID()}`
+      await store.add(team, 'alice', 'lead')
+      await store.add(team, 'bob', undefined)
+      await store.add(club, 'alice', undefined)
+      t.same(await store.members(team), new Map([['alice', 'lead'], ['bob', undefined]]), 'each with its role, or none')
+      t.same(await store.of('alice'), new Map([[team, 'lead'], [club, undefined]]))
+      await store.add(team, 'bob', 'reviewer')
+      t.same((await store.members(team)).get('bob'), 'reviewer', 'adding again replaces the role')
+      t.equal((await store.list()).get(team), 2, 'and does not count twice')
+      t.equal(await store.remove(team, 'alice'), true)
+      t.equal(await store.remove(team, 'alice'), false, 'removed once only')
+      t.equal(await store.remove(`none-${randomUUID()}`, 'alice'), false)
+      t.same(await store.of('alice'), new Map([[club, undefined]]))
+      t.equal(await store.remove(team, 'bob'), true)
+      t.equal(await store.remove(club, 'alice'), true)
+      t.same(await store.members(team), new Map(), 'an emptied group has no member')
+      t.equal((await store.list()).has(team), false, 'and is listed no more')
+      t.same(await store.of('alice'), new Map())
+      await store.add(team, '__proto__', '__proto__')
+      t.same(await store.members(team), new Map([['__proto__', '__proto__']]), 'names special in JavaScript are names')
+      t.equal(await store.remove(team, '__proto__'), true)
+      await adapter.regroup('alice')
+      t.same(node.regroups, ['alice'], 'this node is told before regroup resolves')
+    })
+
+    if (options.shared) {
+      t.test('added groups are shared, and regroup reaches every node', async (t) => {
+        const a = await start(t)
+        const b = await start(t)
+        const staff = `staff-${randomUUID()}`
+        await a.adapter.groups.add(staff, 'carol', 'admin')
+        t.same(await b.adapter.groups.members(staff), new Map([['carol', 'admin']]), 'another node reads it')
+        await a.adapter.regroup('carol')
+        await until(() => b.node.regroups.includes('carol'), 2000, 'the other node to hear of carol')
+        t.same(a.node.regroups, ['carol'], 'each node once')
+        await a.adapter.close()
+        t.same(await b.adapter.groups.of('carol'), new Map([[staff, 'admin']]), 'an added membership outlives the node that added it')
+        t.equal(await b.adapter.groups.remove(staff, 'carol'), true, 'until removed, from any node')
+      })
+    }
+
     t.test('nodes(): this node with its figures, every live node of a shared adapter, none once closed', async (t) => {
       const a = await start(t)
       const figures = { connections: 2, users: 1, startedAt: 1_000 }
@@ -334,6 +392,10 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
       for (const server of new Set([first, second])) {
         t.same((await server.app.presence.list()).map((p) => p.userId).sort(), ['alice', 'bob'], 'presence of every node')
       }
+      // The test probe counts what this process holds: with a shared adapter, nothing of it.
+      const probe = internalsOf(first.app)
+      if (options.shared) t.match(probe, { presenceUsers: -1, groupMemberships: -1, userGroups: -1, sharedSets: undefined })
+      else t.same(probe.sharedSets, { channel: { sets: 1, users: 2 }, user: { sets: 2, users: 2 } })
       await serversFlushed(new Set([first, second]), [alice, bob])
       for (const c of [alice, bob]) {
         t.equal(c.all('message').length, 1, 'one message each')

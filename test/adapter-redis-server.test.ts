@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import { type Adapter, redisAdapter } from '../lib/index'
-import { entry, RecordingNode } from './adapter-contract'
+import { entry, membership, RecordingNode } from './adapter-contract'
 import { delay, until } from './helpers'
 import { commandStat, freePort, keysUnder, RedisProcess, requireBinary, skipBinary } from './redis-helpers'
 
@@ -175,6 +175,7 @@ t.test('the Redis adapter against its own redis-server', { skip: skipBinary }, a
     await adapter.subscribe('room')
     await adapter.presence.set('alice', entry('a1'))
     await adapter.presence.set('alice', entry('a2'))
+    await adapter.members.add('channel', 'room', membership('a1', 'alice'))
 
     await server.kill()
     await until(() => client.status !== 'ready', 2000, 'the app\'s client to notice')
@@ -192,6 +193,11 @@ t.test('the Redis adapter against its own redis-server', { skip: skipBinary }, a
       await adapter.subscribe('gained')
       await adapter.unsubscribe('room')
       await t.rejects(adapter.publish('room', { payload: '{}' }), { code: 'HAUYNA_UNAVAILABLE', delivered: 1 })
+      t.same(await adapter.members.users('channel', 'room'), new Map([['alice', 1]]), 'shared sets: this node\'s members')
+      t.equal(await adapter.members.add('channel', 'room', membership('a2', 'alice')), 2, 'added on this node, written back later')
+      const refused = { code: 'HAUYNA_STATE_UNAVAILABLE', statusCode: 503 }
+      await t.rejects(adapter.groups.add('staff', 'alice', undefined), refused, 'added groups are nobody\'s to answer for in part: an error')
+      await t.rejects(adapter.groups.of('alice'), refused)
     })())
     t.ok(calls.ms < 500, `every call answered in ${calls.ms} ms`)
 
@@ -212,18 +218,27 @@ t.test('the Redis adapter against its own redis-server', { skip: skipBinary }, a
     const adapter = redisAdapter({ url: server.url, nodeTtl: 60_000 })
     const node = await started(t, adapter)
     await adapter.presence.set('bob', entry('b1'))
+    await adapter.members.add('channel', 'room', membership('b1', 'bob'))
+    await adapter.groups.add('staff', 'bob', 'lead')
     await redis.save()
     await adapter.presence.remove('bob', 'b1')
+    await adapter.members.remove('channel', 'room', 'bob', 'b1')
     await adapter.presence.set('alice', entry('a1'))
+    await adapter.members.add('channel', 'room', membership('a1', 'alice'))
+    t.equal(node.reconnections, 0, 'no outage yet')
 
     await server.kill()
     await server.start()
+    await until(() => node.reconnections === 1, 3000, 'the node to hear that the adapter is back')
     await until(async () => (await redis.hkeys('hauyna:presence:user:alice').catch(() => [])).length === 1, 3000,
       'alice, tracked after the snapshot, written back')
     t.same(await redis.hkeys('hauyna:presence:user:bob'), [], 'bob, gone since the snapshot, dropped')
     t.same(await redis.smembers('hauyna:presence:users'), ['alice'])
     t.equal(await redis.hget('hauyna:presence:owners', 'a1'), node.nodeId)
     t.equal(await adapter.presence.count(), 1)
+    await until(async () => (await adapter.members.users('channel', 'room')).has('alice'), 3000, 'the shared sets written back')
+    t.same(await adapter.members.users('channel', 'room'), new Map([['alice', 1]]), 'shared sets as they are now, not as saved')
+    t.same(await adapter.groups.of('bob'), new Map([['staff', 'lead']]), 'added groups as Redis kept them: nobody mirrors them')
   })
 
   t.test('one connection lost: unhealthy until both are back; the subscriber gets what is wanted now, in batches', async (t) => {

@@ -220,18 +220,19 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     t.same(await survivor.members.sets('presence'), new Map([['room', 1]]))
   })
 
-  t.test('the control channel: another node\'s announcement reaches departed(); anything else is dropped', async (t) => {
+  t.test('the control channel: other nodes\' announcements reach departed() and regrouped(); anything else is dropped', async (t) => {
     const prefix = testPrefix(t)
     const redis = rawRedis(t)
     const adapter = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
     const node = await started(t, adapter)
     const from = (payload: string): string => `5:other0:0:${payload}`
-    for (const payload of ['not json', '{"userId":"x"}', '[{"userId":"x"}]', '[{"userId":"x","entry":null}]', '[null]']) {
-      await redis.publish(`${prefix}control`, from(payload))
-    }
+    const garbage = ['not json', '{"userId":"x"}', '[{"userId":"x"}]', '[{"userId":"x","entry":null}]', '[null]', 'null', '{"regroup":5}']
+    for (const payload of garbage) await redis.publish(`${prefix}control`, from(payload))
     await redis.publish(`${prefix}control`, from(JSON.stringify([{ userId: 'zoe', entry: entry('z1') }])))
-    await until(() => node.departures.length > 0, 2000, 'the announcement')
-    t.same(node.departures, [['zoe']], 'only the well-formed announcement, after the malformed ones were dropped')
+    await redis.publish(`${prefix}control`, from(JSON.stringify({ regroup: 'yves' })))
+    await until(() => node.departures.length > 0 && node.regroups.length > 0, 2000, 'the announcements')
+    t.same(node.departures, [['zoe']], 'only the well-formed announcements, after the malformed ones were dropped')
+    t.same(node.regroups, ['yves'])
     t.same(await adapter.health(), { ok: true }, 'and the adapter goes on')
   })
 

@@ -14,6 +14,8 @@ function ledgerAdapter (): { adapter: Adapter, held: Map<string, number> } {
     name: 'ledger',
     presence: inner.presence,
     members: inner.members,
+    groups: inner.groups,
+    regroup: (userId: string) => inner.regroup(userId),
     init: (node) => inner.init(node),
     publish: (topic, envelope) => inner.publish(topic, envelope),
     nodes: () => inner.nodes(),

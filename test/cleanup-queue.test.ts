@@ -263,6 +263,7 @@ async function massDisconnect (t: Test, options: HauynaOptions): Promise<void> {
   t.match(internalsOf(app), {
     connectionsById: 0, connectionsByUser: 0, hubTopics: 0, groupMemberships: 0, userGroups: 0, presenceUsers: 0
   })
+  t.same(internalsOf(app).sharedSets, {}, 'no shared set is left')
   if (options.cleanup?.queueSize === 0) t.ok(stats.cleanup.overflow > 0, 'with no room to wait, cleanups overflowed and ran at once')
   else t.equal(stats.cleanup.overflow, 0, 'the default queue had room for the whole burst')
 }

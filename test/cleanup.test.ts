@@ -77,8 +77,9 @@ t.test(`${CYCLES} connect/subscribe/disconnect cycles leave every map empty`, as
   })
   t.same(stats.states, { connected: 0, idle: 0, disconnected: 0, reconnecting: 0, error: 0 })
   t.match(internalsOf(app), {
-    connectionsById: 0, connectionsByUser: 0, hubTopics: 0, groupMemberships: 0, userGroups: 0, presenceUsers: 0, memberSets: 0, memberUsers: 0
+    connectionsById: 0, connectionsByUser: 0, hubTopics: 0, groupMemberships: 0, userGroups: 0, presenceUsers: 0
   })
+  t.same(internalsOf(app).sharedSets, {}, 'no shared set is left: channels, presence channels, users, identity groups')
   t.same(await app.presence.list(), [])
   t.same(await app.groups.list(), [])
 

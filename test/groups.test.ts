@@ -2,6 +2,8 @@ import type { FastifyRequest } from 'fastify'
 import t from 'tap'
 import { type Client, connect, open, type Server, startServer, until } from './helpers'
 import { internalsOf } from '../lib/plugin'
+import type { GroupStore } from '../lib/index'
+import { WrappedAdapter } from './wrapped-adapter'
 
 // Group frames are read with `all()`: acks and group frames interleave, and `next()` skips
 // the frames it passes over.
@@ -207,7 +209,8 @@ t.test('a membership both add()ed and from the identity stays; a lone connection
     [{ group: 'night-shift', role: undefined }, { group: 'ops', role: 'admin' }], 'the identity gives ops its role')
   await tab.close()
   await until(async () => !(await groups.has('alice', 'night-shift')), 2000, 'the identity-only group to be dropped')
-  t.same(await groups.of('alice'), [{ group: 'ops', role: 'admin' }], 'the add()ed membership outlives the last connection')
+  t.same(await groups.of('alice'), [{ group: 'ops', role: undefined }],
+    'the add()ed membership outlives the last connection, with its own role (none): the identity\'s went with the connection')
   t.same(tab.violations, [])
 })
 
@@ -220,9 +223,26 @@ t.test('connection.groups: the groups a connection receives', async (t) => {
   t.same(groupsOf('carol'), [], 'a user in no group receives none')
   await server.app.groups.add('carol', 'team')
   t.same(groupsOf('carol'), ['team'], 'an open connection joins at once')
+  await server.app.groups.add('carol', 'club')
+  t.same(groupsOf('carol'), ['team', 'club'], 'and keeps the groups it had')
   await server.app.groups.remove('alice', 'team')
   t.same(groupsOf('alice'), [])
   for (const c of clients) t.same(c.violations, [])
+})
+
+t.test('a connection opens without its added groups only when the adapter cannot answer for them; any other failure fails its setup', async (t) => {
+  class BrokenGroups extends WrappedAdapter {
+    override readonly groups = Object.assign(Object.create(this.inner.groups) as GroupStore, {
+      of: async () => { throw new Error('group store bug') }
+    })
+  }
+  const reported: string[] = []
+  const server = await startServer(t, { adapter: new BrokenGroups('broken-groups') }, (app) => {
+    app.events.on('error', (error) => { reported.push(error.message) })
+  })
+  const client = await open(server.url({ userId: 'alice' }))
+  t.same(await client.closed, { code: 1011, reason: 'internal error' }, 'the failure is not taken for an outage')
+  t.same(reported, ['group store bug'])
 })
 
 t.test('group name errors say it is a group name', async (t) => {

@@ -58,7 +58,7 @@ t.test('three server processes share one Redis', { skip: skipRedis }, async (t) 
     await exactly(t, 'group', 'staff only', counts([alice, 1], [bob, 1], [carol, 0], [dave, 0]))
   })
 
-  await t.test('presence, channels and connections read the same on every node; groups are node-local', async (t) => {
+  await t.test('presence, channels, connections and groups read the same on every node', async (t) => {
     const [sa, sb, sc] = await Promise.all([a.snapshot(), b.snapshot(), c.snapshot()])
     for (const s of [sa, sb, sc]) {
       t.same(s.presence, ['alice', 'bob', 'carol', 'dave'], 'presence.list() shows the users of every node')
@@ -81,13 +81,29 @@ t.test('three server processes share one Redis', { skip: skipRedis }, async (t) 
     t.same([sa.stats.users, sb.stats.users, sc.stats.users], [2, 1, 1], 'and so are stats users')
     t.same([sa.aliceConnections, sb.aliceConnections, sc.aliceConnections], [1, 0, 0], 'connections.byUser(): this node\'s Connection objects')
     for (const s of [sa, sb, sc]) t.same(s.aliceLocated, ['a'], 'connections.locate(): where she is connected, from any node')
-    t.same([sa.staffMembers, sb.staffMembers, sc.staffMembers], [['alice'], ['bob'], []], 'groups.members() is local')
+    for (const s of [sa, sb, sc]) t.same(s.staffMembers, ['alice', 'bob'], 'groups.members(): identity members of every node')
 
     // Channel presence: the `subscribed` snapshot lists the users of every node; diffs travel like messages.
     t.same(Object.keys(carol.all('subscribed')[0].presence).sort(), ['alice', 'bob', 'carol'], 'the snapshot is the cluster\'s')
     const joins = alice.all('presence_diff').flatMap((f) => Object.keys(f.joins))
     t.same(joins.sort(), ['bob', 'carol'], 'later joins on other nodes reach alice as diffs')
     t.same(carol.all('presence_diff').flatMap((f) => Object.keys(f.joins)), [], 'earlier ones never reach carol')
+  })
+
+  await t.test('a member added on one node receives the group on every node, until removed on another', async (t) => {
+    t.equal(await c.ask({ cmd: 'groupAdd', userId: 'dave', group: 'staff', role: 'temp' }), undefined, 'node c adds dave, connected to node a')
+    t.same(await b.ask({ cmd: 'groupsOf', userId: 'dave' }), [{ group: 'staff', role: 'temp' }], 'node b knows')
+    await until(async () => (await b.snapshot()).staffMembers.includes('dave'), 2000, 'dave listed')
+    t.equal((await bob.request({ type: 'group', group: 'staff', data: 'welcome dave' })).type, 'ack')
+    await exactly(t, 'group', 'welcome dave', counts([alice, 1], [bob, 1], [carol, 0], [dave, 1]))
+    t.equal((await dave.request({ type: 'group', group: 'staff', data: 'thanks' })).type, 'ack', 'and may send to it')
+    await exactly(t, 'group', 'thanks', counts([alice, 1], [bob, 1], [carol, 0], [dave, 1]))
+    t.equal(await b.ask({ cmd: 'groupRemove', userId: 'dave', group: 'staff' }), true, 'node b removes him')
+    await until(async () => !(await a.snapshot()).staffMembers.includes('dave'), 2000, 'dave no longer listed')
+    await delay(SETTLE_MS)
+    t.equal(await c.ask({ cmd: 'groupSend', group: 'staff', data: 'after dave' }), 0, 'node c has no member connected')
+    await exactly(t, 'group', 'after dave', counts([alice, 1], [bob, 1], [carol, 0], [dave, 0]))
+    t.match(await dave.request({ type: 'group', group: 'staff', data: 'still?' }), { type: 'error', code: 'forbidden' }, 'nor may he send to it')
   })
 
   // frank is on all three nodes: one member of lobby, present while any of his connections is.

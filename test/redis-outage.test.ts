@@ -167,6 +167,11 @@ t.test('Redis goes down and comes back empty', { skip: skipBinary }, async (t) =
     await crossesAgain(alice, carol, 'back a→b')
     await crossesAgain(carol, dave!, 'back b→a')
     t.equal((await alice.request({ type: 'publish', channel: 'room', data: { tag: 'acked' } })).type, 'ack', 'publishes are acked again')
+    await b.server.app.groups.add('dave', 'night')
+    t.same(await a.server.app.groups.members('night'), [{ userId: 'dave', role: undefined }], 'groups are shared again')
+    await until(() => a.server.app.connections.byUser('dave')[0]?.groups.has('night') === true, 2000, 'dave, who connected during the outage, to follow')
+    t.equal(await a.server.app.groups.sendTo('night', { tag: 'night' }), 1)
+    await until(() => dave!.all('group').length === 1, 2000, 'the group message')
 
     await bob.close()
     await until(() => a.leaves.includes('bob'), 2000, 'the leave of bob')

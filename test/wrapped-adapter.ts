@@ -1,4 +1,4 @@
-import { type Adapter, type AdapterNode, type Envelope, memoryAdapter, type MemberStore, type NodeInfo, type PresenceStore } from '../lib/index'
+import { type Adapter, type AdapterNode, type Envelope, type GroupStore, memoryAdapter, type MemberStore, type NodeInfo, type PresenceStore } from '../lib/index'
 
 /**
  * A custom adapter that is the memory adapter underneath: tests that need an adapter with one
@@ -8,6 +8,7 @@ export class WrappedAdapter implements Adapter {
   protected readonly inner = memoryAdapter()
   readonly presence: PresenceStore = this.inner.presence
   readonly members: MemberStore = this.inner.members
+  readonly groups: GroupStore = this.inner.groups
 
   constructor (readonly name: string) {}
 
@@ -15,6 +16,7 @@ export class WrappedAdapter implements Adapter {
   publish (topic: string, envelope: Envelope): Promise<number> { return this.inner.publish(topic, envelope) }
   subscribe (topic: string): Promise<void> { return this.inner.subscribe(topic) }
   unsubscribe (topic: string): Promise<void> { return this.inner.unsubscribe(topic) }
+  regroup (userId: string): Promise<void> { return this.inner.regroup(userId) }
   health (): ReturnType<Adapter['health']> { return this.inner.health() }
   nodes (): Promise<NodeInfo[]> { return this.inner.nodes() }
   close (): Promise<void> { return this.inner.close() }

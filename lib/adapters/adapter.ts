@@ -81,6 +81,23 @@ export interface MemberStore {
   total (kind: string): Promise<{ sets: number, members: number }>
 }
 
+/**
+ * Group memberships that the app adds (`groups.add`): they belong to no connection and no
+ * node, and last until the app removes them. A role is a string, or `undefined` for none.
+ */
+export interface GroupStore {
+  /** Adds the user to the group, or replaces their role. */
+  add (group: string, userId: string, role: string | undefined): Promise<void>
+  /** Removes the user from the group; `false` when they were not in it. */
+  remove (group: string, userId: string): Promise<boolean>
+  /** The group's members, each with their role. */
+  members (group: string): Promise<Map<string, string | undefined>>
+  /** The user's groups, each with their role. */
+  of (userId: string): Promise<Map<string, string | undefined>>
+  /** Every group with at least one member, with their number. */
+  list (): Promise<Map<string, number>>
+}
+
 /** What the adapter calls on this node. */
 export interface AdapterNode {
   readonly nodeId: string
@@ -98,6 +115,13 @@ export interface AdapterNode {
    * node that purged the dead one, so that what it announces is announced once.
    */
   vacated (vacancies: Vacancy[]): void
+  /** A user's added group memberships changed (on any node): this node's connections of the user follow. */
+  regrouped (userId: string): Promise<void>
+  /**
+   * The adapter was cut off from the other nodes and is back: announcements made meanwhile may
+   * be lost, so this node reads again what they would have told it.
+   */
+  reconnected (): void
 }
 
 /** One connection's presence entry; a user is present while they have at least one. */
@@ -133,6 +157,7 @@ export interface Adapter {
   readonly name: string
   readonly presence: PresenceStore
   readonly members: MemberStore
+  readonly groups: GroupStore
   init (node: AdapterNode): Promise<void>
   /** Delivers to every node's subscribers; resolves to the count delivered where known. */
   publish (topic: string, envelope: Envelope): Promise<number>
@@ -140,6 +165,11 @@ export interface Adapter {
   subscribe (topic: string): Promise<void>
   /** This node's last local subscriber of `topic` left. */
   unsubscribe (topic: string): Promise<void>
+  /**
+   * Tells every node, this one included, that the user's added group memberships changed;
+   * resolves once this node's connections followed (the others follow as the news reaches them).
+   */
+  regroup (userId: string): Promise<void>
   health (): Promise<AdapterHealth>
   /** Every live node with its figures (this one's own when it is alone or cut off). */
   nodes (): Promise<NodeInfo[]>

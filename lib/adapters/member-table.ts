@@ -44,7 +44,7 @@ export class MemberTable {
     set.members.delete(connectionId)
     k.members--
     if (set.members.size === 0) k.sets.delete(name)
-    const left = (set.users.get(userId) ?? 1) - 1
+    const left = Number(set.users.get(userId)) - 1
     if (left > 0) {
       set.users.set(userId, left)
       return left
@@ -70,7 +70,10 @@ export class MemberTable {
 
   setsOfUser (kind: string, userId: string): Map<string, number> {
     const k = this.kinds.get(kind)
-    return new Map(Array.from(k?.byUser.get(userId) ?? [], (name) => [name, k?.sets.get(name)?.users.get(userId) ?? 0]))
+    const names = k?.byUser.get(userId)
+    if (k === undefined || names === undefined) return new Map()
+    // A user's set names are those of sets where the user counts.
+    return new Map(Array.from(names, (name) => [name, Number(k.sets.get(name)?.users.get(userId))]))
   }
 
   totalOf (kind: string): { sets: number, members: number } {
@@ -82,15 +85,11 @@ export class MemberTable {
     return this.kinds.get(kind)?.sets.get(name)?.members.size ?? 0
   }
 
-  /** Sets held, over every kind, and users in at least one set of a kind (counted once per kind). */
-  get counts (): { sets: number, users: number } {
-    let sets = 0
-    let users = 0
-    for (const k of this.kinds.values()) {
-      sets += k.sets.size
-      users += k.byUser.size
-    }
-    return { sets, users }
+  /** Per kind with any set: the sets held, and the users in one of them (what a leak would grow). */
+  get counts (): Record<string, { sets: number, users: number }> {
+    const out: Record<string, { sets: number, users: number }> = {}
+    for (const [kind, k] of this.kinds) if (k.sets.size > 0) out[kind] = { sets: k.sets.size, users: k.byUser.size }
+    return out
   }
 
   /** Every membership held, as kind, name and member. */

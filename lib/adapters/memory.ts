@@ -1,4 +1,5 @@
 import type { Adapter, AdapterHealth, AdapterNode, Envelope, Member, Membership, MemberStore, NodeInfo, PresenceEntry, PresenceStore } from './adapter'
+import { GroupTable } from './group-table'
 import { MemberTable } from './member-table'
 import { nodeInfo } from './node-info'
 import { PresenceTable } from './presence-table'
@@ -66,15 +67,22 @@ class MemoryMemberStore extends MemberTable implements MemberStore {
 class MemoryAdapter implements Adapter {
   readonly name = 'memory'
   readonly presence = new MemoryPresenceStore()
-  readonly members = new MemoryMemberStore(() => this.node?.nodeId ?? '')
+  readonly members = new MemoryMemberStore(() => this.nodeId)
+  readonly groups = new GroupTable()
   private node: AdapterNode | undefined
+  private nodeId = ''
 
   async init (node: AdapterNode): Promise<void> {
     this.node = node
+    this.nodeId = node.nodeId
   }
 
   publish (topic: string, envelope: Envelope): Promise<number> {
     return Promise.resolve(this.node === undefined ? 0 : this.node.deliver(topic, envelope))
+  }
+
+  async regroup (userId: string): Promise<void> {
+    await this.node?.regrouped(userId)
   }
 
   async subscribe (): Promise<void> {}

@@ -27,7 +27,11 @@ export function keysOf (prefix: string, sharded: boolean) {
     setUsers: (kind: string, name: string) => `${state}setusers:${kind}:${name}`,
     sets: (kind: string) => `${state}sets:${kind}`,
     kinds: state + 'kinds',
-    userSets: (kind: string, userId: string) => `${state}usersets:${kind}:${userId}`
+    userSets: (kind: string, userId: string) => `${state}usersets:${kind}:${userId}`,
+    /** Added group memberships: see `redis-groups.ts`. */
+    group: (group: string) => `${state}group:${group}`,
+    userGroups: (userId: string) => `${state}usergroups:${userId}`,
+    groups: state + 'groups'
   }
 }
 export type RedisKeys = ReturnType<typeof keysOf>

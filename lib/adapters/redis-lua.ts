@@ -26,3 +26,15 @@ export class LuaScript {
     }
   }
 }
+
+// A hash as Redis sends it, field, value, field, value…: ioredis's hgetall would make it an
+// object, where a field named `__proto__` is lost.
+const HGETALL = new LuaScript("return redis.call('HGETALL', KEYS[1])")
+
+/** Every field of a hash with its value. */
+export async function hashEntries (redis: RedisConnection, key: string): Promise<Array<[string, string]>> {
+  const flat = await HGETALL.run(redis, [key], []) as string[]
+  const out: Array<[string, string]> = []
+  for (let i = 0; i < flat.length; i += 2) out.push([flat[i], flat[i + 1]])
+  return out
+}

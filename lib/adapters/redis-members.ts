@@ -1,5 +1,5 @@
 import type { Member, Membership, MemberStore, Vacancy } from './adapter'
-import { LuaScript } from './redis-lua'
+import { hashEntries, LuaScript } from './redis-lua'
 import { MemberTable } from './member-table'
 import { MirroredStore } from './redis-mirrored'
 import type { RedisConnection } from './redis-connections'
@@ -87,15 +87,8 @@ export function vacanciesOf (flat: string[]): Vacancy[] {
   return out
 }
 
-// A hash as Redis sends it, field, value, field, value…: ioredis's hgetall would make it an
-// object, where a user named `__proto__` is lost.
-const HGETALL = new LuaScript("return redis.call('HGETALL', KEYS[1])")
-
 async function countsIn (redis: RedisConnection, hash: string): Promise<Map<string, number>> {
-  const flat = await HGETALL.run(redis, [hash], []) as string[]
-  const out = new Map<string, number>()
-  for (let i = 0; i < flat.length; i += 2) out.set(flat[i], Number(flat[i + 1]))
-  return out
+  return new Map((await hashEntries(redis, hash)).map(([field, count]) => [field, Number(count)]))
 }
 
 /**

@@ -1,5 +1,6 @@
 import { errors, unavailable } from '../errors'
 import type { Adapter, AdapterHealth, AdapterNode, Departure, Envelope, NodeInfo } from './adapter'
+import { RedisGroupStore } from './redis-groups'
 import { RedisMemberStore } from './redis-members'
 import { type RedisConfig, resolveConfig } from './redis-config'
 import { type Connections, isCluster, openConnections, type RedisConnection, serversOf } from './redis-connections'
@@ -35,6 +36,7 @@ class RedisAdapterImpl implements RedisAdapter {
   readonly name = 'redis'
   readonly presence: RedisPresenceStore
   readonly members: RedisMemberStore
+  readonly groups: RedisGroupStore
   private readonly keys: RedisKeys
   private readonly connections: Connections
   private readonly commands: RedisConnection
@@ -71,6 +73,7 @@ class RedisAdapterImpl implements RedisAdapter {
     this.presence = new RedisPresenceStore(this.commands, this.keys, () => this.nodeId, config.nodeTtl,
       () => this.node === undefined ? undefined : nodeInfo(this.node))
     this.members = new RedisMemberStore(this.commands, this.keys, () => this.nodeId)
+    this.groups = new RedisGroupStore(this.commands, this.keys)
     // Back from an outage, Redis may have lost this node's entries or purged them as a dead node's.
     this.commands.on('ready', this.reregister)
   }
@@ -171,19 +174,33 @@ class RedisAdapterImpl implements RedisAdapter {
   private receive (channel: string, message: string): void {
     if (message.startsWith(this.ownHeader)) return
     const envelope = decodeMessage(message)
-    if (channel === this.keys.control) this.departedElsewhere(envelope.payload)
+    if (channel === this.keys.control) this.controlled(envelope.payload)
     else this.node?.deliver(channel.slice(this.keys.topics.length), envelope)
   }
 
-  /** Another node's announcement. Only nodes write there; anything else is dropped, never thrown. */
-  private departedElsewhere (payload: string): void {
-    let departures: unknown
+  /**
+   * Another node's announcement: the users a dead node took with it (an array), or a user whose
+   * added groups changed (`{ regroup }`). Only nodes write there; anything else is dropped, never thrown.
+   */
+  private controlled (payload: string): void {
+    let message: unknown
     try {
-      departures = JSON.parse(payload)
+      message = JSON.parse(payload)
     } catch {
       return
     }
-    if (Array.isArray(departures) && departures.every(isDeparture)) this.node?.departed(departures)
+    if (Array.isArray(message)) {
+      if (message.every(isDeparture)) this.node?.departed(message)
+      return
+    }
+    const { regroup } = (message ?? {}) as { regroup?: unknown }
+    if (typeof regroup === 'string') this.node?.regrouped(regroup).catch(ignore)
+  }
+
+  /** The user's connections on this node follow now, those on the others when the news reaches them. */
+  async regroup (userId: string): Promise<void> {
+    this.outbox.send(this.keys.control, this.ownHeader + field(undefined) + field(undefined) + JSON.stringify({ regroup: userId }))
+    await this.node?.regrouped(userId)
   }
 
   /**
@@ -209,6 +226,7 @@ class RedisAdapterImpl implements RedisAdapter {
     this.presence.stale = true
     this.members.stale = true
     this.tick()
+    this.node.reconnected()
   }
 
   // One beat at a time, never queued while Redis is not ready, and bounded: a beat lost with

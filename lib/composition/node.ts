@@ -19,6 +19,7 @@ import { Meter } from '../observe/meter'
 import { TopicHub } from '../pubsub/topic-hub'
 import { ConnectionDirectory } from '../directory/connection-directory'
 import { Bus } from '../pubsub/bus'
+import { isGroupTopic } from '../pubsub/topics'
 
 /**
  * The plugin's state for one Fastify instance, and the one place it is built: the connection
@@ -56,6 +57,8 @@ export class RealtimeNode {
       meter: this.meter,
       onDeparted: (departures) => { void this.presence.departed(departures) },
       onVacated: (vacancies) => { void this.channelPresence.vacated(vacancies) },
+      onRegrouped: (userId) => this.groups.regrouped(userId),
+      onReconnected: () => { void this.groups.regroupAll().catch((error: unknown) => this.session.errors.report(error, undefined, 'regrouping after an outage failed')) },
       figures: () => ({ connections: this.directory.size, users: this.directory.userCount, startedAt: this.startedAt })
     })
     const directory = this.directory
@@ -82,7 +85,14 @@ export class RealtimeNode {
       maxMetaBytes: options.maxMetaBytes,
       maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection
     })
-    this.groups = new GroupsService({ connections: directory, publisher: bus, topics: bus })
+    this.groups = new GroupsService({
+      connections: directory,
+      publisher: bus,
+      topics: bus,
+      store: this.adapter.groups,
+      members: this.adapter.members,
+      regroup: (userId) => this.adapter.regroup(userId)
+    })
     this.connections = new ConnectionsService({ connections: directory, publisher: bus, members: this.adapter.members })
     this.presence = new PresenceService({
       store: this.adapter.presence,
@@ -108,6 +118,13 @@ export class RealtimeNode {
       connections: this.connections,
       presence: this.presence
     })
+  }
+
+  /** Groups whose topic has a subscriber here: groups with a member connected to this node. */
+  get localGroups (): number {
+    let groups = 0
+    for (const topic of this.hub.topicNames()) if (isGroupTopic(topic)) groups++
+    return groups
   }
 
   start (): Promise<void> {

@@ -1,3 +1,4 @@
+import { GroupTable } from '../adapters/group-table'
 import { MemberTable } from '../adapters/member-table'
 import { PresenceTable } from '../adapters/presence-table'
 import type { RealtimeNode } from './node'
@@ -15,9 +16,8 @@ export interface NodeProbe {
   readonly userGroups: number
   /** Users in this process's presence table; -1 when the adapter keeps presence elsewhere. */
   readonly presenceUsers: number
-  /** Shared sets in this process's member table (channels' subscriptions, presence channels), and their users; -1 when the adapter keeps them elsewhere. */
-  readonly memberSets: number
-  readonly memberUsers: number
+  /** Shared sets in this process's member table, per kind (`channel`, `presence`, `user`, `group`); `undefined` when the adapter keeps them elsewhere. */
+  readonly sharedSets: Record<string, { sets: number, users: number }> | undefined
   readonly channelRecords: number
   /** Bytes parked in every connection's inbox. */
   readonly inboxBytes: number
@@ -27,15 +27,15 @@ export interface NodeProbe {
 export function probe (node: RealtimeNode): NodeProbe {
   const store = node.adapter.presence
   const members = node.adapter.members
+  const groups = node.adapter.groups
   return {
     connectionsById: node.directory.size,
     connectionsByUser: node.directory.userCount,
     hubTopics: node.hub.topicCount,
-    groupMemberships: node.groups.size,
-    userGroups: node.groups.userCount,
+    groupMemberships: groups instanceof GroupTable ? groups.counts.groups : -1,
+    userGroups: groups instanceof GroupTable ? groups.counts.users : -1,
     presenceUsers: store instanceof PresenceTable ? store.userCount : -1,
-    memberSets: members instanceof MemberTable ? members.counts.sets : -1,
-    memberUsers: members instanceof MemberTable ? members.counts.users : -1,
+    sharedSets: members instanceof MemberTable ? members.counts : undefined,
     channelRecords: node.channels.registry.size,
     inboxBytes: node.session.inboxBudget.used,
     draining: node.session.draining

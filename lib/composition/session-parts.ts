@@ -33,7 +33,7 @@ export function buildSessionParts (deps: SessionPartsDeps): SessionParts {
   const { options, log, meter, directory, bus, events, channels, groups, presence } = deps
   const errors = new ErrorSink({ log, meter, events })
   const deferrals = new Deferrals((error) => errors.report(error, undefined, 'deferred task failed'))
-  const context = { channels, groups, presence, publisher: bus, permissions: options.permissions }
+  const context = { channels, presence, publisher: bus, permissions: options.permissions }
   const dispatcher = new Dispatcher({
     maxPayload: options.maxPayload,
     decode: options.codec?.decode,

@@ -34,14 +34,11 @@ export class ConnectionDirectory {
     set.add(conn)
   }
 
-  /** Returns `true` when `conn` was its user's last connection on this node. */
-  remove (conn: Connection): boolean {
+  remove (conn: Connection): void {
     this.byId.delete(conn.id)
     const set = this.byUser.get(conn.userId)
     set?.delete(conn)
-    if (set?.size !== 0) return false
-    this.byUser.delete(conn.userId)
-    return true
+    if (set?.size === 0) this.byUser.delete(conn.userId)
   }
 
   get size (): number {

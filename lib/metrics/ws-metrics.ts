@@ -145,7 +145,7 @@ export function createWsMetrics (client: PromClient, registry: Prom.Registry, no
   })
   gauge('ws_channels_current', 'Channels with a subscriber on this node', () => channelSubscriptions(node).channels)
   gauge('ws_subscriptions_current', 'Channel subscriptions on this node', () => channelSubscriptions(node).subscriptions)
-  gauge('ws_groups_current', 'Groups with at least one member', () => node.groups.size)
+  gauge('ws_groups_current', 'Groups with a member connected to this node', () => node.localGroups)
   gauge('ws_presence_current', 'Present users (the adapter\'s presence store)', () => node.presence.count())
   counter('ws_send_buffer_drops_total', 'Connections dropped because their send buffer went over maxBufferedBytes (slow consumers)', () => meter.slowConsumers)
   counter('ws_rate_limited_total', 'Inbound frames refused by the rate limit', () => meter.rateLimited)

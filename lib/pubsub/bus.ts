@@ -15,6 +15,10 @@ export interface BusDeps<D extends Deliverable, S extends Delivery> {
   onDeparted: (departures: Departure[]) => void
   /** Users a crashed node took out of shared sets, which this node purged: channel presence announces them. */
   onVacated: (vacancies: Vacancy[]) => void
+  /** A user's added group memberships changed: the groups service moves their connections here. */
+  onRegrouped: (userId: string) => Promise<void>
+  /** The adapter is back from an outage: what was announced meanwhile is read again. */
+  onReconnected: () => void
   /** This node's figures, which the adapter shares. */
   figures: () => NodeFigures
 }
@@ -32,6 +36,8 @@ export class Bus<D extends Deliverable, S extends Delivery> implements AdapterNo
   private readonly meter: Pick<Meter, 'delivered' | 'publishFailed'>
   readonly departed: (departures: Departure[]) => void
   readonly vacated: (vacancies: Vacancy[]) => void
+  readonly regrouped: (userId: string) => Promise<void>
+  readonly reconnected: () => void
   readonly figures: () => NodeFigures
 
   constructor (deps: BusDeps<D, S>) {
@@ -42,6 +48,8 @@ export class Bus<D extends Deliverable, S extends Delivery> implements AdapterNo
     this.meter = deps.meter
     this.departed = deps.onDeparted
     this.vacated = deps.onVacated
+    this.regrouped = deps.onRegrouped
+    this.reconnected = deps.onReconnected
     this.figures = deps.figures
   }
 

@@ -3,9 +3,15 @@ export const ALL_TOPIC = 'all'
 const CHANNEL = 'channel:'
 export const channelTopic = (channel: string): string => CHANNEL + channel
 export const userTopic = (userId: string): string => 'user:' + userId
-export const groupTopic = (group: string): string => 'group:' + group
+const GROUP = 'group:'
+export const groupTopic = (group: string): string => GROUP + group
 
 /** The channel a topic delivers to, or `undefined` for a user, group or `all` topic. */
 export function channelOf (topic: string): string | undefined {
   return topic.startsWith(CHANNEL) ? topic.slice(CHANNEL.length) : undefined
+}
+
+/** Whether a topic delivers to a group's members. */
+export function isGroupTopic (topic: string): boolean {
+  return topic.startsWith(GROUP)
 }

@@ -1,3 +1,4 @@
+import type { GroupStore, MemberStore } from '../adapters/adapter'
 import type { Connection } from '../connection/connection'
 import { groupTopic } from '../pubsub/topics'
 import { frames } from '../protocol/frames'
@@ -6,9 +7,15 @@ import { type SendOptions, senderOf } from './send-options'
 import type { ConnectionLookup, Publisher, TopicJoiner } from './ports'
 
 export interface GroupsDeps {
-  connections: Pick<ConnectionLookup, 'ofUser'>
+  connections: Pick<ConnectionLookup, 'ofUser' | 'values'>
   publisher: Publisher
   topics: TopicJoiner
+  /** Memberships the app added, shared by every node. */
+  store: GroupStore
+  /** Memberships that came with connections' identities, shared by every node. */
+  members: MemberStore
+  /** Tells every node that the user's added memberships changed. */
+  regroup (userId: string): Promise<void>
 }
 
 export interface GroupMember {
@@ -21,128 +28,149 @@ export interface UserGroup {
   role: string | undefined
 }
 
-interface Membership {
-  role: string | undefined
-  /** Added through the API: kept while the user is offline, until `remove`. */
-  sticky: boolean
-}
+/** The kind of shared set that holds, per group, the connections whose identity named it. */
+const GROUP_SETS = 'group'
+
+/** An identity group as `authenticate` gives it. */
+type IdentityGroup = string | { name: string, role?: string }
 
 /**
- * User-level groups with an optional role. Every connection of a member receives the
- * group's messages; memberships that came with the identity end with the user's last
- * connection, those added through `add()` stay until `remove()`.
+ * User-level groups with an optional role, shared by every node. A user is a member while a
+ * connection of theirs, on any node, has the group in its identity (until that connection
+ * closes), or since the app added them with `add()` (until `remove()`). Every connection of
+ * the user receives the groups its own identity names and every group the app added them to.
+ * Where a membership is both, the added role wins.
  */
 export class GroupsService {
-  private readonly memberships = new Map<string, Map<string, Membership>>()
-  private readonly userGroups = new Map<string, Set<string>>()
-
-  private readonly connections: Pick<ConnectionLookup, 'ofUser'>
-  private readonly publisher: Publisher
-  private readonly topics: TopicJoiner
+  private readonly deps: GroupsDeps
+  /** The identity groups of this node's connections that have any. */
+  private readonly identities = new WeakMap<Connection, readonly string[]>()
 
   /** @internal */
   constructor (deps: GroupsDeps) {
-    this.connections = deps.connections
-    this.publisher = deps.publisher
-    this.topics = deps.topics
+    this.deps = deps
   }
 
   async add (userId: string, group: string, options: { role?: string } = {}): Promise<void> {
-    await this.join(checkUserId(userId), checkName('group', group), options.role, true)
+    const user = checkUserId(userId)
+    await this.deps.store.add(checkName('group', group), user, options.role)
+    await this.deps.regroup(user)
   }
 
+  /** Removes a membership the app added; `false` if there was none. Identity memberships stay with their connections. */
   async remove (id: string, group: string): Promise<boolean> {
     const userId = userKey(id)
-    const members = this.memberships.get(group)
-    if (members === undefined || !members.delete(userId)) return false
-    if (members.size === 0) this.memberships.delete(group)
-    const groups = this.userGroups.get(userId)
-    groups?.delete(group)
-    if (groups?.size === 0) this.userGroups.delete(userId)
-    await Promise.all(this.connections.ofUser(userId).map((conn) => this.leaveTopic(conn, group)))
+    if (!await this.deps.store.remove(group, userId)) return false
+    await this.deps.regroup(userId)
     return true
   }
 
   async has (userId: string, group: string, role?: string): Promise<boolean> {
-    return this.hasSync(userKey(userId), group, role)
-  }
-
-  /** Synchronous membership check for the dispatcher's permission rules. @internal */
-  hasSync (userId: string, group: string, role?: string): boolean {
-    const membership = this.memberships.get(group)?.get(userId)
+    const membership = (await this.of(userId)).find((g) => g.group === group)
     return membership !== undefined && (role === undefined || membership.role === role)
   }
 
   async members (group: string): Promise<GroupMember[]> {
-    const members = this.memberships.get(group)
-    if (members === undefined) return []
-    return [...members].map(([userId, m]) => ({ userId, role: m.role }))
+    const roles = new Map<string, string | undefined>()
+    for (const member of await this.deps.members.members(GROUP_SETS, group)) keepRole(roles, member.userId, roleOf(member.meta))
+    for (const [userId, role] of await this.deps.store.members(group)) overrideRole(roles, userId, role)
+    return Array.from(roles, ([userId, role]) => ({ userId, role }))
   }
 
   async of (id: string): Promise<UserGroup[]> {
     const userId = userKey(id)
-    const groups = this.userGroups.get(userId)
-    if (groups === undefined) return []
-    return [...groups].map((group) => ({ group, role: this.memberships.get(group)?.get(userId)?.role }))
+    const roles = new Map<string, string | undefined>()
+    for (const group of (await this.deps.members.setsOf(GROUP_SETS, userId)).keys()) {
+      const mine = (await this.deps.members.members(GROUP_SETS, group)).filter((m) => m.userId === userId)
+      for (const member of mine) keepRole(roles, group, roleOf(member.meta))
+    }
+    for (const [group, role] of await this.deps.store.of(userId)) overrideRole(roles, group, role)
+    return Array.from(roles, ([group, role]) => ({ group, role }))
   }
 
+  /** Every group with a member on any node, with its number of members. */
   async list (): Promise<Array<{ group: string, members: number }>> {
-    return [...this.memberships].map(([group, members]) => ({ group, members: members.size }))
+    const names = new Set([...(await this.deps.members.sets(GROUP_SETS)).keys(), ...(await this.deps.store.list()).keys()])
+    const out: Array<{ group: string, members: number }> = []
+    for (const group of names) out.push({ group, members: (await this.members(group)).length })
+    return out
   }
 
-  /** Sends `data` to every connection of every member; resolves to the deliveries made. */
+  /** Sends `data` to every connection of every member, on every node; resolves to this node's deliveries. */
   async sendTo (group: string, data: unknown, options: SendOptions = {}): Promise<number> {
     checkName('group', group)
-    return this.publisher.publish(groupTopic(group), frames.group(group, senderOf(options), data))
+    return this.deps.publisher.publish(groupTopic(group), frames.group(group, senderOf(options), data))
   }
 
-  /** Identity groups of a connecting user, then topics for all of the user's memberships. @internal */
-  async attach (conn: Connection,
-    identityGroups: Array<string | { name: string, role?: string }>): Promise<void> {
+  /** A connection opens: its identity groups are recorded, and it joins those and the user's added groups. @internal */
+  async attach (conn: Connection, identityGroups: IdentityGroup[]): Promise<void> {
+    const names: string[] = []
     for (const g of identityGroups) {
-      const name = typeof g === 'string' ? g : g.name
+      const name = checkName('group', typeof g === 'string' ? g : g.name)
       const role = typeof g === 'string' ? undefined : g.role
-      await this.join(conn.userId, checkName('group', name), role, false)
+      names.push(name)
+      this.identities.set(conn, names)
+      await this.deps.members.add(GROUP_SETS, name, { connectionId: conn.id, userId: conn.userId, meta: role === undefined ? {} : { role }, since: Date.now() })
     }
-    for (const group of this.userGroups.get(conn.userId) ?? []) await this.joinTopic(conn, group)
+    // Unreachable (a Redis outage): the connection opens with its identity groups, and gets
+    // the added ones when the adapter is back (`regroupAll`).
+    const added = await this.deps.store.of(conn.userId).catch(unlessUnavailable)
+    await this.follow(conn, added ?? new Map())
   }
 
-  /** A connection closed: leave topics; the user's last connection drops identity memberships. @internal */
-  async detach (conn: Connection, lastOfUser: boolean): Promise<void> {
-    for (const group of conn.groups) await this.leaveTopic(conn, group)
-    if (!lastOfUser) return
-    for (const group of [...this.userGroups.get(conn.userId) ?? []]) {
-      if (this.memberships.get(group)?.get(conn.userId)?.sticky === false) await this.remove(conn.userId, group)
-    }
+  /** A connection closed: its identity memberships go, and it leaves its groups' topics. @internal */
+  async detach (conn: Connection): Promise<void> {
+    for (const name of this.identities.get(conn) ?? []) await this.deps.members.remove(GROUP_SETS, name, conn.userId, conn.id)
+    for (const group of [...conn.groups]) await this.leaveTopic(conn, group)
   }
 
-  get size (): number {
-    return this.memberships.size
+  /** The user's added groups changed somewhere: their connections on this node follow. @internal */
+  async regrouped (userId: string): Promise<void> {
+    const conns = this.deps.connections.ofUser(userId)
+    if (conns.length === 0) return
+    const added = await this.deps.store.of(userId)
+    for (const conn of conns) await this.follow(conn, added)
   }
 
-  /** Users who belong to at least one group. @internal */
-  get userCount (): number {
-    return this.userGroups.size
+  /** Every user connected here reads their added groups again: changes announced during an outage may be lost. @internal */
+  async regroupAll (): Promise<void> {
+    for (const userId of new Set(Array.from(this.deps.connections.values(), (conn) => conn.userId))) await this.regrouped(userId)
   }
 
-  private async join (userId: string, group: string, role: string | undefined, sticky: boolean): Promise<void> {
-    let members = this.memberships.get(group)
-    if (members === undefined) this.memberships.set(group, members = new Map())
-    const existing = members.get(userId)
-    members.set(userId, { role: role ?? existing?.role, sticky: sticky || existing?.sticky === true })
-    let groups = this.userGroups.get(userId)
-    if (groups === undefined) this.userGroups.set(userId, groups = new Set())
-    groups.add(group)
-    await Promise.all(this.connections.ofUser(userId).map((conn) => this.joinTopic(conn, group)))
+  /** Joins the topics of the connection's identity groups and of `added`, and leaves any other. */
+  private async follow (conn: Connection, added: Map<string, string | undefined>): Promise<void> {
+    const wanted = new Set([...this.identities.get(conn) ?? [], ...added.keys()])
+    for (const group of wanted) await this.joinTopic(conn, group)
+    for (const group of [...conn.groups]) if (!wanted.has(group)) await this.leaveTopic(conn, group)
   }
 
   private async joinTopic (conn: Connection, group: string): Promise<void> {
     if (!conn.addGroup(group)) return
-    await this.topics.join(conn, groupTopic(group), null)
+    await this.deps.topics.join(conn, groupTopic(group), null)
   }
 
+  /** Only for a group the connection has (its `groups`). */
   private async leaveTopic (conn: Connection, group: string): Promise<void> {
-    if (!conn.removeGroup(group)) return
-    await this.topics.leave(conn, groupTopic(group))
+    conn.removeGroup(group)
+    await this.deps.topics.leave(conn, groupTopic(group))
   }
+}
+
+function unlessUnavailable (error: unknown): undefined {
+  if ((error as { code?: unknown } | null)?.code !== 'HAUYNA_STATE_UNAVAILABLE') throw error
+  return undefined
+}
+
+function roleOf (meta: Record<string, unknown>): string | undefined {
+  return typeof meta.role === 'string' ? meta.role : undefined
+}
+
+/** Records a member with an identity role; a role already known is kept when this one has none. */
+function keepRole (roles: Map<string, string | undefined>, key: string, role: string | undefined): void {
+  if (role !== undefined || !roles.has(key)) roles.set(key, role ?? roles.get(key))
+}
+
+/** An added membership: its role wins when it has one. */
+function overrideRole (roles: Map<string, string | undefined>, key: string, role: string | undefined): void {
+  roles.set(key, role ?? roles.get(key))
 }

@@ -20,7 +20,6 @@ export interface HandlerContext {
     leave (conn: Connection, channel: string): Promise<boolean>
     subscribedReply (channel: string, ref?: Ref): Promise<object>
   }
-  groups: { hasSync (userId: string, group: string): boolean }
   presence: {
     update (conn: Connection, state: PresenceState): Promise<boolean>
     track (conn: Connection, state: PresenceState): Promise<void>
@@ -87,7 +86,8 @@ const handlers: { [K in keyof Schemas]: BuiltinHandler<Schemas[K]> } = {
 
   group (conn, { group, data }, context) {
     const checked = check(context.permissions.group, { connection: conn, group, data },
-      context.groups.hasSync(conn.userId, group),
+      // The connection receives exactly its user's groups: its identity's and those added to the user.
+      conn.groups.has(group),
       () => new errors.Forbidden(`not allowed to send to group "${group}"`))
     return thenDo(checked, () => context.publisher.publish(groupTopic(group), frames.group(group, conn.userId, data)))
   },

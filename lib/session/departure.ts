@@ -7,8 +7,6 @@ import type { PresenceService } from '../services/presence'
 /** A closed connection, already out of the registry, whose resources are still held. */
 export interface Departure {
   readonly conn: Connection
-  /** It was its user's last connection on this node. */
-  readonly last: boolean
   readonly code: number
   readonly reason: string
 }
@@ -16,7 +14,7 @@ export interface Departure {
 /** What the departure steps release, and when a presence leave happens. */
 export interface DepartureDeps {
   channels: { detach (conn: Connection, presenceLeave: Later): Promise<void> }
-  groups: { detach (conn: Connection, lastOfUser: boolean): Promise<void> }
+  groups: { detach (conn: Connection): Promise<void> }
   topics: { leave (conn: Connection, topic: string): Promise<void> | undefined }
   presence: Pick<PresenceService, 'untrack'>
   /** Runs the `disconnect` listeners, the built-in one first. */
@@ -35,8 +33,8 @@ export function departureSteps (deps: DepartureDeps): ReadonlyArray<CleanupStep<
     async function leaveChannels ({ conn }: Departure) {
       await deps.channels.detach(conn, deps.grace)
     },
-    async function leaveGroups ({ conn, last }: Departure) {
-      await deps.groups.detach(conn, last)
+    async function leaveGroups ({ conn }: Departure) {
+      await deps.groups.detach(conn)
     },
     async function leaveOwnTopics ({ conn }: Departure) {
       await deps.topics.leave(conn, userTopic(conn.userId))

@@ -28,7 +28,7 @@ export interface LifecycleDeps {
   maxConnectionsPerUser: number
   heartbeat: { interval: number, timeout: number }
   autoTrack: boolean
-  directory: { countOfUser (userId: string): number, add (conn: Connection): void, remove (conn: Connection): boolean }
+  directory: { countOfUser (userId: string): number, add (conn: Connection): void, remove (conn: Connection): void }
   topics: TopicJoiner
   groups: { attach (conn: Connection, identityGroups: Array<string | { name: string, role?: string }>): Promise<void> }
   connections: { registered (conn: Connection): Promise<void>, unregistered (conn: Connection): Promise<void> }
@@ -134,10 +134,10 @@ export async function closeConnection (deps: LifecycleDeps, conn: Connection, co
     conn.transition(ConnectionState.Disconnected)
   }
   conn.endpointConfig.connections--
-  const last = deps.directory.remove(conn)
+  deps.directory.remove(conn)
   // At once, like the directory: every node's counts drop with the socket, not after the cleanup.
   deps.connections.unregistered(conn).catch((error: unknown) => deps.errors.report(error, conn, 'connection unregistration failed'))
   deps.log.debug({ connectionId: conn.id, userId: conn.userId, code, reason, suppressed: conn.droppedLogLines || undefined },
     'websocket connection closed')
-  deps.cleanup.enqueue({ conn, last, code, reason })
+  deps.cleanup.enqueue({ conn, code, reason })
 }

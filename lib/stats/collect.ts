@@ -74,7 +74,7 @@ export async function collectStats (node: RealtimeNode, detail: boolean): Promis
     channels: detail ? { count: channels.length, top: channels.slice(0, TOP_CHANNELS) } : { count: channels.length },
     connectionMeta: metaSummary(node, detail),
     endpoints: node.endpoints.map(({ path, connections }) => ({ path, connections })),
-    groups: node.groups.size,
+    groups: node.localGroups,
     presence: await node.presence.count(),
     topics: node.hub.topicCount,
     messages: { in: meter.messagesIn, out: meter.messagesOut },

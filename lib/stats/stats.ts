@@ -19,7 +19,7 @@ export const StatsSchema = Type.Object({
   }, { description: 'connection meta, summarized: stats stay bounded however many connections exist' }),
   endpoints: Type.Array(Type.Object({ path: Type.String(), connections: Type.Integer() }),
     { description: 'every WebSocket endpoint with its open connections on this node' }),
-  groups: Type.Integer(),
+  groups: Type.Integer({ description: 'groups with a member connected to this node' }),
   presence: Type.Integer(),
   topics: Type.Integer({ description: 'topics with a local subscriber (channels, users, groups, all)' }),
   messages: Type.Object({ in: Type.Integer(), out: Type.Integer() }),
