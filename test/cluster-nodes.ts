@@ -113,3 +113,13 @@ export async function open (t: Test, url: string): Promise<Client> {
   t.teardown(() => { client.ws.terminate() })
   return client
 }
+
+/** The clients both multi-process tests start with, on nodes a, b, c: alice, bob and carol in lobby, dave in nothing yet. */
+export async function openUsers (t: Test, [a, b, c]: ClusterNode[]): Promise<{ alice: Client, bob: Client, carol: Client, dave: Client }> {
+  const alice = await open(t, a.url('alice', 'staff'))
+  const dave = await open(t, a.url('dave'))
+  const bob = await open(t, b.url('bob', 'staff'))
+  const carol = await open(t, c.url('carol'))
+  for (const client of [alice, bob, carol]) t.equal((await client.request({ type: 'subscribe', channel: 'lobby' })).type, 'ack')
+  return { alice, bob, carol, dave }
+}

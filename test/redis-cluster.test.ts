@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { ClusterNode, got, open } from './cluster-nodes'
+import { ClusterNode, got, open, openUsers } from './cluster-nodes'
 import { type Client, delay, until } from './helpers'
 import { keysUnder, rawRedis, REDIS_URL, requireRedis, skipRedis, testPrefix } from './redis-helpers'
 
@@ -14,12 +14,8 @@ t.test('three server processes share one Redis', { skip: skipRedis }, async (t) 
   const redis = rawRedis(t)
   const config = { redis: { url: REDIS_URL }, keyPrefix: prefix, nodeTtl: NODE_TTL }
   const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((name) => ClusterNode.start(t, name, config)))
-  const alice = await open(t, a.url('alice', 'staff'))
-  const dave = await open(t, a.url('dave'))
-  const bob = await open(t, b.url('bob', 'staff'))
-  const carol = await open(t, c.url('carol'))
+  const { alice, bob, carol, dave } = await openUsers(t, [a, b, c])
   const everyone = [alice, bob, carol, dave]
-  for (const client of [alice, bob, carol]) t.equal((await client.request({ type: 'subscribe', channel: 'lobby' })).type, 'ack')
   t.equal((await dave.request({ type: 'subscribe', channel: 'side' })).type, 'ack')
 
   /** Waits for every expected frame, lets any duplicate arrive, then checks the exact counts. */

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { Cluster, type Redis } from 'ioredis'
 import { type Adapter, redisAdapter } from '../lib/index'
 import { entry, RecordingNode } from './adapter-contract'
-import { ClusterNode, got, open } from './cluster-nodes'
+import { ClusterNode, got, openUsers } from './cluster-nodes'
 import { type Client, delay, until } from './helpers'
 import { requireBinary, skipBinary, startRedisCluster } from './redis-helpers'
 
@@ -50,12 +50,8 @@ t.test('a Redis Cluster: topics spread over its shards, state stays in one slot'
     const starting = Date.now()
     const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((name) => ClusterNode.start(t, name, config)))
     t.comment(`three server processes listening in ${Date.now() - starting} ms`)
-    const alice = await open(t, a.url('alice', 'staff'))
-    const dave = await open(t, a.url('dave'))
-    const bob = await open(t, b.url('bob', 'staff'))
-    const carol = await open(t, c.url('carol'))
+    const { alice, bob, carol, dave } = await openUsers(t, [a, b, c])
     const everyone = [alice, bob, carol, dave]
-    for (const client of [alice, bob, carol]) t.equal((await client.request({ type: 'subscribe', channel: 'lobby' })).type, 'ack')
 
     /** Waits for every expected frame, lets any duplicate arrive, then checks the exact counts. */
     async function exactly (t: Test, type: string, data: unknown[], expected: Map<Client, number>): Promise<void> {
