@@ -1,9 +1,10 @@
 import t, { type Test } from 'tap'
 import { ClusterNode, got, open, openUsers } from './cluster-nodes'
 import { type Client, delay, until } from './helpers'
-import { keysUnder, rawRedis, REDIS_URL, requireRedis, skipRedis, testPrefix } from './redis-helpers'
+import { keysUnder, rawRedis, REDIS_URL, RedisProcess, requireBinary, requireRedis, skipBinary, skipRedis, testPrefix } from './redis-helpers'
 
-// Three server processes sharing one Redis: real sockets on every node, no shared memory.
+// Three server processes sharing one Redis: real sockets on every node, no shared memory; then
+// three more on a Redis of the test's own, which it kills and starts again.
 const NODE_TTL = 1000
 /** What has not arrived this long after the expected frames is not coming: counts are final. */
 const SETTLE_MS = 200
@@ -158,4 +159,38 @@ t.test('three server processes share one Redis', { skip: skipRedis }, async (t) 
   await Promise.all([a.stop(), b.stop()])
   t.same(await keysUnder(redis, prefix), [], 'the surviving nodes stopped cleanly and the dead one was swept: no key is left')
   for (const client of [...everyone, ...frank]) t.same(client.violations, [], 'every frame matched the protocol')
+})
+
+t.test('three server processes ride out a restart of their Redis', { skip: skipBinary }, async (t) => {
+  if (!requireBinary(t)) return
+  const redis = await RedisProcess.start(t)
+  const nodes = await Promise.all(['a', 'b', 'c'].map((name) => ClusterNode.start(t, name, { redis: { url: redis.url }, nodeTtl: NODE_TTL })))
+  const { alice, bob, carol, dave } = await openUsers(t, nodes)
+  const health = async (node: ClusterNode): Promise<{ code: number, reason?: string }> => {
+    const response = await fetch(`http://127.0.0.1:${node.port}/health`)
+    return { code: response.status, reason: (await response.json() as { reason?: string }).reason }
+  }
+
+  await redis.kill()
+  for (const node of nodes) await until(async () => (await health(node)).code === 503, 3000, '/health to answer 503')
+  t.match(await health(nodes[0]), { reason: /^redis 127\.0\.0\.1:\d+: command connection / }, '/health says why')
+  t.match(await alice.request({ type: 'publish', channel: 'lobby', data: 'during' }), { type: 'error', code: 'unavailable', ref: /^r\d+$/ },
+    'a publish that reached no other node is answered `unavailable`, with its ref')
+  await until(() => got(alice, 'message', 'during') === 1, 2000, 'the echo on her own node')
+  t.match(await nodes[1].snapshot(), { presence: ['bob'], lobbySubscribers: ['bob'], staffMembers: ['HAUYNA_STATE_UNAVAILABLE'] },
+    'a node cut off answers for its own users and subscribers, and says it cannot for added groups')
+
+  await redis.start()
+  for (const node of nodes) {
+    await until(async () => {
+      const s = await node.snapshot()
+      return s.presence.length === 4 && s.lobbySubscribers.length === 3 && s.connections === 4
+    }, 5 * NODE_TTL, 'every node to read the whole cluster again')
+    t.equal((await health(node)).code, 200)
+  }
+  t.equal((await bob.request({ type: 'publish', channel: 'lobby', data: 'after' })).type, 'ack', 'publishes are acked again')
+  await until(() => [alice, bob, carol].every((client) => got(client, 'message', 'after') === 1), 3000, 'delivery across nodes')
+  await delay(SETTLE_MS)
+  t.same([alice, bob, carol, dave].map((client) => got(client, 'message', 'after')), [1, 1, 1, 0], 'once each, by itself')
+  t.same(nodes.map((node) => node.child.exitCode), [null, null, null], 'no process crashed')
 })
