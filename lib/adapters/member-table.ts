@@ -1,16 +1,18 @@
 import type { Member } from './adapter'
+import { MemberSet } from './member-set'
 
-/** One set: its members by connection, and how many of them each user has. */
-interface MemberSet {
-  members: Map<string, Member>
-  users: Map<string, number>
-}
-
-/** The sets of one kind, the sets each user is in, and their members together. */
+/**
+ * The sets of one kind, the sets each user is in (one name, the usual case, without a set of
+ * its own), and their members together.
+ */
 interface Kind {
   sets: Map<string, MemberSet>
-  byUser: Map<string, Set<string>>
+  byUser: Map<string, string | Set<string>>
   members: number
+}
+
+function namesOf (held: string | Set<string> | undefined): string[] {
+  return held === undefined ? [] : typeof held === 'string' ? [held] : [...held]
 }
 
 /**
@@ -24,15 +26,10 @@ export class MemberTable {
   put (kind: string, name: string, member: Member): number {
     const k = this.kindOf(kind)
     let set = k.sets.get(name)
-    if (set === undefined) k.sets.set(name, set = { members: new Map(), users: new Map() })
-    const known = set.members.has(member.connectionId)
-    set.members.set(member.connectionId, member)
-    if (!known) k.members++
-    const count = (set.users.get(member.userId) ?? 0) + (known ? 0 : 1)
-    set.users.set(member.userId, count)
-    let sets = k.byUser.get(member.userId)
-    if (sets === undefined) k.byUser.set(member.userId, sets = new Set())
-    sets.add(name)
+    if (set === undefined) k.sets.set(name, set = new MemberSet())
+    if (!set.has(member.connectionId)) k.members++
+    const count = set.put(member)
+    if (count === 1) addName(k.byUser, member.userId, name)
     return count
   }
 
@@ -40,40 +37,31 @@ export class MemberTable {
   drop (kind: string, name: string, userId: string, connectionId: string): number {
     const k = this.kinds.get(kind)
     const set = k?.sets.get(name)
-    if (k === undefined || set === undefined || set.members.get(connectionId)?.userId !== userId) return -1
-    set.members.delete(connectionId)
+    if (k === undefined || set === undefined) return -1
+    const left = set.drop(userId, connectionId)
+    if (left < 0) return -1
     k.members--
-    if (set.members.size === 0) k.sets.delete(name)
-    const left = Number(set.users.get(userId)) - 1
-    if (left > 0) {
-      set.users.set(userId, left)
-      return left
-    }
-    set.users.delete(userId)
-    const sets = k.byUser.get(userId)
-    sets?.delete(name)
-    if (sets?.size === 0) k.byUser.delete(userId)
-    return 0
+    if (set.size === 0) k.sets.delete(name)
+    if (left === 0) dropName(k.byUser, userId, name)
+    return left
   }
 
   list (kind: string, name: string): Member[] {
-    return [...this.kinds.get(kind)?.sets.get(name)?.members.values() ?? []]
+    return this.kinds.get(kind)?.sets.get(name)?.values() ?? []
   }
 
   userCounts (kind: string, name: string): Map<string, number> {
-    return new Map(this.kinds.get(kind)?.sets.get(name)?.users)
+    return this.kinds.get(kind)?.sets.get(name)?.users() ?? new Map()
   }
 
   sizes (kind: string): Map<string, number> {
-    return new Map(Array.from(this.kinds.get(kind)?.sets ?? [], ([name, set]) => [name, set.members.size]))
+    return new Map(Array.from(this.kinds.get(kind)?.sets ?? [], ([name, set]) => [name, set.size]))
   }
 
   setsOfUser (kind: string, userId: string): Map<string, number> {
     const k = this.kinds.get(kind)
-    const names = k?.byUser.get(userId)
-    if (k === undefined || names === undefined) return new Map()
-    // A user's set names are those of sets where the user counts.
-    return new Map(Array.from(names, (name) => [name, Number(k.sets.get(name)?.users.get(userId))]))
+    if (k === undefined) return new Map()
+    return new Map(namesOf(k.byUser.get(userId)).map((name) => [name, Number(k.sets.get(name)?.countOf(userId))]))
   }
 
   totalOf (kind: string): { sets: number, members: number } {
@@ -82,7 +70,7 @@ export class MemberTable {
   }
 
   sizeOf (kind: string, name: string): number {
-    return this.kinds.get(kind)?.sets.get(name)?.members.size ?? 0
+    return this.kinds.get(kind)?.sets.get(name)?.size ?? 0
   }
 
   /** Per kind with any set: the sets held, and the users in one of them (what a leak would grow). */
@@ -95,7 +83,7 @@ export class MemberTable {
   /** Every membership held, as kind, name and member. */
   * entries (): Generator<[string, string, Member]> {
     for (const [kind, k] of this.kinds) {
-      for (const [name, set] of k.sets) for (const member of set.members.values()) yield [kind, name, member]
+      for (const [name, set] of k.sets) for (const member of set.values()) yield [kind, name, member]
     }
   }
 
@@ -104,4 +92,22 @@ export class MemberTable {
     if (k === undefined) this.kinds.set(kind, k = { sets: new Map(), byUser: new Map(), members: 0 })
     return k
   }
+}
+
+function addName (byUser: Map<string, string | Set<string>>, userId: string, name: string): void {
+  const held = byUser.get(userId)
+  if (held === undefined) byUser.set(userId, name)
+  else if (typeof held !== 'string') held.add(name)
+  else if (held !== name) byUser.set(userId, new Set([held, name]))
+}
+
+function dropName (byUser: Map<string, string | Set<string>>, userId: string, name: string): void {
+  const held = byUser.get(userId)
+  if (held === name) {
+    byUser.delete(userId)
+    return
+  }
+  if (typeof held === 'string' || held === undefined) return
+  held.delete(name)
+  if (held.size === 1) byUser.set(userId, held.values().next().value as string)
 }

@@ -10,7 +10,7 @@ const plainAscii = /^[\x20-\x7e]*$/
 const invisible = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u
 const forbiddenKeys = new Set(['__proto__', 'constructor', 'prototype'])
 // Stored metas are replaced, never changed in place: every absent one can be this object.
-const NO_META: Record<string, unknown> = Object.freeze({})
+export const NO_META: Record<string, unknown> = Object.freeze({})
 const NAME_RULE = `must be 1-${MAX_NAME} characters without control or invisible characters`
 
 /** Channel, group and user names: 1–200 characters, no control or invisible characters. */

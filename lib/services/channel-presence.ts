@@ -3,6 +3,7 @@ import type { Connection } from '../connection/connection'
 import { channelTopic } from '../pubsub/topics'
 import { deliveredLocally } from '../errors'
 import { frames } from '../protocol/frames'
+import { NO_META } from '../protocol/names'
 import type { PresenceSummary } from '../protocol/schemas'
 import type { ChannelPresenceTracker, Publisher } from './ports'
 import type { UserPresence } from './types'
@@ -33,7 +34,7 @@ export class ChannelPresence implements ChannelPresenceTracker {
 
   async joined (conn: Connection, channel: string): Promise<void> {
     if (!this.deps.enabled(channel)) return
-    const membership = { connectionId: conn.id, userId: conn.userId, meta: {}, since: Date.now() }
+    const membership = { connectionId: conn.id, userId: conn.userId, meta: NO_META, since: Date.now() }
     if (await this.deps.members.add(PRESENCE_SETS, channel, membership) !== 1) return
     // The joiner sees itself in its `subscribed` snapshot, not again as a diff.
     await this.publish(channel, { joins: { [conn.userId]: await this.summary(conn.userId, 1) } }, conn.id)

@@ -5,7 +5,7 @@ import { ALL_TOPIC, userTopic } from '../pubsub/topics'
 import { errors } from '../errors'
 import { CloseCode, isValidCloseCode } from '../protocol/codes'
 import { frames } from '../protocol/frames'
-import { checkUserId, userKey } from '../protocol/names'
+import { checkUserId, NO_META, userKey } from '../protocol/names'
 import type { ConnectionLookup, Publisher } from './ports'
 import { type SendOptions, senderOf } from './send-options'
 
@@ -45,7 +45,7 @@ export class ConnectionsService {
 
   /** A connection was set up: every node can count and locate it. @internal */
   async registered (conn: Connection): Promise<void> {
-    await this.members.add(USER_SETS, conn.userId, { connectionId: conn.id, userId: conn.userId, meta: {}, since: conn.connectedAt })
+    await this.members.add(USER_SETS, conn.userId, { connectionId: conn.id, userId: conn.userId, meta: NO_META, since: conn.connectedAt })
   }
 
   /** A connection closed (safe to call again, as a retried cleanup step does). @internal */

@@ -2,7 +2,7 @@ import type { GroupStore, MemberStore } from '../adapters/adapter'
 import type { Connection } from '../connection/connection'
 import { groupTopic } from '../pubsub/topics'
 import { frames } from '../protocol/frames'
-import { checkName, checkUserId, userKey } from '../protocol/names'
+import { checkName, checkUserId, NO_META, userKey } from '../protocol/names'
 import { type SendOptions, senderOf } from './send-options'
 import type { ConnectionLookup, Publisher, TopicJoiner } from './ports'
 
@@ -110,7 +110,7 @@ export class GroupsService {
       const role = typeof g === 'string' ? undefined : g.role
       names.push(name)
       this.identities.set(conn, names)
-      await this.deps.members.add(GROUP_SETS, name, { connectionId: conn.id, userId: conn.userId, meta: role === undefined ? {} : { role }, since: Date.now() })
+      await this.deps.members.add(GROUP_SETS, name, { connectionId: conn.id, userId: conn.userId, meta: role === undefined ? NO_META : { role }, since: Date.now() })
     }
     // Unreachable (a Redis outage): the connection opens with its identity groups, and gets
     // the added ones when the adapter is back (`regroupAll`).
