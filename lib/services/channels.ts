@@ -79,7 +79,8 @@ export class ChannelsService {
     if (local !== null) return { ...local, subscribers }
     if (subscribers === 0) return null
     const members = await this.deps.members.members(CHANNEL_SETS, channel)
-    const createdAt = Math.min(...members.map((m) => m.since))
+    // Not Math.min(...): a large channel's members would pass the engine's limit on arguments.
+    const createdAt = members.reduce((oldest, m) => Math.min(oldest, m.since), Infinity)
     return { name: channel, meta: {}, createdAt, explicit: false, subscribers: members.length }
   }
 
