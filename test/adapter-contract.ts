@@ -19,6 +19,9 @@ export class RecordingNode implements AdapterNode {
   readonly regroups: string[] = []
   /** Calls of `reconnected`. */
   reconnections = 0
+  /** Each call of `returned`, as the users it named; each call of `refilled`. */
+  readonly arrivals: string[][] = []
+  readonly refills: Vacancy[][] = []
 
   constructor (readonly nodeId = `node-${randomUUID()}`) {}
 
@@ -45,6 +48,14 @@ export class RecordingNode implements AdapterNode {
 
   reconnected (): void {
     this.reconnections++
+  }
+
+  returned (arrivals: Departure[]): void {
+    this.arrivals.push(arrivals.map((a) => a.userId))
+  }
+
+  refilled (vacancies: Vacancy[]): void {
+    this.refills.push(vacancies)
   }
 
   of (topic: string): Envelope[] {

@@ -188,7 +188,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     const lost = redisAdapter({ client, keyPrefix: prefix, nodeTtl: 300 })
     const survivor = redisAdapter({ url: REDIS_URL, keyPrefix: prefix, nodeTtl: 300 })
     const other = redisAdapter({ url: REDIS_URL, keyPrefix: prefix, nodeTtl: 300 })
-    await started(t, lost)
+    const lostNode = await started(t, lost)
     const survivorNode = await started(t, survivor)
     const otherNode = await started(t, other)
     await lost.presence.set('alice', entry('a1'))
@@ -218,6 +218,19 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
       'alice out of room, carol out of hall; carol is still in room through another node')
     t.same(await survivor.members.users('presence', 'room'), new Map([['carol', 1]]))
     t.same(await survivor.members.sets('presence'), new Map([['room', 1]]))
+
+    // The node was cut off, not dead: back, it registers again and announces who came back with it.
+    t.teardown(() => { client.disconnect() })
+    await client.connect()
+    await until(() => [lostNode, survivorNode, otherNode].every((n) => n.arrivals.length > 0) && lostNode.refills.length > 0, 3000,
+      'the return announced')
+    await delay(400)
+    for (const n of [lostNode, survivorNode, otherNode]) t.same(n.arrivals, [['alice']], 'alice is back, once on every node; carol never left')
+    t.same(lostNode.refills.flat().map((v) => `${v.kind}/${v.name}/${v.userId}`).sort(), ['presence/hall/carol', 'presence/room/alice'],
+      'the sets they are back in, announced by the returning node only')
+    t.same([...survivorNode.refills, ...otherNode.refills], [])
+    t.same([...(await survivor.presence.all()).keys()].sort(), ['alice', 'bob', 'carol'])
+    t.same(await survivor.members.users('presence', 'room'), new Map([['alice', 1], ['carol', 2]]))
   })
 
   t.test('the control channel: other nodes\' announcements reach departed() and regrouped(); anything else is dropped', async (t) => {

@@ -157,7 +157,10 @@ t.test('three server processes share one Redis', { skip: skipRedis }, async (t) 
   })
 
   await Promise.all([a.stop(), b.stop()])
-  t.same(await keysUnder(redis, prefix), [], 'the surviving nodes stopped cleanly and the dead one was swept: no key is left')
+  const left = await keysUnder(redis, prefix)
+  t.same(left.map((key) => key.slice(prefix.length).replace(/[0-9a-f-]{36}$/, '<uuid>')), ['purged:c-<uuid>'],
+    'the surviving nodes stopped cleanly and the dead one was swept: only the mark of its purge is left')
+  t.ok(await redis.pttl(left[0]) > 0, 'and it expires')
   for (const client of [...everyone, ...frank]) t.same(client.violations, [], 'every frame matched the protocol')
 })
 

@@ -115,6 +115,13 @@ export interface AdapterNode {
    * node that purged the dead one, so that what it announces is announced once.
    */
   vacated (vacancies: Vacancy[]): void
+  /**
+   * A node purged as dead came back (it had been cut off): its users that were announced as
+   * gone are back. `returned` on every node, once each; `refilled`, the sets they are back in,
+   * on the returning node only.
+   */
+  returned (arrivals: Departure[]): void
+  refilled (vacancies: Vacancy[]): void
   /** A user's added group memberships changed (on any node): this node's connections of the user follow. */
   regrouped (userId: string): Promise<void>
   /**

@@ -71,10 +71,19 @@ const ADD = new LuaScript(MEMBER_FUNCTIONS + 'return addMember(ARGV[1], ARGV[2],
 const REMOVE = new LuaScript(MEMBER_FUNCTIONS + 'return dropMember(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])')
 
 // ARGV: prefix, nodeId, then kind, name, connectionId, userId, member JSON for each membership
-// the node holds. Replaces whatever Redis has for this node by those, in one step.
+// the node holds. Replaces whatever Redis has for this node by those, in one step. Returns the
+// users who came back into a set (kind, name, user…): none of theirs was left in it.
 const REGISTER = new LuaScript(MEMBER_FUNCTIONS + `
 purgeMembers(ARGV[1], ARGV[2])
-for i = 3, #ARGV, 5 do addMember(ARGV[1], ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[2]) end
+local back = {}
+for i = 3, #ARGV, 5 do
+  if addMember(ARGV[1], ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[2]) == 1 then
+    back[#back + 1] = ARGV[i]
+    back[#back + 1] = ARGV[i + 1]
+    back[#back + 1] = ARGV[i + 3]
+  end
+end
+return back
 `)
 
 // KEYS: sets of the kind, kinds. ARGV: kind. Sets and members of the kind, read together.
@@ -149,13 +158,18 @@ export class RedisMemberStore extends MirroredStore implements MemberStore {
     }, () => this.mirror.totalOf(kind))
   }
 
-  /** Writes every mirrored membership back under this node and drops the rest of its own; rejects when Redis does not answer. */
-  async register (): Promise<void> {
+  /**
+   * Writes every mirrored membership back under this node and drops the rest of its own;
+   * resolves to the users who came back into a set, none of theirs being left in it; rejects
+   * when Redis does not answer.
+   */
+  async register (): Promise<Vacancy[]> {
     this.stale = false
-    await REGISTER.run(this.redis, [this.keys.users], () => this.registration()).catch((error: unknown) => {
+    const back = await REGISTER.run(this.redis, [this.keys.users], () => this.registration()).catch((error: unknown) => {
       this.stale = true
       throw error
-    })
+    }) as string[]
+    return vacanciesOf(back)
   }
 
   private registration (): string[] {

@@ -87,6 +87,9 @@ end
 return out
 `)
 
+/** How long the cluster remembers that it purged a node, so that the node can tell on its return. */
+const PURGED_MEMORY_MS = 3_600_000
+
 // KEYS: nodes. ARGV: prefix, nodeId, nodeTtl, the node's figures (NodeInfo JSON). Refreshes this
 // node and its figures, then purges every node whose key expired, its presence entries and its shared
 // set memberships. Returns whether this node's key still existed (0 when Redis lost its data or
@@ -104,11 +107,13 @@ for _, node in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'nodes')) do
   if redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 0 then
     purgeMembers(ARGV[1], node, vacated)
     purge(ARGV[1], node, gone)
+    -- Should the node come back (it was cut off, not dead), it announces its users again.
+    redis.call('SET', ARGV[1] .. 'purged:' .. node, '1', 'PX', ${PURGED_MEMORY_MS})
   end
 end
-return { existed, gone, vacated }
+return { existed, gone, vacated, returned }
 `
-const HEARTBEAT = new LuaScript(MEMBER_FUNCTIONS + PURGE + BEAT)
+const HEARTBEAT = new LuaScript(MEMBER_FUNCTIONS + PURGE + 'local returned = {}\n' + BEAT)
 
 // KEYS: nodes. ARGV: prefix, nodeId, nodeTtl, figures, then connectionId, userId, entry for each
 // entry the node holds.
@@ -123,7 +128,21 @@ for i = 5, #ARGV, 3 do
     and cjson.decode(held).updatedAt > cjson.decode(ARGV[i + 2]).updatedAt then newer[i] = held end
 end
 purge(ARGV[1], ARGV[2])
-for i = 5, #ARGV, 3 do put(ARGV[1], ARGV[i + 1], ARGV[i], newer[i] or ARGV[i + 2], ARGV[2]) end
+-- This node was purged as dead (cut off from Redis) and is back: its users who have no entry
+-- elsewhere were announced as gone, and come back now (user, entry…), once each.
+local returned = {}
+if redis.call('DEL', ARGV[1] .. 'purged:' .. ARGV[2]) == 1 then
+  returned[1] = 'purged'
+  for i = 5, #ARGV, 3 do
+    if redis.call('HLEN', ARGV[1] .. 'presence:user:' .. ARGV[i + 1]) == 0 then
+      returned[#returned + 1] = ARGV[i + 1]
+      returned[#returned + 1] = newer[i] or ARGV[i + 2]
+    end
+    put(ARGV[1], ARGV[i + 1], ARGV[i], newer[i] or ARGV[i + 2], ARGV[2])
+  end
+else
+  for i = 5, #ARGV, 3 do put(ARGV[1], ARGV[i + 1], ARGV[i], newer[i] or ARGV[i + 2], ARGV[2]) end
+end
 ` + BEAT)
 
 // KEYS: nodes. ARGV: prefix, nodeId. A clean stop: this node's entries and memberships go now
@@ -135,12 +154,20 @@ function parseEntries (values: string[]): PresenceEntry[] {
 }
 
 /** What a beat or a registration answers: whether this node was still known, and who left with dead nodes. */
-type BeatReply = [number, string[], string[]]
+type BeatReply = [number, string[], string[], string[]]
 
 /** Who left with the nodes a beat purged: users with no entry left, and users out of sets. */
 export interface Purged {
   departures: Departure[]
   vacancies: Vacancy[]
+}
+
+/** A registration: who left with dead nodes, and whether this node itself had been purged, with the users it brought back. */
+export interface Registration extends Purged {
+  /** This node had been purged as dead (it was cut off from Redis longer than nodeTtl). */
+  wasPurged: boolean
+  /** Its users who had no entry left anywhere, with their entry now. */
+  returned: Departure[]
 }
 
 function purgedOf (reply: BeatReply): Purged {
@@ -237,7 +264,7 @@ export class RedisPresenceStore extends MirroredStore implements PresenceStore {
    * entries of a previous run under the same nodeId. Resolves to the users that dead nodes,
    * purged by the beat, took with them; rejects when Redis does not answer.
    */
-  async register (): Promise<Purged> {
+  async register (): Promise<Registration> {
     this.stale = false
     // The mirror as it is when the script is sent: every write sent before it is in the mirror,
     // every write sent after it runs after it in Redis.
@@ -245,7 +272,8 @@ export class RedisPresenceStore extends MirroredStore implements PresenceStore {
       this.stale = true
       throw error
     }) as BeatReply
-    return purgedOf(reply)
+    const [mark, ...returned] = reply[3]
+    return { ...purgedOf(reply), wasPurged: mark === 'purged', returned: departuresOf(returned) }
   }
 
   /**

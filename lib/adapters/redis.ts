@@ -179,8 +179,8 @@ class RedisAdapterImpl implements RedisAdapter {
   }
 
   /**
-   * Another node's announcement: the users a dead node took with it (an array), or a user whose
-   * added groups changed (`{ regroup }`). Only nodes write there; anything else is dropped, never thrown.
+   * Another node's announcement: the users a dead node took with it (an array), a user whose
+   * added groups changed (`{ regroup }`), or the users of a node back from the dead (`{ returned }`). Only nodes write there; anything else is dropped, never thrown.
    */
   private controlled (payload: string): void {
     let message: unknown
@@ -193,8 +193,9 @@ class RedisAdapterImpl implements RedisAdapter {
       if (message.every(isDeparture)) this.node?.departed(message)
       return
     }
-    const { regroup } = (message ?? {}) as { regroup?: unknown }
+    const { regroup, returned } = (message ?? {}) as { regroup?: unknown, returned?: unknown }
     if (typeof regroup === 'string') this.node?.regrouped(regroup).catch(ignore)
+    if (Array.isArray(returned) && returned.every(isDeparture)) this.node?.returned(returned)
   }
 
   /** The user's connections on this node follow now, those on the others when the news reaches them. */
@@ -241,8 +242,24 @@ class RedisAdapterImpl implements RedisAdapter {
   private async maintain (): Promise<void> {
     const beat = this.presence.stale ? undefined : await this.presence.beat()
     if (beat !== undefined) this.announce(beat.purged)
-    if (beat?.known !== true) this.announce(await this.presence.register())
-    if (beat?.known !== true || this.members.stale) await this.members.register()
+    let wasPurged = false
+    if (beat?.known !== true) {
+      const registration = await this.presence.register()
+      this.announce(registration)
+      wasPurged = registration.wasPurged
+      if (wasPurged) this.welcomeBack(registration.returned)
+    }
+    if (beat?.known !== true || this.members.stale) {
+      const back = await this.members.register()
+      if (wasPurged && back.length > 0) this.node?.refilled(back)
+    }
+  }
+
+  /** This node was purged as dead and is back: its users announced as gone are announced back, here and on the others. */
+  private welcomeBack (returned: Departure[]): void {
+    if (returned.length === 0) return
+    this.node?.returned(returned)
+    this.outbox.send(this.keys.control, this.ownHeader + field(undefined) + field(undefined) + JSON.stringify({ returned }))
   }
 }
 

@@ -57,6 +57,8 @@ export class RealtimeNode {
       meter: this.meter,
       onDeparted: (departures) => { void this.presence.departed(departures) },
       onVacated: (vacancies) => { void this.channelPresence.vacated(vacancies) },
+      onReturned: (arrivals) => { void this.presence.returned(arrivals) },
+      onRefilled: (vacancies) => { void this.channelPresence.refilled(vacancies) },
       onRegrouped: (userId) => this.groups.regrouped(userId),
       onReconnected: () => { void this.groups.regroupAll().catch((error: unknown) => this.session.errors.report(error, undefined, 'regrouping after an outage failed')) },
       figures: () => ({ connections: this.directory.size, users: this.directory.userCount, startedAt: this.startedAt })

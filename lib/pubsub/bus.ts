@@ -15,6 +15,9 @@ export interface BusDeps<D extends Deliverable, S extends Delivery> {
   onDeparted: (departures: Departure[]) => void
   /** Users a crashed node took out of shared sets, which this node purged: channel presence announces them. */
   onVacated: (vacancies: Vacancy[]) => void
+  /** A node purged as dead is back: presence announces its users again, channel presence their channels. */
+  onReturned: (arrivals: Departure[]) => void
+  onRefilled: (vacancies: Vacancy[]) => void
   /** A user's added group memberships changed: the groups service moves their connections here. */
   onRegrouped: (userId: string) => Promise<void>
   /** The adapter is back from an outage: what was announced meanwhile is read again. */
@@ -36,6 +39,8 @@ export class Bus<D extends Deliverable, S extends Delivery> implements AdapterNo
   private readonly meter: Pick<Meter, 'delivered' | 'publishFailed'>
   readonly departed: (departures: Departure[]) => void
   readonly vacated: (vacancies: Vacancy[]) => void
+  readonly returned: (arrivals: Departure[]) => void
+  readonly refilled: (vacancies: Vacancy[]) => void
   readonly regrouped: (userId: string) => Promise<void>
   readonly reconnected: () => void
   readonly figures: () => NodeFigures
@@ -48,6 +53,8 @@ export class Bus<D extends Deliverable, S extends Delivery> implements AdapterNo
     this.meter = deps.meter
     this.departed = deps.onDeparted
     this.vacated = deps.onVacated
+    this.returned = deps.onReturned
+    this.refilled = deps.onRefilled
     this.regrouped = deps.onRegrouped
     this.reconnected = deps.onReconnected
     this.figures = deps.figures

@@ -56,14 +56,24 @@ export class ChannelPresence implements ChannelPresenceTracker {
 
   /** Users a crashed node took out of presence channels: announced once, by the node that purged it. */
   async vacated (vacancies: Vacancy[]): Promise<void> {
-    const leaves = new Map<string, Diff>()
+    for (const [channel, diff] of await this.byChannel(vacancies)) await this.publish(channel, { leaves: diff })
+  }
+
+  /** Users back in presence channels with a node that was purged as dead: announced once, by that node. */
+  async refilled (vacancies: Vacancy[]): Promise<void> {
+    for (const [channel, diff] of await this.byChannel(vacancies)) await this.publish(channel, { joins: diff })
+  }
+
+  /** The users of presence channels among `vacancies`, with their summaries, by channel. */
+  private async byChannel (vacancies: Vacancy[]): Promise<Map<string, Diff>> {
+    const out = new Map<string, Diff>()
     for (const { kind, name, userId } of vacancies) {
       if (kind !== PRESENCE_SETS) continue
-      let diff = leaves.get(name)
-      if (diff === undefined) leaves.set(name, diff = {})
+      let diff = out.get(name)
+      if (diff === undefined) out.set(name, diff = {})
       diff[userId] = await this.summary(userId, 1)
     }
-    for (const [channel, diff] of leaves) await this.publish(channel, { leaves: diff })
+    return out
   }
 
   async snapshot (channel: string): Promise<Diff | undefined> {

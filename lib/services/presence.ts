@@ -137,6 +137,11 @@ export class PresenceService {
     for (const { userId, entry } of departures) await this.changed('leave', userId, entry.connectionId, [entry])
   }
 
+  /** Announces the users of a node that was purged as dead and is back: a `join` each. */
+  async returned (arrivals: Departure[]): Promise<void> {
+    for (const { userId, entry } of arrivals) await this.changed('join', userId, entry.connectionId, [entry])
+  }
+
   async isPresent (userId: string): Promise<boolean> {
     return (await this.deps.store.get(userKey(userId))).length > 0
   }
