@@ -330,3 +330,37 @@ t.test('a 10 s outage under steady traffic: what the other node loses, and how s
   for (const node of [a, b]) t.same(node.errors, [], 'no error was reported (nor logged) on either node')
   for (const c of [publisher, onA, onB]) t.same(c.violations, [], 'every frame matched the protocol')
 })
+
+t.test('a node cut off longer than nodeTtl: its users leave everywhere, and come back with it', { skip: skipBinary }, async (t) => {
+  if (!requireBinary(t)) return
+  const redis = await RedisProcess.start(t)
+  // Node a runs its commands on the test's own client, so the test can cut it off alone.
+  const client = new Redis(redis.port, '127.0.0.1')
+  client.on('error', () => {})
+  t.teardown(() => { client.disconnect() })
+  const options = { nodeTtl: 300, keyPrefix: 'cut:' }
+  const changes: string[] = []
+  const record = (change: PresenceChange): void => { changes.push(`${change.event} ${change.userId}`) }
+  const channels = { policies: { lobby: { presence: true } } }
+  const a = await startServer(t, { adapter: redisAdapter({ client, ...options }), channels })
+  const b = await startServer(t, { adapter: redisAdapter({ url: redis.url, ...options }), channels }, (app) => {
+    app.events.on('presence_change', record)
+  })
+  const alice = await connect(a.url({ userId: 'alice' }))
+  const bob = await connect(b.url({ userId: 'bob' }))
+  t.teardown(() => { alice.ws.terminate(); bob.ws.terminate() })
+  for (const c of [bob, alice]) t.equal((await c.request({ type: 'subscribe', channel: 'lobby' })).type, 'ack')
+  const diffs = (side: 'joins' | 'leaves'): number => bob.all('presence_diff').filter((f) => 'alice' in f[side]).length
+  await until(() => diffs('joins') === 1, 2000, 'alice\'s join')
+
+  client.disconnect()
+  await until(() => diffs('leaves') === 1 && changes.includes('leave alice'), 3000, 'alice announced gone by node b')
+  t.same(await b.app.channels.subscribers('lobby').then((s) => s.map((x) => x.userId)), ['bob'])
+  await client.connect()
+  await until(() => diffs('joins') === 2 && changes.includes('join alice'), 3000, 'alice announced back')
+  await delay(300)
+  t.same(changes.filter((c) => c.endsWith('alice')), ['leave alice', 'join alice'], 'presence_change on node b: gone, then back, once each')
+  t.equal(diffs('joins'), 2, 'bob saw her join, and join again once')
+  t.same((await b.app.channels.subscribers('lobby')).map((s) => s.userId).sort(), ['alice', 'bob'], 'her subscription is shared again')
+  t.same(bob.violations, [])
+})
