@@ -47,6 +47,7 @@ namespace hauyna {
   export type Adapter = import('./adapters/adapter').Adapter
   export type AdapterHealth = import('./adapters/adapter').AdapterHealth
   export type AdapterNode = import('./adapters/adapter').AdapterNode
+  export type ClusterListener = import('./adapters/adapter').ClusterListener
   export type Departure = import('./adapters/adapter').Departure
   export type NodeFigures = import('./adapters/adapter').NodeFigures
   export type NodeInfo = import('./adapters/adapter').NodeInfo

@@ -99,12 +99,16 @@ export interface GroupStore {
 }
 
 /** What the adapter calls on this node. */
-export interface AdapterNode {
+export interface AdapterNode extends ClusterListener {
   readonly nodeId: string
-  /** This node's figures now, for `Adapter.nodes()`. */
-  figures (): NodeFigures
   /** Delivers to this node's subscribers of `topic`; returns how many connections got it. */
   deliver (topic: string, envelope: Envelope): number
+}
+
+/** What the adapter tells this node about the cluster, besides deliveries; the services act on it. */
+export interface ClusterListener {
+  /** This node's figures now, for `Adapter.nodes()`. */
+  figures (): NodeFigures
   /**
    * Users whose last presence entries belonged to a node that stopped without leaving (a
    * crash): called once on every live node for each such node, so that each announces them.

@@ -55,13 +55,15 @@ export class RealtimeNode {
       hub: this.hub,
       codec: options.codec,
       meter: this.meter,
-      onDeparted: (departures) => { void this.presence.departed(departures) },
-      onVacated: (vacancies) => { void this.channelPresence.vacated(vacancies) },
-      onReturned: (arrivals) => { void this.presence.returned(arrivals) },
-      onRefilled: (vacancies) => { void this.channelPresence.refilled(vacancies) },
-      onRegrouped: (userId) => this.groups.regrouped(userId),
-      onReconnected: () => { void this.groups.regroupAll().catch((error: unknown) => this.session.errors.report(error, undefined, 'regrouping after an outage failed')) },
-      figures: () => ({ connections: this.directory.size, users: this.directory.userCount, startedAt: this.startedAt })
+      cluster: {
+        departed: (departures) => { void this.presence.departed(departures) },
+        vacated: (vacancies) => { void this.channelPresence.vacated(vacancies) },
+        returned: (arrivals) => { void this.presence.returned(arrivals) },
+        refilled: (vacancies) => { void this.channelPresence.refilled(vacancies) },
+        regrouped: (userId) => this.groups.regrouped(userId),
+        reconnected: () => { void this.groups.regroupAll().catch((error: unknown) => this.session.errors.report(error, undefined, 'regrouping after an outage failed')) },
+        figures: () => ({ connections: this.directory.size, users: this.directory.userCount, startedAt: this.startedAt })
+      }
     })
     const directory = this.directory
     this.events = new EventsService(new Set([...Object.keys(builtinTypes), ...lifecycleEvents]),

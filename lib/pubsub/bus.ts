@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import type { Adapter, AdapterNode, Departure, Envelope, NodeFigures, Vacancy } from '../adapters/adapter'
+import type { Adapter, AdapterNode, ClusterListener, Envelope } from '../adapters/adapter'
 import { deliveredLocally } from '../errors'
 import type { Meter } from '../observe/meter'
 import { type Codec, encodeMessage } from '../protocol/codec'
@@ -11,39 +11,23 @@ export interface BusDeps<D extends Deliverable, S extends Delivery> {
   hub: TopicHub<D, S>
   codec: Codec | undefined
   meter: Pick<Meter, 'delivered' | 'publishFailed'>
-  /** Users who left with a crashed node: presence, above this layer, announces them. */
-  onDeparted: (departures: Departure[]) => void
-  /** Users a crashed node took out of shared sets, which this node purged: channel presence announces them. */
-  onVacated: (vacancies: Vacancy[]) => void
-  /** A node purged as dead is back: presence announces its users again, channel presence their channels. */
-  onReturned: (arrivals: Departure[]) => void
-  onRefilled: (vacancies: Vacancy[]) => void
-  /** A user's added group memberships changed: the groups service moves their connections here. */
-  onRegrouped: (userId: string) => Promise<void>
-  /** The adapter is back from an outage: what was announced meanwhile is read again. */
-  onReconnected: () => void
-  /** This node's figures, which the adapter shares. */
-  figures: () => NodeFigures
+  /** What the adapter tells this node about the cluster: the services, above this layer, act on it. */
+  cluster: ClusterListener
 }
 
 /**
  * Publish and subscribe for this node: publishes go through the adapter (to every node),
  * and what the adapter hands back is fanned out by the local hub. The adapter calls up
- * through `AdapterNode`, which the bus implements.
+ * through the `AdapterNode` the bus gives it: deliveries to the bus, the rest to the cluster
+ * listener that the composition root wires to the services.
  */
-export class Bus<D extends Deliverable, S extends Delivery> implements AdapterNode {
-  readonly nodeId: string
+export class Bus<D extends Deliverable, S extends Delivery> {
+  private readonly nodeId: string
   private readonly adapter: Adapter
   private readonly hub: TopicHub<D, S>
   private readonly codec: Codec | undefined
   private readonly meter: Pick<Meter, 'delivered' | 'publishFailed'>
-  readonly departed: (departures: Departure[]) => void
-  readonly vacated: (vacancies: Vacancy[]) => void
-  readonly returned: (arrivals: Departure[]) => void
-  readonly refilled: (vacancies: Vacancy[]) => void
-  readonly regrouped: (userId: string) => Promise<void>
-  readonly reconnected: () => void
-  readonly figures: () => NodeFigures
+  private readonly cluster: ClusterListener
 
   constructor (deps: BusDeps<D, S>) {
     this.nodeId = deps.nodeId
@@ -51,17 +35,13 @@ export class Bus<D extends Deliverable, S extends Delivery> implements AdapterNo
     this.hub = deps.hub
     this.codec = deps.codec
     this.meter = deps.meter
-    this.departed = deps.onDeparted
-    this.vacated = deps.onVacated
-    this.returned = deps.onReturned
-    this.refilled = deps.onRefilled
-    this.regrouped = deps.onRegrouped
-    this.reconnected = deps.onReconnected
-    this.figures = deps.figures
+    this.cluster = deps.cluster
   }
 
+  /** Starts the adapter with this node: deliveries come to the bus, the rest to the cluster listener. */
   start (): Promise<void> {
-    return this.adapter.init(this)
+    const node: AdapterNode = { ...this.cluster, nodeId: this.nodeId, deliver: (topic, envelope) => this.deliver(topic, envelope) }
+    return this.adapter.init(node)
   }
 
   deliver (topic: string, envelope: Envelope): number {
