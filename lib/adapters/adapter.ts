@@ -12,6 +12,64 @@ export interface Envelope {
   origin?: string
   /** Connection id that must not receive this message at all. */
   skip?: string
+  /** On a channel that keeps history: the message's place in the channel's stream. */
+  offset?: number
+  epoch?: string
+}
+
+/**
+ * How much of a channel's past is kept: the last `size` messages, each for `ttl` ms. The
+ * channel's position (offset and epoch) is kept `positionTtl` ms after its last publish or
+ * subscribe, so that a subscriber of a quiet channel can still recover (nothing) after a reconnect.
+ */
+export interface HistoryPolicy {
+  size: number
+  ttl: number
+  positionTtl: number
+}
+
+/**
+ * Where a channel's stream stands: `offset` counts its publishes (the last one's offset, 0
+ * before the first), `epoch` names this run of offsets; it changes whenever the history was
+ * lost (a restarted memory node, a flushed or expired Redis key), so that an old offset is
+ * never taken for a new one.
+ */
+export interface StreamPosition {
+  offset: number
+  epoch: string
+}
+
+/** A kept message: its offset and its server frame as published, without offset and epoch. */
+export interface HistoryEntry {
+  offset: number
+  payload: string
+}
+
+/** What a history read found: the stream's position now and the kept messages asked for, oldest first. */
+export interface HistoryRead extends StreamPosition {
+  entries: HistoryEntry[]
+  /**
+   * With `after`: the epoch matched and the first message after `after.offset` was still kept
+   * (or none was published since), so `entries` continue `after` without a gap.
+   */
+  complete: boolean
+}
+
+/** A publish to a channel that keeps history: this node's deliveries and the place it got. */
+export interface Appended extends StreamPosition {
+  delivered: number
+}
+
+/** Channel history, shared by every node of a cluster. */
+export interface HistoryStore {
+  /** The stream's position, started (a new epoch at offset 0) when it has none; kept `positionTtl` from now. */
+  position (topic: string, policy: HistoryPolicy): Promise<StreamPosition>
+  /**
+   * The kept messages after `after` (every kept message without it, none when the epoch differs
+   * or `after` is ahead of the stream), at most `limit`, oldest first: with `after`, the first
+   * `limit`; without, the last. A message is kept while it is among the last `size` and younger than `ttl`.
+   */
+  read (topic: string, policy: HistoryPolicy, after: StreamPosition | undefined, limit: number): Promise<HistoryRead>
 }
 
 /** A user who left with a node that died: no entry of theirs is left anywhere. */
@@ -169,9 +227,16 @@ export interface Adapter {
   readonly presence: PresenceStore
   readonly members: MemberStore
   readonly groups: GroupStore
+  readonly history: HistoryStore
   init (node: AdapterNode): Promise<void>
   /** Delivers to every node's subscribers; resolves to the count delivered where known. */
   publish (topic: string, envelope: Envelope): Promise<number>
+  /**
+   * Publishes to a channel that keeps history: in one step, the message gets the stream's next
+   * offset, is kept (trimmed to `size`), and is delivered to every node's subscribers in offset
+   * order, each delivery's envelope carrying `offset` and `epoch`.
+   */
+  append (topic: string, envelope: Envelope, policy: HistoryPolicy): Promise<Appended>
   /** This node has its first local subscriber of `topic`. */
   subscribe (topic: string): Promise<void>
   /** This node's last local subscriber of `topic` left. */

@@ -1,4 +1,5 @@
-import type { Adapter, AdapterHealth, AdapterNode, Envelope, Member, Membership, MemberStore, NodeInfo, PresenceEntry, PresenceStore } from './adapter'
+import type { Adapter, AdapterHealth, AdapterNode, Appended, Envelope, HistoryPolicy, HistoryRead, HistoryStore, Member, Membership, MemberStore, NodeInfo, PresenceEntry, PresenceStore, StreamPosition } from './adapter'
+import { HistoryTable } from './history-table'
 import { GroupTable } from './group-table'
 import { MemberTable } from './member-table'
 import { nodeInfo } from './node-info'
@@ -64,21 +65,44 @@ class MemoryMemberStore extends MemberTable implements MemberStore {
   }
 }
 
+class MemoryHistoryStore extends HistoryTable implements HistoryStore {
+  async position (topic: string, policy: HistoryPolicy): Promise<StreamPosition> {
+    return this.positionOf(topic, policy)
+  }
+
+  async read (topic: string, policy: HistoryPolicy, after: StreamPosition | undefined, limit: number): Promise<HistoryRead> {
+    return this.readFrom(topic, policy, after, limit)
+  }
+}
+
+/** How often expired channel histories are dropped. */
+const HISTORY_SWEEP_MS = 10_000
+
 class MemoryAdapter implements Adapter {
   readonly name = 'memory'
   readonly presence = new MemoryPresenceStore()
   readonly members = new MemoryMemberStore(() => this.nodeId)
   readonly groups = new GroupTable()
+  readonly history = new MemoryHistoryStore()
   private node: AdapterNode | undefined
   private nodeId = ''
+  private sweeper: NodeJS.Timeout | undefined
 
   async init (node: AdapterNode): Promise<void> {
     this.node = node
     this.nodeId = node.nodeId
+    this.sweeper = setInterval(() => this.history.sweep(), HISTORY_SWEEP_MS).unref()
   }
 
   publish (topic: string, envelope: Envelope): Promise<number> {
     return Promise.resolve(this.node === undefined ? 0 : this.node.deliver(topic, envelope))
+  }
+
+  /** Kept and delivered in the same tick: one process's publishes are in offset order by themselves. */
+  async append (topic: string, envelope: Envelope, policy: HistoryPolicy): Promise<Appended> {
+    const place = this.history.append(topic, envelope.payload, policy)
+    const delivered = this.node === undefined ? 0 : this.node.deliver(topic, { ...envelope, ...place })
+    return { ...place, delivered }
   }
 
   async regroup (userId: string): Promise<void> {
@@ -97,6 +121,7 @@ class MemoryAdapter implements Adapter {
   }
 
   async close (): Promise<void> {
+    clearInterval(this.sweeper)
     this.node = undefined
   }
 }
