@@ -10,6 +10,9 @@ export const Ref = Type.Union([Type.String({ maxLength: 64 }), Type.Number()])
 export const Meta = Type.Record(Type.String(), Type.Unknown())
 export const Status = Type.String({ minLength: 1, maxLength: 64 })
 const IsoTime = Type.String({ format: 'date-time' })
+/** A place in a channel's stream: offsets count its publishes, the epoch names the run they belong to. */
+export const Offset = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+export const Epoch = Type.String({ minLength: 1, maxLength: 64 })
 
 function clientMessage<T extends string, P extends Record<string, TSchema>> (type: T, props: P) {
   return Type.Object({ type: Type.Literal(type), ref: Type.Optional(Ref), ...props })
@@ -25,7 +28,8 @@ export const clientSchemas = {
     channel: Name,
     meta: Type.Optional(Meta),
     echo: Type.Optional(Type.Boolean()),
-    since: Type.Optional(Type.Object({ offset: Type.Number(), epoch: Type.String() }))
+    /** The last message the client has of this channel: the server replays what came after it. */
+    since: Type.Optional(Type.Object({ offset: Offset, epoch: Epoch }))
   }),
   unsubscribe: clientMessage('unsubscribe', { channel: Name }),
   publish: clientMessage('publish', { channel: Name, data: Type.Unknown() }),
@@ -55,7 +59,12 @@ export const serverSchemas = {
   subscribed: serverMessage('subscribed', {
     channel: Name,
     ref: Type.Optional(Ref),
-    presence: Type.Optional(Type.Record(Type.String(), PresenceSummary))
+    presence: Type.Optional(Type.Record(Type.String(), PresenceSummary)),
+    /** On a channel that keeps history: its stream's position as the subscription starts. */
+    offset: Type.Optional(Offset),
+    epoch: Type.Optional(Epoch),
+    /** Only when the subscribe had `since`: whether every missed message follows. */
+    recovered: Type.Optional(Type.Boolean())
   }),
   unsubscribed: serverMessage('unsubscribed', {
     channel: Name,
@@ -67,7 +76,10 @@ export const serverSchemas = {
     channel: Name,
     from: Type.Union([Name, Type.Null()]),
     data: Type.Unknown(),
-    ts: IsoTime
+    ts: IsoTime,
+    /** On a channel that keeps history. */
+    offset: Type.Optional(Offset),
+    epoch: Type.Optional(Epoch)
   }),
   direct: serverMessage('direct', { from: Type.Union([Name, Type.Null()]), data: Type.Unknown(), ts: IsoTime }),
   group: serverMessage('group', {
