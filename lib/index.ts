@@ -65,6 +65,7 @@ namespace hauyna {
   export type HistoryRead = import('./adapters/adapter').HistoryRead
   export type StreamPosition = import('./adapters/adapter').StreamPosition
   export type Appended = import('./adapters/adapter').Appended
+  export type SessionStore = import('./adapters/adapter').SessionStore
   export type RedisAdapterOptions = import('./adapters/redis').RedisAdapterOptions
   export type RedisAdapter = import('./adapters/redis').RedisAdapter
   export type OutgoingStats = import('./adapters/redis').OutgoingStats

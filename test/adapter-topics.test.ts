@@ -16,6 +16,7 @@ function ledgerAdapter (): { adapter: Adapter, held: Map<string, number> } {
     members: inner.members,
     groups: inner.groups,
     history: inner.history,
+    sessions: inner.sessions,
     append: (topic, envelope, policy) => inner.append(topic, envelope, policy),
     regroup: (userId: string) => inner.regroup(userId),
     init: (node) => inner.init(node),

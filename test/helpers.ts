@@ -4,7 +4,7 @@ import WebSocket from 'ws'
 import hauyna, { type HauynaOptions, serverSchemas } from '../lib/index'
 import { compileValidator } from '../lib/protocol/validator'
 
-type Frame = Record<string, any> & { type: string }
+export type Frame = Record<string, any> & { type: string }
 
 const serverValidators = new Map(Object.entries(serverSchemas).map(([type, schema]) => [type, compileValidator(schema)]))
 

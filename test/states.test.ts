@@ -2,12 +2,13 @@ import t from 'tap'
 import { canTransition, ConnectionState, connectionStates } from '../lib/connection/state'
 import { connect, startServer, until } from './helpers'
 
-// The seed's table of allowed transitions, written out independently of lib/.
+// The seed's table of allowed transitions, written out independently of lib/, with one
+// addition: reconnecting -> disconnected, a dropped session whose resume window ended.
 const seedTable: Record<string, string[]> = {
   connected: ['idle', 'disconnected', 'error'],
   idle: ['connected', 'disconnected', 'error'],
   disconnected: ['reconnecting', 'error'],
-  reconnecting: ['connected', 'error'],
+  reconnecting: ['connected', 'disconnected', 'error'],
   error: ['reconnecting']
 }
 

@@ -1,4 +1,4 @@
-import { type Adapter, type AdapterNode, type Appended, type Envelope, type GroupStore, type HistoryPolicy, type HistoryStore, memoryAdapter, type MemberStore, type NodeInfo, type PresenceStore } from '../lib/index'
+import { type Adapter, type AdapterNode, type Appended, type Envelope, type GroupStore, type HistoryPolicy, type HistoryStore, memoryAdapter, type MemberStore, type NodeInfo, type PresenceStore, type SessionStore } from '../lib/index'
 
 /**
  * A custom adapter that is the memory adapter underneath: tests that need an adapter with one
@@ -10,6 +10,7 @@ export class WrappedAdapter implements Adapter {
   readonly members: MemberStore = this.inner.members
   readonly groups: GroupStore = this.inner.groups
   readonly history: HistoryStore = this.inner.history
+  readonly sessions: SessionStore = this.inner.sessions
 
   constructor (readonly name: string) {}
 

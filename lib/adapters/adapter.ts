@@ -55,6 +55,17 @@ export interface HistoryRead extends StreamPosition {
   complete: boolean
 }
 
+/**
+ * Sessions that may be resumed: a dropped connection's subscriptions and presence, kept for
+ * the resume window so that a reconnect to any node can take them over.
+ */
+export interface SessionStore {
+  /** Keeps `record` under `key` for `ttl` ms. */
+  save (key: string, record: string, ttl: number): Promise<void>
+  /** Takes the record once: `undefined` when absent, expired or taken already. */
+  take (key: string): Promise<string | undefined>
+}
+
 /** A publish to a channel that keeps history: this node's deliveries and the place it got. */
 export interface Appended extends StreamPosition {
   delivered: number
@@ -228,6 +239,7 @@ export interface Adapter {
   readonly members: MemberStore
   readonly groups: GroupStore
   readonly history: HistoryStore
+  readonly sessions: SessionStore
   init (node: AdapterNode): Promise<void>
   /** Delivers to every node's subscribers; resolves to the count delivered where known. */
   publish (topic: string, envelope: Envelope): Promise<number>

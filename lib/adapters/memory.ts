@@ -1,5 +1,6 @@
 import type { Adapter, AdapterHealth, AdapterNode, Appended, Envelope, HistoryPolicy, HistoryRead, HistoryStore, Member, Membership, MemberStore, NodeInfo, PresenceEntry, PresenceStore, StreamPosition } from './adapter'
 import { HistoryTable } from './history-table'
+import { SessionTable } from './session-table'
 import { GroupTable } from './group-table'
 import { MemberTable } from './member-table'
 import { nodeInfo } from './node-info'
@@ -75,8 +76,8 @@ class MemoryHistoryStore extends HistoryTable implements HistoryStore {
   }
 }
 
-/** How often expired channel histories are dropped. */
-const HISTORY_SWEEP_MS = 10_000
+/** How often expired channel histories and sessions are dropped. */
+const SWEEP_MS = 10_000
 
 class MemoryAdapter implements Adapter {
   readonly name = 'memory'
@@ -84,6 +85,7 @@ class MemoryAdapter implements Adapter {
   readonly members = new MemoryMemberStore(() => this.nodeId)
   readonly groups = new GroupTable()
   readonly history = new MemoryHistoryStore()
+  readonly sessions = new SessionTable()
   private node: AdapterNode | undefined
   private nodeId = ''
   private sweeper: NodeJS.Timeout | undefined
@@ -91,7 +93,7 @@ class MemoryAdapter implements Adapter {
   async init (node: AdapterNode): Promise<void> {
     this.node = node
     this.nodeId = node.nodeId
-    this.sweeper = setInterval(() => this.history.sweep(), HISTORY_SWEEP_MS).unref()
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS).unref()
   }
 
   publish (topic: string, envelope: Envelope): Promise<number> {
@@ -118,6 +120,11 @@ class MemoryAdapter implements Adapter {
 
   async nodes (): Promise<NodeInfo[]> {
     return this.node === undefined ? [] : [nodeInfo(this.node)]
+  }
+
+  private sweep (): void {
+    this.history.sweep()
+    this.sessions.sweep()
   }
 
   async close (): Promise<void> {

@@ -109,7 +109,7 @@ export class RealtimeNode {
       groupUsers: async (group) => new Set((await this.groups.members(group)).map((m) => m.userId))
     })
     const parts = buildSessionParts({
-      options, log, meter: this.meter, directory, bus, events: this.events, channels: this.channels, groups: this.groups, presence: this.presence
+      options, log, meter: this.meter, directory, bus, events: this.events, channels: this.channels, groups: this.groups, presence: this.presence, stores: this.adapter
     })
     this.session = new Session({
       ...parts,

@@ -50,6 +50,11 @@ export interface HauynaOptions {
   channels?: { default?: 'allow' | 'deny', policies?: Record<string, ChannelPolicy> }
   permissions?: { group?: PermissionRule, broadcast?: PermissionRule, direct?: PermissionRule }
   presence?: { autoTrack?: boolean, autoUntrack?: boolean, defaultStatus?: string, leaveGrace?: number }
+  /**
+   * Session resume: a dropped connection's subscriptions and presence wait `window` ms (default
+   * 30000) for a new connection of the same user, on any node, to take them over (`true`: the default window).
+   */
+  resume?: boolean | { window?: number }
   stats?: ({ path?: string, detail?: boolean } & EndpointHooks) | false
   /** The AsyncAPI 3.0 document of the WebSocket API, at `/ws/asyncapi.json` by default. */
   asyncapi?: ({ path?: string, info?: Partial<AsyncApiInfo> } & EndpointHooks) | false
@@ -96,6 +101,7 @@ export interface ResolvedOptions {
   channels: { default: 'allow' | 'deny', policies: Record<string, ChannelPolicy> }
   permissions: { group: PermissionRule, broadcast: PermissionRule, direct: PermissionRule }
   presence: { autoTrack: boolean, autoUntrack: boolean, defaultStatus: string, leaveGrace: number }
+  resume: { window: number } | false
   stats: StatsOptions | false
   asyncapi: AsyncApiOptions | false
   health: { path: string } | false
@@ -110,7 +116,7 @@ const known = new Set([
   'path', 'adapter', 'authenticate', 'allowAnonymous', 'allowUnverifiedIdentity', 'heartbeat', 'idleTimeout', 'maxPayload',
   'maxMetaBytes', 'rateLimit', 'maxConnectionsPerUser', 'maxSubscriptionsPerConnection',
   'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'maxQueuedBytesTotal', 'closeTimeout', 'handshakeTimeout', 'channels', 'permissions', 'presence',
-  'stats', 'asyncapi', 'health', 'websocket', 'nodeId', 'codec', 'metrics', 'cleanup'
+  'resume', 'stats', 'asyncapi', 'health', 'websocket', 'nodeId', 'codec', 'metrics', 'cleanup'
 ])
 
 function rule (name: string, value: unknown, fallback: PermissionRule, words: readonly string[]): PermissionRule {
@@ -145,6 +151,12 @@ function resolveChannels (value: HauynaOptions['channels']): ResolvedOptions['ch
     resolveHistory(`${where}.history`, p.history)
   }
   return { default: fallback, policies: policies as Record<string, ChannelPolicy> }
+}
+
+function resolveResume (value: HauynaOptions['resume']): ResolvedOptions['resume'] {
+  if (value === undefined || value === false) return false
+  const resume = value === true ? {} : object<{ window: number }>('resume', value)
+  return { window: integer('resume.window', resume.window, 30_000, 1) }
 }
 
 function resolveHeartbeat (value: HauynaOptions['heartbeat']): HeartbeatOptions {
@@ -277,6 +289,7 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
     closeTimeout: integer('closeTimeout', options.closeTimeout, 1000, 1),
     handshakeTimeout: integer('handshakeTimeout', options.handshakeTimeout, 10_000, 0),
     channels: resolveChannels(options.channels),
+    resume: resolveResume(options.resume),
     permissions: {
       group: rule('permissions.group', permissions.group, 'members', ['members']),
       broadcast: rule('permissions.broadcast', permissions.broadcast, false, []),

@@ -12,7 +12,7 @@ const allowed: Record<ConnectionState, readonly ConnectionState[]> = {
   connected: ['idle', 'disconnected', 'error'],
   idle: ['connected', 'disconnected', 'error'],
   disconnected: ['reconnecting', 'error'],
-  reconnecting: ['connected', 'error'],
+  reconnecting: ['connected', 'disconnected', 'error'],
   error: ['reconnecting']
 }
 

@@ -10,6 +10,8 @@ export const ErrorCode = {
   MissingUserId: 'missing_user_id',
   /** Delivered on this node only: the adapter could not hand the message to the other nodes. */
   Unavailable: 'unavailable',
+  /** A `resume` found no session to take over: the client subscribes again itself. */
+  ResumeFailed: 'resume_failed',
   InternalError: 'internal_error'
 } as const
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]

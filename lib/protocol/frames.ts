@@ -27,8 +27,8 @@ export const frames = {
   direct: (from: string | null, data: unknown) => ({ type: 'direct', from, data, ts: isoNow() }),
   group: (group: string, from: string | null, data: unknown) => ({ type: 'group', group, from, data, ts: isoNow() }),
   broadcast: (from: string | null, data: unknown) => ({ type: 'broadcast', from, data, ts: isoNow() }),
-  connected: (connectionId: string, userId: string, heartbeat: { interval: number, timeout: number }): Frame<'connected'> =>
-    ({ type: 'connected', connectionId, userId, ts: isoNow(), heartbeat }),
+  connected: (connectionId: string, userId: string, heartbeat: { interval: number, timeout: number }, resume?: string): Frame<'connected'> =>
+    ({ type: 'connected', connectionId, userId, ts: isoNow(), heartbeat, resume }),
   subscribed: (channel: string, ref: Ref | undefined, presence: Summaries | undefined, stream: SubscribedStream = {}): Frame<'subscribed'> =>
     ({ type: 'subscribed', channel, ref, presence, offset: stream.offset, epoch: stream.epoch, recovered: stream.recovered }),
   unsubscribed: (channel: string, ref?: Ref, reason?: string): Frame<'unsubscribed'> =>

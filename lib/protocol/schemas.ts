@@ -38,7 +38,13 @@ export const clientSchemas = {
   broadcast: clientMessage('broadcast', { data: Type.Unknown() }),
   presence: clientMessage('presence', { status: Type.Optional(Status), meta: Type.Optional(Meta) }),
   heartbeat: clientMessage('heartbeat', { ts: Type.Optional(Type.Union([Type.String(), Type.Number()])) }),
-  disconnect: clientMessage('disconnect', {})
+  disconnect: clientMessage('disconnect', {}),
+  /** Takes over the session of a dropped connection of the same user (its token came in `connected`). */
+  resume: clientMessage('resume', {
+    token: Type.String({ minLength: 1, maxLength: 128 }),
+    /** Per channel of the session: the last message the client has, as in `subscribe`. */
+    since: Type.Optional(Type.Record(Type.String(), Type.Object({ offset: Offset, epoch: Epoch })))
+  })
 }
 
 export const PresenceSummary = Type.Object({
@@ -54,6 +60,7 @@ export const serverSchemas = {
     userId: Name,
     ts: IsoTime,
     heartbeat: Type.Object({ interval: Type.Integer(), timeout: Type.Integer() }),
+    /** With session resume on: the token a later connection of this user sends in `resume`. */
     resume: Type.Optional(Type.String())
   }),
   subscribed: serverMessage('subscribed', {

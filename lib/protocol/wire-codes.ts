@@ -7,7 +7,8 @@ const wireCodes: Record<string, ErrorCode> = {
   HAUYNA_FORBIDDEN: ErrorCode.Forbidden,
   HAUYNA_NOT_SUBSCRIBED: ErrorCode.NotSubscribed,
   HAUYNA_TOO_LARGE: ErrorCode.TooLarge,
-  HAUYNA_UNAVAILABLE: ErrorCode.Unavailable
+  HAUYNA_UNAVAILABLE: ErrorCode.Unavailable,
+  HAUYNA_RESUME_FAILED: ErrorCode.ResumeFailed
 }
 
 /** The wire code a client sees for an error thrown while handling its message. */

@@ -1,4 +1,5 @@
 import { type Static, type TObject } from '@sinclair/typebox'
+import type { StreamPosition } from '../adapters/adapter'
 import type { Connection } from '../connection/connection'
 import { errors } from '../errors'
 import { CloseCode } from '../protocol/codes'
@@ -24,6 +25,8 @@ export interface HandlerContext {
     track (conn: Connection, state: PresenceState): Promise<void>
   }
   publisher: Publisher
+  /** Session resume, when it is on. */
+  resumption: { resume (conn: Connection, token: string, since?: Record<string, StreamPosition>): Promise<void> } | undefined
   permissions: { direct: PermissionRule, group: PermissionRule, broadcast: PermissionRule }
 }
 
@@ -105,6 +108,11 @@ const handlers: { [K in keyof Schemas]: BuiltinHandler<Schemas[K]> } = {
 
   heartbeat (conn, { ts }) {
     conn.send(frames.heartbeatAck(ts))
+  },
+
+  async resume (conn, { token, since }, context) {
+    if (context.resumption === undefined) throw new errors.ResumeFailed()
+    await context.resumption.resume(conn, token, since)
   },
 
   disconnect (conn) {

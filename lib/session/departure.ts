@@ -1,4 +1,5 @@
 import type { Connection } from '../connection/connection'
+import { ConnectionState } from '../connection/state'
 import type { CleanupStep } from '../util/cleanup-queue'
 import type { Later } from '../util/deferrals'
 import { ALL_TOPIC, userTopic } from '../pubsub/topics'
@@ -9,6 +10,8 @@ export interface Departure {
   readonly conn: Connection
   readonly code: number
   readonly reason: string
+  /** The session waits for its client (session resume): presence leaves wait for the resume window. */
+  readonly resumable: boolean
 }
 
 /** What the departure steps release, and when a presence leave happens. */
@@ -22,6 +25,8 @@ export interface DepartureDeps {
   autoUntrack: boolean
   /** The leave grace period: a quick reconnect (page reload) keeps the user present throughout. */
   grace: Later
+  /** The resume window, for a session that waits for its client. */
+  resumeGrace: Later
 }
 
 /**
@@ -30,8 +35,8 @@ export interface DepartureDeps {
  */
 export function departureSteps (deps: DepartureDeps): ReadonlyArray<CleanupStep<Departure>> {
   return [
-    async function leaveChannels ({ conn }: Departure) {
-      await deps.channels.detach(conn, deps.grace)
+    async function leaveChannels ({ conn, resumable }: Departure) {
+      await deps.channels.detach(conn, resumable ? deps.resumeGrace : deps.grace)
     },
     async function leaveGroups ({ conn }: Departure) {
       await deps.groups.detach(conn)
@@ -40,8 +45,11 @@ export function departureSteps (deps: DepartureDeps): ReadonlyArray<CleanupStep<
       await deps.topics.leave(conn, userTopic(conn.userId))
       await deps.topics.leave(conn, ALL_TOPIC)
     },
-    async function untrackPresence ({ conn }: Departure) {
-      if (deps.autoUntrack) await deps.grace(async () => { await deps.presence.untrack(conn) })
+    async function untrackPresence ({ conn, resumable }: Departure) {
+      if (deps.autoUntrack) await (resumable ? deps.resumeGrace : deps.grace)(async () => { await deps.presence.untrack(conn) })
+    },
+    async function endReconnecting ({ conn, resumable }: Departure) {
+      if (resumable) await deps.resumeGrace(async () => { conn.transition(ConnectionState.Disconnected) })
     },
     async function announceDisconnect ({ conn, code, reason }: Departure) {
       await deps.events.emitAfter(conn.endpointConfig.onDisconnect, 'disconnect', [conn, { code, reason }])

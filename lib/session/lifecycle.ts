@@ -38,6 +38,8 @@ export interface LifecycleDeps {
   context: HandlerContext
   errors: Pick<ErrorSink, 'send' | 'report' | 'failed'>
   cleanup: { enqueue (departure: Departure): void }
+  /** Session resume, when it is on: a token per connection, a dropped one's session kept. */
+  resumption: { tokenOf (conn: Connection): string, suspend (conn: Connection, code: number): Promise<boolean> } | undefined
 }
 
 function refuse (deps: LifecycleDeps, socket: WebSocket, code: ErrorCode, message: string, closeCode: number): void {
@@ -109,7 +111,7 @@ async function setUp (deps: LifecycleDeps, conn: Connection, identity: Identity)
     await deps.connections.registered(conn)
     await deps.groups.attach(conn, identity.groups ?? [])
     const { interval, timeout } = deps.heartbeat
-    conn.send(frames.connected(conn.id, conn.userId, { interval, timeout }))
+    conn.send(frames.connected(conn.id, conn.userId, { interval, timeout }, deps.resumption?.tokenOf(conn)))
     conn.releaseWrites()
     if (deps.autoTrack) await deps.presence.track(conn)
     await subscribeOnConnect(deps, conn)
@@ -139,5 +141,18 @@ export async function closeConnection (deps: LifecycleDeps, conn: Connection, co
   deps.connections.unregistered(conn).catch((error: unknown) => deps.errors.report(error, conn, 'connection unregistration failed'))
   deps.log.debug({ connectionId: conn.id, userId: conn.userId, code, reason, suppressed: conn.droppedLogLines || undefined },
     'websocket connection closed')
-  deps.cleanup.enqueue({ conn, code, reason })
+  const resumable = await suspend(deps, conn, code)
+  if (resumable) conn.transition(ConnectionState.Reconnecting)
+  deps.cleanup.enqueue({ conn, code, reason, resumable })
+}
+
+/** Keeps the session for its client's return; a failure to keep it only ends it now. */
+async function suspend (deps: LifecycleDeps, conn: Connection, code: number): Promise<boolean> {
+  if (deps.resumption === undefined) return false
+  try {
+    return await deps.resumption.suspend(conn, code)
+  } catch (error) {
+    deps.errors.report(error, conn, 'keeping the session for resume failed')
+    return false
+  }
 }

@@ -20,6 +20,7 @@ import { type Dispatcher, refOf } from './dispatcher'
 import type { ErrorSink } from './error-sink'
 import type { HeartbeatMonitor } from './heartbeat'
 import { closeConnection, type LifecycleDeps, openConnection } from './lifecycle'
+import type { Resumption } from './resume'
 import { drain } from './shutdown'
 
 /** The options a session acts on, resolved. */
@@ -43,6 +44,8 @@ export interface SessionParts {
   deferrals: Deferrals
   /** What the built-in message types act on. */
   context: HandlerContext
+  /** Session resume, when it is on. */
+  resumption: Resumption | undefined
 }
 
 export interface SessionDeps extends SessionParts {
@@ -95,7 +98,8 @@ export class Session implements ConnectionHost {
       events: deps.events,
       context: deps.context,
       errors,
-      cleanup
+      cleanup,
+      resumption: deps.resumption
     }
   }
 
