@@ -53,6 +53,6 @@ function parseSocketIo (text) {
   return { type: 'engine.io', text }
 }
 
-const protocols = { hauyna: protocolV1, 'hauyna-redis': protocolV1, ws: protocolV1, 'fastify-ws': protocolV1, socketio: socketIo }
+const protocols = { hauyna: protocolV1, 'hauyna-redis': protocolV1, 'hauyna+history': protocolV1, 'hauyna-redis+history': protocolV1, ws: protocolV1, 'fastify-ws': protocolV1, socketio: socketIo }
 
 module.exports = { protocols }

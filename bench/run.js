@@ -21,7 +21,9 @@ const LABELS = {
   hauyna: 'fastify-hauyna',
   socketio: 'Socket.IO 4',
   'fastify-ws': '@fastify/websocket loop',
-  'hauyna-redis': 'hauyna, 2 nodes on Redis'
+  'hauyna-redis': 'hauyna, 2 nodes on Redis',
+  'hauyna+history': 'hauyna, history on',
+  'hauyna-redis+history': 'hauyna, 2 nodes on Redis, history on'
 }
 const TARGETS = (process.env.BENCH_TARGETS ?? 'ws,hauyna,socketio').split(',')
 for (const target of TARGETS) {
@@ -44,9 +46,12 @@ function redisCpuUs () {
 }
 // The cross-node rows run only where a Redis answers; the report says when they did not.
 const crossNode = TARGETS.includes('hauyna') && redisCpuUs() !== undefined ? ['hauyna-redis'] : []
+// Scenarios marked `history` also run hauyna with channel history on (every channel keeps 100
+// messages), on one node and, where Redis answers, on two: the cost of history, in the same run.
+const withHistory = TARGETS.includes('hauyna') ? ['hauyna+history', ...crossNode.map((t) => `${t}+history`)] : []
 const all = quick
   ? [
-      { name: 'fan-out 1k', scenario: 'fanout', params: { subscribers: 1000, seconds: 2 }, crossNode: true },
+      { name: 'fan-out 1k', scenario: 'fanout', params: { subscribers: 1000, seconds: 2 }, crossNode: true, history: true },
       { name: 'latency 50/s × 1k', scenario: 'latency', params: { subscribers: 1000, rate: 50, seconds: 2 }, crossNode: true },
       { name: 'memory 2k idle', scenario: 'memory', params: { connections: 2000 } },
       { name: 'connect 2k', scenario: 'connectRate', params: { connections: 2000 } },
@@ -56,9 +61,9 @@ const all = quick
       { name: 'direct 2k users', scenario: 'direct', params: { users: 2000, seconds: 2 } }
     ]
   : [
-      { name: 'fan-out 1k', scenario: 'fanout', params: { subscribers: 1000, seconds: 5 }, crossNode: true },
-      { name: 'fan-out 5k', scenario: 'fanout', params: { subscribers: 5000, seconds: 5 } },
-      { name: 'latency 50/s × 1k', scenario: 'latency', params: { subscribers: 1000, rate: 50, seconds: 5 }, crossNode: true },
+      { name: 'fan-out 1k', scenario: 'fanout', params: { subscribers: 1000, seconds: 5 }, crossNode: true, history: true },
+      { name: 'fan-out 5k', scenario: 'fanout', params: { subscribers: 5000, seconds: 5 }, history: true },
+      { name: 'latency 50/s × 1k', scenario: 'latency', params: { subscribers: 1000, rate: 50, seconds: 5 }, crossNode: true, history: true },
       { name: 'memory 10k idle', scenario: 'memory', params: { connections: 10000 } },
       { name: 'connect 5k', scenario: 'connectRate', params: { connections: 5000 } },
       { name: 'presence.list() 10k users', scenario: 'presenceList', params: { users: 10000 }, targets: ['hauyna'], serverCall: 'presenceList' },
@@ -175,9 +180,10 @@ function mergeShards (results) {
  * prefix. The load generator's subscribers go to the last, its publisher to the first.
  */
 function startServers (target, fdLimit) {
-  const file = path.join(__dirname, 'targets', `${target}.js`)
-  const twoNodes = TWO_NODES.has(target)
-  const args = twoNodes ? [`${process.pid}-${++probeId}`] : []
+  const [base, variant] = target.split('+')
+  const file = path.join(__dirname, 'targets', `${base}.js`)
+  const twoNodes = TWO_NODES.has(base)
+  const args = [...(twoNodes ? [`${process.pid}-${++probeId}`] : []), ...(variant === 'history' ? ['--history'] : [])]
   return Array.from({ length: twoNodes ? 2 : 1 }, () => start(file, args, 0, { execArgv: ['--expose-gc', ...serverFlags], fdLimit }))
 }
 
@@ -262,7 +268,7 @@ function scaleNotes (s, runs) {
 /** One column per target, each but raw ws followed by its ratio to raw ws. */
 function table (rows) {
   const stat = RUNS > 1 ? ' median (range)' : ''
-  const others = [...TARGETS, ...crossNode].filter((t) => t !== 'ws' && rows.some((r) => r[t] !== undefined))
+  const others = [...TARGETS, ...crossNode, ...withHistory].filter((t) => t !== 'ws' && rows.some((r) => r[t] !== undefined))
   const head = [`raw ws${stat}`, ...others.flatMap((t) => [`${LABELS[t]}${stat}`, `${t === 'hauyna' ? 'hauyna' : LABELS[t]} ÷ ws`])]
   const line = (r) => [cell(r.ws), ...others.flatMap((t) => [cell(r[t]), ratioCell(r.ratio[t])])]
   return [`| scenario | figure | ${head.join(' | ')} |`, `|---|---|${head.map(() => '---|').join('')}`,
@@ -275,7 +281,7 @@ async function main () {
   const notes = []
   for (const s of scenarios) {
     raw[s.name] = {}
-    const targets = s.targets ?? [...TARGETS, ...(s.crossNode ? crossNode : [])]
+    const targets = s.targets ?? [...TARGETS, ...(s.crossNode ? crossNode : []), ...(s.history ? withHistory.filter((t) => s.crossNode || !t.startsWith('hauyna-redis')) : [])]
     for (const target of targets) raw[s.name][target] = []
     // Targets take turns run by run, so a drift in the machine's speed reaches them all alike.
     for (let run = 0; run < RUNS; run++) {

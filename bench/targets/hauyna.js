@@ -1,17 +1,18 @@
 'use strict'
 // fastify-hauyna with default options, as a user runs it. Only the publisher's rate limit is
 // raised: the default (50/s per connection) would throttle the load generator's publisher.
-// Channels named presence:* have presence on, for the presence scenarios.
+// Channels named presence:* have presence on, for the presence scenarios. With --history, every
+// other channel keeps history (100 messages, 5 minutes), for the cost of history.
 const Fastify = require('fastify')
 const hauyna = require('../../dist/lib/index.js')
-const { serve } = require('./serve')
+const { serve, historyPolicies } = require('./serve')
 
 serve(async () => {
   const app = Fastify({ logger: false })
   await app.register(hauyna, {
     rateLimit: { burst: 10_000, perSecond: 100_000 },
     maxConnectionsPerUser: 100_000,
-    channels: { policies: { 'presence:*': { presence: true } } }
+    channels: { policies: { 'presence:*': { presence: true }, ...historyPolicies() } }
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const presenceList = async () => {

@@ -16,4 +16,9 @@ function serve (start) {
     })
   }).catch((error) => { console.error(error); process.exit(1) })
 }
-module.exports = { serve }
+/** With --history: every channel but presence:* keeps its last 100 messages for 5 minutes. */
+function historyPolicies () {
+  return process.argv.includes('--history') ? { '*': { history: { size: 100, ttl: 300_000 } } } : {}
+}
+
+module.exports = { serve, historyPolicies }

@@ -31,7 +31,9 @@ export function keysOf (prefix: string, sharded: boolean) {
     /** Added group memberships: see `redis-groups.ts`. */
     group: (group: string) => `${state}group:${group}`,
     userGroups: (userId: string) => `${state}usergroups:${userId}`,
-    groups: state + 'groups'
+    groups: state + 'groups',
+    /** Suspended sessions: see `redis-sessions.ts`. */
+    session: (key: string) => `${state}session:${key}`
   }
 }
 export type RedisKeys = ReturnType<typeof keysOf>
