@@ -18,6 +18,7 @@ export const errors = {
   InvalidMeta: createError<[string, string]>('HAUYNA_INVALID_META', 'Invalid %s: %s', 400),
   Forbidden: createError<[string]>('HAUYNA_FORBIDDEN', '%s', 403),
   NotSubscribed: createError<[string]>('HAUYNA_NOT_SUBSCRIBED', 'Not subscribed to channel "%s"', 403),
+  NoHistory: createError<[string]>('HAUYNA_NO_HISTORY', 'Channel "%s" keeps no history (its policy has no `history`)', 404),
   TooLarge: createError<[string, number, number]>('HAUYNA_TOO_LARGE', '%s is %d bytes, over the limit of %d bytes', 413),
   InvalidCloseCode: createError<[number]>('HAUYNA_INVALID_CLOSE_CODE', 'Close code %d is not one an endpoint may send', 400),
   UnknownConnection: createError<[string]>('HAUYNA_UNKNOWN_CONNECTION', 'No connection with id "%s"', 404),

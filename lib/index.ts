@@ -59,6 +59,12 @@ namespace hauyna {
   export type MemberStore = import('./adapters/adapter').MemberStore
   export type Vacancy = import('./adapters/adapter').Vacancy
   export type GroupStore = import('./adapters/adapter').GroupStore
+  export type HistoryStore = import('./adapters/adapter').HistoryStore
+  export type HistoryPolicy = import('./adapters/adapter').HistoryPolicy
+  export type HistoryEntry = import('./adapters/adapter').HistoryEntry
+  export type HistoryRead = import('./adapters/adapter').HistoryRead
+  export type StreamPosition = import('./adapters/adapter').StreamPosition
+  export type Appended = import('./adapters/adapter').Appended
   export type RedisAdapterOptions = import('./adapters/redis').RedisAdapterOptions
   export type RedisAdapter = import('./adapters/redis').RedisAdapter
   export type OutgoingStats = import('./adapters/redis').OutgoingStats
@@ -74,6 +80,11 @@ namespace hauyna {
   export type ChannelInfo = import('./services/types').ChannelInfo
   export type SubscribeOptions = import('./services/channels').SubscribeOptions
   export type Subscriber = import('./services/channels').Subscriber
+  export type PublishResult = import('./services/channels').PublishResult
+  export type HistoryOptions = import('./services/channels').HistoryOptions
+  export type ChannelHistory = import('./services/channels').ChannelHistory
+  export type ChannelMessageFrame = import('./services/channels').ChannelMessageFrame
+  export type HistoryOption = import('./services/history-policy').HistoryOption
   export type ConnectionLocation = import('./services/connections').ConnectionLocation
   export type ConnectionRef = import('./services/channels').ConnectionRef
   export type ConnectionsService = import('./services/connections').ConnectionsService

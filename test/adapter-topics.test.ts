@@ -15,6 +15,8 @@ function ledgerAdapter (): { adapter: Adapter, held: Map<string, number> } {
     presence: inner.presence,
     members: inner.members,
     groups: inner.groups,
+    history: inner.history,
+    append: (topic, envelope, policy) => inner.append(topic, envelope, policy),
     regroup: (userId: string) => inner.regroup(userId),
     init: (node) => inner.init(node),
     publish: (topic, envelope) => inner.publish(topic, envelope),

@@ -82,6 +82,7 @@ export class RealtimeNode {
       topics: bus,
       subscribers: this.hub,
       members: this.adapter.members,
+      history: this.adapter.history,
       presence: this.channelPresence,
       events: this.events,
       policies,

@@ -6,6 +6,7 @@ import type { Authenticate } from '../connection/connection'
 import type { InboxLimits, RateLimitOptions } from '../connection/limits'
 import type { CleanupOptions } from '../util/cleanup-types'
 import type { ChannelPolicy, PermissionRule } from '../services/policies'
+import { resolveHistory } from '../services/history-policy'
 import { boolean, fail, integer, object, routeHooks, routePath, text } from '../util/option-checks'
 import type { Codec } from '../protocol/codec'
 import { isValidStatus } from '../protocol/names'
@@ -141,6 +142,7 @@ function resolveChannels (value: HauynaOptions['channels']): ResolvedOptions['ch
     rule(`${where}.subscribe`, p.subscribe, true, [])
     rule(`${where}.publish`, p.publish, true, ['subscribers'])
     boolean(`${where}.presence`, p.presence, false)
+    resolveHistory(`${where}.history`, p.history)
   }
   return { default: fallback, policies: policies as Record<string, ChannelPolicy> }
 }

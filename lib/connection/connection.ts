@@ -5,7 +5,8 @@ import { errors } from '../errors'
 import { CloseCode, isValidCloseCode } from '../protocol/codes'
 import { encodeMessage } from '../protocol/codec'
 import { checkMeta } from '../protocol/names'
-import { OutgoingFrame } from '../transport/outgoing-frame'
+import { type HeldFrame, OutgoingFrame } from '../transport/outgoing-frame'
+import type { StreamPosition } from '../adapters/adapter'
 import { releaseWrites, writeFrame, writePing } from '../transport/socket-writer'
 import { Inbox } from './inbox'
 import type { ByteBudget, ConnectionLimits } from './limits'
@@ -60,6 +61,10 @@ export interface ChannelSubscription {
   meta: Record<string, unknown>
   echo: boolean
   since: number
+  /** History channels: messages waiting while the subscribe is answered (see the topic hub). */
+  held?: HeldFrame[]
+  /** History channels: the subscriber has every message up to here. */
+  floor?: StreamPosition
 }
 
 /**

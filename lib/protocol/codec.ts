@@ -15,3 +15,13 @@ export function encodeMessage (codec: Codec | undefined, message: object): strin
   const frame = codec.encode(message as Record<string, unknown>)
   return frame === undefined ? undefined : JSON.stringify(frame)
 }
+
+/**
+ * A channel message kept in history, with its place in the channel's stream: the message was
+ * kept as plain v1 JSON (`payload`), so its offset and epoch are written in once per delivery,
+ * by the codec when there is one. `undefined` when the codec drops it.
+ */
+export function placeMessage (codec: Codec | undefined, payload: string, offset: number, epoch: string): string | undefined {
+  if (codec?.encode === undefined) return `${payload.slice(0, -1)},"offset":${offset},"epoch":${JSON.stringify(epoch)}}`
+  return encodeMessage(codec, { ...JSON.parse(payload) as object, offset, epoch })
+}

@@ -17,6 +17,8 @@ export function isoNow (): string {
 }
 
 type Summaries = Record<string, PresenceSummary>
+/** A history channel's position as a subscription starts, and whether the subscribe's `since` was recovered. */
+interface SubscribedStream { offset?: number, epoch?: string, recovered?: boolean }
 type Frame<T extends ServerMessageType> = ServerMessage<T>
 
 // `type` comes first in every frame: the metrics read a frame's type from its first bytes.
@@ -27,8 +29,8 @@ export const frames = {
   broadcast: (from: string | null, data: unknown) => ({ type: 'broadcast', from, data, ts: isoNow() }),
   connected: (connectionId: string, userId: string, heartbeat: { interval: number, timeout: number }): Frame<'connected'> =>
     ({ type: 'connected', connectionId, userId, ts: isoNow(), heartbeat }),
-  subscribed: (channel: string, ref: Ref | undefined, presence: Summaries | undefined): Frame<'subscribed'> =>
-    ({ type: 'subscribed', channel, ref, presence }),
+  subscribed: (channel: string, ref: Ref | undefined, presence: Summaries | undefined, stream: SubscribedStream = {}): Frame<'subscribed'> =>
+    ({ type: 'subscribed', channel, ref, presence, offset: stream.offset, epoch: stream.epoch, recovered: stream.recovered }),
   unsubscribed: (channel: string, ref?: Ref, reason?: string): Frame<'unsubscribed'> =>
     ({ type: 'unsubscribed', channel, ref, reason }),
   presenceDiff: (channel: string, joins: Summaries, leaves: Summaries, updates: Summaries | undefined): Frame<'presence_diff'> =>

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks'
-import type { Adapter, AdapterNode, ClusterListener, Envelope } from '../adapters/adapter'
+import type { Adapter, AdapterNode, Appended, ClusterListener, Envelope, HistoryPolicy } from '../adapters/adapter'
 import { deliveredLocally } from '../errors'
 import type { Meter } from '../observe/meter'
-import { type Codec, encodeMessage } from '../protocol/codec'
+import { type Codec, encodeMessage, placeMessage } from '../protocol/codec'
 import type { Deliverable, Delivery, TopicHub } from './topic-hub'
 
 export interface BusDeps<D extends Deliverable, S extends Delivery> {
@@ -45,6 +45,7 @@ export class Bus<D extends Deliverable, S extends Delivery> {
   }
 
   deliver (topic: string, envelope: Envelope): number {
+    if (envelope.offset !== undefined) return this.deliverPlaced(topic, envelope, envelope.offset)
     const started = performance.now()
     const count = this.hub.deliver(topic, envelope)
     this.meter.delivered(envelope.payload, count, performance.now() - started)
@@ -58,6 +59,24 @@ export class Bus<D extends Deliverable, S extends Delivery> {
   publish (topic: string, message: object, origin?: string, skip?: string): Promise<number> {
     const payload = encodeMessage(this.codec, message)
     return payload === undefined ? Promise.resolve(0) : this.adapter.publish(topic, { payload, origin, skip }).catch(this.countFailure)
+  }
+
+  /** A history channel's message: its offset and epoch written in, once for every local subscriber. */
+  private deliverPlaced (topic: string, envelope: Envelope, offset: number): number {
+    const started = performance.now()
+    const payload = placeMessage(this.codec, envelope.payload, offset, envelope.epoch as string)
+    if (payload === undefined) return 0
+    const count = this.hub.deliver(topic, { ...envelope, payload })
+    this.meter.delivered(payload, count, performance.now() - started)
+    return count
+  }
+
+  /**
+   * Publishes to a channel that keeps history: kept as plain v1 JSON (the codec, if any,
+   * applies on delivery and replay, with the offset), delivered with its place.
+   */
+  append (topic: string, message: object, policy: HistoryPolicy, origin?: string): Promise<Appended> {
+    return this.adapter.append(topic, { payload: JSON.stringify(message), origin }, policy).catch(this.countFailure)
   }
 
   /** Counts a HAUYNA_UNAVAILABLE and rejects with it as it came; any other error is rethrown uncounted. */

@@ -1,5 +1,5 @@
-import type { Envelope } from '../adapters/adapter'
-import { OutgoingFrame } from '../transport/outgoing-frame'
+import type { Envelope, StreamPosition } from '../adapters/adapter'
+import { type HeldFrame, OutgoingFrame } from '../transport/outgoing-frame'
 
 /** What the hub delivers to: a connection, seen only as far as fan-out needs. */
 export interface Deliverable {
@@ -11,6 +11,13 @@ export interface Deliverable {
 /** A channel subscription as the fan-out reads it; `null` marks a user, group or `all` topic. */
 export interface Delivery {
   readonly echo: boolean
+  /**
+   * On a channel that keeps history, while the subscribe is being answered: its messages wait
+   * here, so that none reaches the client before `subscribed` and the replay.
+   */
+  held?: HeldFrame[]
+  /** On a channel that keeps history: the subscriber has every message up to here (replayed or skipped). */
+  floor?: StreamPosition
 }
 
 /**
@@ -58,6 +65,7 @@ export class TopicHub<D extends Deliverable, S extends Delivery> {
     const subscribers = this.topics.get(topic)
     if (subscribers === undefined) return 0
     const frame = new OutgoingFrame(envelope.payload)
+    if (envelope.offset !== undefined) return deliverPlaced(subscribers, frame, envelope as Placed)
     const { origin, skip } = envelope
     let count = 0
     for (const [subscriber, subscription] of subscribers) {
@@ -67,4 +75,36 @@ export class TopicHub<D extends Deliverable, S extends Delivery> {
     }
     return count
   }
+}
+
+type Placed = Envelope & StreamPosition
+
+function behind (place: StreamPosition, floor: StreamPosition | undefined): boolean {
+  return floor !== undefined && place.epoch === floor.epoch && place.offset <= floor.offset
+}
+
+/**
+ * A message with a place in its channel's stream (history channels): held for a subscriber
+ * whose subscribe is still being answered, never sent twice to one that has it already.
+ */
+function deliverPlaced<D extends Deliverable, S extends Delivery> (subscribers: Map<D, S | null>, frame: OutgoingFrame, envelope: Placed): number {
+  const { origin, skip, offset, epoch } = envelope
+  let count = 0
+  for (const [subscriber, subscription] of subscribers) {
+    if (subscription === null) continue
+    if (origin !== undefined && !subscription.echo && subscriber.id === origin) continue
+    if (skip !== undefined && subscriber.id === skip) continue
+    if (subscription.held !== undefined) {
+      subscription.held.push({ frame, offset, epoch })
+      count++
+    } else if (!behind(envelope, subscription.floor) && subscriber.deliver(frame)) count++
+  }
+  return count
+}
+
+/** The held messages the subscriber does not have yet, in the order they came. */
+export function releaseHeld<D extends Deliverable> (subscriber: D, subscription: Delivery): void {
+  const held = subscription.held ?? []
+  subscription.held = undefined
+  for (const { frame, offset, epoch } of held) if (!behind({ offset, epoch }, subscription.floor)) subscriber.deliver(frame)
 }

@@ -1,10 +1,11 @@
-import type { MemberStore } from '../adapters/adapter'
+import type { HistoryEntry, HistoryStore, MemberStore, StreamPosition } from '../adapters/adapter'
 import type { ChannelSubscription, Connection } from '../connection/connection'
 import { channelTopic } from '../pubsub/topics'
+import { releaseHeld } from '../pubsub/topic-hub'
 import { errors } from '../errors'
 import { frames } from '../protocol/frames'
 import { checkMeta, checkName, userKey } from '../protocol/names'
-import type { Ref } from '../protocol/schemas'
+import type { Ref, ServerMessage } from '../protocol/schemas'
 import type { ChannelRegistry } from './channel-registry'
 import type { ChannelPolicy, ChannelPolicies } from './policies'
 import type { ChannelPresenceTracker, ConnectionLookup, EventSink, Publisher, TopicJoiner, TopicView } from './ports'
@@ -20,6 +21,8 @@ export interface ChannelsDeps {
   subscribers: Pick<TopicView, 'subscribers'>
   /** Every node's subscriptions, shared through the adapter. */
   members: MemberStore
+  /** Every node's channel history, shared through the adapter. */
+  history: HistoryStore
   presence: ChannelPresenceTracker
   events: EventSink
   /** Built by the composition root, which also gives channel presence its `presence` flags. */
@@ -33,6 +36,35 @@ export interface SubscribeOptions {
   meta?: Record<string, unknown>
   /** Whether the connection receives its own publishes (default `true`). */
   echo?: boolean
+  /**
+   * On a channel that keeps history: the last message the subscriber has. What came after it
+   * follows `subscribed` (`recovered: true`), or `recovered: false` says it could not.
+   */
+  since?: StreamPosition
+}
+
+/** A publish: this node's deliveries and, on a channel that keeps history, the place the message got. */
+export interface PublishResult {
+  delivered: number
+  offset?: number
+  epoch?: string
+}
+
+export interface HistoryOptions {
+  /** Only the messages after this place (from `subscribed`, a message, or an earlier read). */
+  since?: StreamPosition
+  /** At most this many (default and cap: the channel's history size); the first after `since`, else the last. */
+  limit?: number
+}
+
+/** A channel message as a client receives it. */
+export type ChannelMessageFrame = ServerMessage<'message'>
+
+/** What `channels.history()` found: kept messages, oldest first, and the stream's position now. */
+export interface ChannelHistory extends StreamPosition {
+  messages: ChannelMessageFrame[]
+  /** With `since`: whether `messages` follow it without a gap (same epoch, nothing dropped meanwhile). */
+  complete: boolean
 }
 
 export interface Subscriber {
@@ -114,14 +146,46 @@ export class ChannelsService {
 
   /** Subscribes a connection on the server's authority (policies do not apply; limits do). */
   async subscribe (target: ConnectionRef, channel: string, options: SubscribeOptions = {}): Promise<void> {
-    const conn = this.deps.connections.resolve(target)
-    await this.join(conn, channel, options)
-    conn.send(await this.subscribedReply(channel))
+    await this.open(this.deps.connections.resolve(target), channel, options)
   }
 
-  /** The `subscribed` frame, with the channel's presence when its policy turns presence on. @internal */
-  async subscribedReply (channel: string, ref?: Ref): Promise<object> {
-    return frames.subscribed(channel, ref, await this.deps.presence.snapshot(channel))
+  /**
+   * Subscribes and answers with `subscribed` (with the channel's presence when its policy turns
+   * presence on); on a channel that keeps history, with its position, followed by the messages
+   * missed since `since` when they are all kept, then by whatever arrived meanwhile. @internal
+   */
+  async open (conn: Connection, channel: string, options: SubscribeOptions, ref?: Ref): Promise<void> {
+    const history = this.policies.for(channel).history
+    if (history === undefined) {
+      await this.join(conn, channel, options)
+      const recovered = options.since === undefined ? undefined : false
+      conn.send(frames.subscribed(channel, ref, await this.deps.presence.snapshot(channel), { recovered }))
+      return
+    }
+    const subscription = await this.join(conn, channel, options, true)
+    try {
+      subscription.floor = await this.answerFromHistory(conn, channel, options.since, ref)
+    } catch (error) {
+      // Without its answer, the subscription would start with a gap nobody knows of.
+      await this.leave(conn, channel)
+      throw error
+    } finally {
+      releaseHeld(conn, subscription)
+    }
+  }
+
+  /** `subscribed` with the stream's position, and the missed messages when every one is kept; resolves to what the subscriber has. */
+  private async answerFromHistory (conn: Connection, channel: string, since: StreamPosition | undefined, ref?: Ref): Promise<StreamPosition> {
+    const policy = this.policies.for(channel).history as NonNullable<ReturnType<ChannelPolicies['for']>['history']>
+    const topic = channelTopic(channel)
+    const read = since === undefined
+      ? { ...await this.deps.history.position(topic, policy), entries: [], complete: false }
+      : await this.deps.history.read(topic, policy, since, policy.size)
+    const recovered = since === undefined ? undefined : read.complete
+    const { offset, epoch } = read
+    conn.send(frames.subscribed(channel, ref, await this.deps.presence.snapshot(channel), { offset, epoch, recovered }))
+    if (recovered === true) for (const entry of read.entries) conn.send(placed(entry, epoch))
+    return { offset, epoch }
   }
 
   async unsubscribe (target: ConnectionRef, channel: string): Promise<boolean> {
@@ -136,8 +200,31 @@ export class ChannelsService {
    * this node (the other nodes deliver without answering: see docs/SCALING.md).
    */
   async broadcastTo (channel: string, data: unknown, options: SendOptions = {}): Promise<number> {
+    return (await this.publish(channel, data, options)).delivered
+  }
+
+  /** `broadcastTo`, resolving also to the offset and epoch the message got on a channel that keeps history. */
+  async publish (channel: string, data: unknown, options: SendOptions = {}): Promise<PublishResult> {
     checkName('channel', channel)
-    return this.deps.publisher.publish(channelTopic(channel), frames.message(channel, senderOf(options), data))
+    const message = frames.message(channel, senderOf(options), data)
+    const history = this.policies.for(channel).history
+    if (history !== undefined) return this.deps.publisher.append(channelTopic(channel), message, history)
+    return { delivered: await this.deps.publisher.publish(channelTopic(channel), message) }
+  }
+
+  /**
+   * The channel's kept messages and its position, from any node: for an HTTP route that loads a
+   * page, whose client then subscribes with `since` set to the position. Rejects with
+   * HAUYNA_NO_HISTORY when the channel's policy keeps none.
+   */
+  async history (channel: string, options: HistoryOptions = {}): Promise<ChannelHistory> {
+    checkName('channel', channel)
+    const policy = this.policies.for(channel).history
+    if (policy === undefined) throw new errors.NoHistory(channel)
+    const limit = Math.min(options.limit ?? policy.size, policy.size)
+    const read = await this.deps.history.read(channelTopic(channel), policy, options.since, limit)
+    const messages = read.entries.map((entry) => placed(entry, read.epoch))
+    return { messages, offset: read.offset, epoch: read.epoch, complete: read.complete }
   }
 
   /** Every node's subscribers of `channel`. */
@@ -167,8 +254,11 @@ export class ChannelsService {
     return left
   }
 
-  /** The subscription itself, shared by the client path and the server API. @internal */
-  async join (conn: Connection, channel: string, options: SubscribeOptions): Promise<void> {
+  /**
+   * The subscription itself, shared by the client path and the server API. `hold`: its
+   * messages wait (see `Delivery.held`) until the subscribe is answered. @internal
+   */
+  async join (conn: Connection, channel: string, options: SubscribeOptions, hold = false): Promise<ChannelSubscription> {
     checkName('channel', channel)
     const meta = checkMeta('subscription meta', options.meta, this.deps.maxMetaBytes)
     const limit = this.deps.maxSubscriptionsPerConnection
@@ -176,6 +266,7 @@ export class ChannelsService {
       throw new errors.Forbidden(`subscription limit of ${limit} channels per connection reached`)
     }
     const subscription: ChannelSubscription = { meta, echo: options.echo ?? true, since: Date.now() }
+    if (hold) subscription.held = []
     const resubscribe = conn.subscriptions.has(channel)
     conn.subscriptions.set(channel, subscription)
     // Registry and hub change in the same tick, so a channel exists exactly while subscribed.
@@ -185,6 +276,7 @@ export class ChannelsService {
     if (created) await this.registry.announceCreated(channel)
     if (!resubscribe) await this.deps.presence.joined(conn, channel)
     await this.deps.events.emit('subscribe', conn, channel, meta)
+    return subscription
   }
 
   /** `presenceLeave` says when the channel's presence leave happens (the leave grace period). @internal */
@@ -203,4 +295,9 @@ export class ChannelsService {
   async detach (conn: Connection, presenceLeave: Later): Promise<void> {
     for (const channel of [...conn.subscriptions.keys()]) await this.leave(conn, channel, presenceLeave)
   }
+}
+
+/** A kept message as the client receives it: its place written in. */
+function placed (entry: HistoryEntry, epoch: string): ChannelMessageFrame {
+  return { ...JSON.parse(entry.payload) as ChannelMessageFrame, offset: entry.offset, epoch }
 }

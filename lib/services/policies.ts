@@ -1,4 +1,6 @@
+import type { HistoryPolicy } from '../adapters/adapter'
 import type { Connection } from '../connection/connection'
+import { type HistoryOption, resolveHistory } from './history-policy'
 
 /** What a permission function is asked about. */
 export interface RuleContext {
@@ -24,12 +26,18 @@ export interface ChannelPolicy {
   publish?: PermissionRule
   /** Subscribers get the channel's presence in `subscribed` and `presence_diff` frames. */
   presence?: boolean
+  /**
+   * The channel keeps its last messages, with offsets, so that a subscriber that missed some
+   * can recover them (`true`: 100 messages, 5 minutes). See docs/SERVICES.md, "History".
+   */
+  history?: HistoryOption
 }
 
 export interface ResolvedChannelPolicy {
   subscribe: PermissionRule
   publish: PermissionRule
   presence: boolean
+  history: HistoryPolicy | undefined
 }
 
 interface PatternPolicy {
@@ -53,18 +61,20 @@ export class ChannelPolicies {
 
   constructor (mode: 'allow' | 'deny', policies: Record<string, ChannelPolicy>) {
     this.fallback = mode === 'allow'
-      ? { subscribe: true, publish: 'subscribers', presence: false }
-      : { subscribe: false, publish: false, presence: false }
+      ? { subscribe: true, publish: 'subscribers', presence: false, history: undefined }
+      : { subscribe: false, publish: false, presence: false, history: undefined }
     for (const [pattern, policy] of Object.entries(policies)) this.set(pattern, policy)
   }
 
+  /** Throws HAUYNA_INVALID_OPTION when the policy's history is malformed. */
   set (pattern: string, policy: ChannelPolicy): void {
     // A matched policy that says nothing about publishing keeps the protocol's rule
     // (subscribers may publish), even when unmatched channels are denied.
     const resolved: ResolvedChannelPolicy = {
       subscribe: policy.subscribe ?? this.fallback.subscribe,
       publish: policy.publish ?? 'subscribers',
-      presence: policy.presence ?? false
+      presence: policy.presence ?? false,
+      history: resolveHistory(`channels.policies["${pattern}"].history`, policy.history)
     }
     if (!pattern.includes('*')) {
       this.exact.set(pattern, resolved)

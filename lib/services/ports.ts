@@ -1,3 +1,4 @@
+import type { Appended, HistoryPolicy } from '../adapters/adapter'
 import type { ChannelSubscription, Connection } from '../connection/connection'
 import type { PresenceSummary } from '../protocol/schemas'
 import type { LifecycleEvent, LifecycleEvents } from './types'
@@ -8,6 +9,8 @@ import type { LifecycleEvent, LifecycleEvents } from './types'
 /** Publishes to every node: `origin` for echo suppression, `skip` a connection left out. */
 export interface Publisher {
   publish (topic: string, message: object, origin?: string, skip?: string): Promise<number>
+  /** Publishes to a channel that keeps history: the message gets the stream's next offset. */
+  append (topic: string, message: object, policy: HistoryPolicy, origin?: string): Promise<Appended>
 }
 
 /** Joins and leaves topics; both resolve once the adapter knows, `undefined` when nothing changed there. */

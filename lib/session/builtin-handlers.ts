@@ -16,9 +16,8 @@ import { ALL_TOPIC, channelTopic, groupTopic, userTopic } from '../pubsub/topics
 export interface HandlerContext {
   channels: {
     readonly policies: { for (channel: string): ResolvedChannelPolicy }
-    join (conn: Connection, channel: string, options: SubscribeOptions): Promise<void>
+    open (conn: Connection, channel: string, options: SubscribeOptions, ref?: Ref): Promise<void>
     leave (conn: Connection, channel: string): Promise<boolean>
-    subscribedReply (channel: string, ref?: Ref): Promise<object>
   }
   presence: {
     update (conn: Connection, state: PresenceState): Promise<boolean>
@@ -54,12 +53,11 @@ function thenDo<T> (checked: Promise<void> | undefined, next: () => T): T | Prom
 }
 
 const handlers: { [K in keyof Schemas]: BuiltinHandler<Schemas[K]> } = {
-  async subscribe (conn, { channel, meta, echo, ref }, context) {
+  async subscribe (conn, { channel, meta, echo, since, ref }, context) {
     const rule = context.channels.policies.for(channel).subscribe
     await check(rule, { connection: conn, channel }, conn.subscriptions.has(channel),
       () => new errors.Forbidden(`not allowed to subscribe to channel "${channel}"`))
-    await context.channels.join(conn, channel, { meta, echo })
-    conn.send(await context.channels.subscribedReply(channel, ref))
+    await context.channels.open(conn, channel, { meta, echo, since }, ref)
   },
 
   async unsubscribe (conn, { channel, ref }, context) {
@@ -68,12 +66,15 @@ const handlers: { [K in keyof Schemas]: BuiltinHandler<Schemas[K]> } = {
   },
 
   publish (conn, { channel, data }, context) {
-    const rule = context.channels.policies.for(channel).publish
+    const { publish: rule, history } = context.channels.policies.for(channel)
     const subscribed = conn.subscriptions.has(channel)
     const checked = check(rule, { connection: conn, channel, data }, subscribed, () => rule === 'subscribers'
       ? new errors.NotSubscribed(channel)
       : new errors.Forbidden(`not allowed to publish to channel "${channel}"`))
-    return thenDo(checked, () => context.publisher.publish(channelTopic(channel), frames.message(channel, conn.userId, data), conn.id))
+    const message = (): object => frames.message(channel, conn.userId, data)
+    return thenDo(checked, () => history === undefined
+      ? context.publisher.publish(channelTopic(channel), message(), conn.id)
+      : context.publisher.append(channelTopic(channel), message(), history, conn.id))
   },
 
   direct (conn, { to: id, data }, context) {

@@ -13,6 +13,13 @@ export function pingFrame (payload: Buffer): Buffer {
   return parts.length === 1 ? parts[0] : Buffer.concat(parts)
 }
 
+/** A channel message waiting for one subscriber, with its place in the channel's stream (history channels). */
+export interface HeldFrame {
+  frame: OutgoingFrame
+  offset: number
+  epoch: string
+}
+
 /**
  * One server message, serialized once and framed once however many sockets it goes to:
  * a fan-out to N subscribers costs one JSON encode, one UTF-8 encode and one frame header.
