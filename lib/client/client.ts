@@ -278,8 +278,8 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
   }
 
   /** Sends on the current socket without queueing (subscribe, unsubscribe, disconnect): their fields always serialize. */
-  private requestNow (fields: OutgoingMessage, timeout = this.requestTimeout): Promise<AnswerFrame> {
-    const { request, promise } = this.requests.create({ ...fields, ref: this.nextRef() }, timeout)
+  private requestNow (fields: OutgoingMessage, timeout = this.requestTimeout, answered?: (frame: AnswerFrame) => void): Promise<AnswerFrame> {
+    const { request, promise } = this.requests.create({ ...fields, ref: this.nextRef() }, timeout, answered)
     if (!this.transmit(request)) {
       request.reject(new HauynaError(ClientErrorCode.ConnectionLost, 'the connection closed before the message was sent',
         { ref: request.ref, sent: false }))
@@ -327,11 +327,12 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
   private sendSubscribe (sub: Subscription, timeout?: number, resume = true): void {
     const { meta, echo } = sub.options
     const since = resume ? sub.stream.position : undefined
-    this.requestNow({ type: 'subscribe', channel: sub.channel, meta, echo, since }, timeout).then(
-      (frame) => this.subscribed(sub, frame as SubscribedFrame, since),
-      (error: HauynaError) => this.subscribeFailed(sub, error))
+    this.requestNow({ type: 'subscribe', channel: sub.channel, meta, echo, since }, timeout,
+      (frame) => this.subscribed(sub, frame as SubscribedFrame, since)
+    ).catch((error: HauynaError) => this.subscribeFailed(sub, error))
   }
 
+  /** Before the frames that follow it: the replay, then live messages, come after this position. */
   private subscribed (sub: Subscription, frame: SubscribedFrame, since: StreamPosition | undefined): void {
     if (!sub.settled) sub.confirm(frame)
     const current = this.subs.has(sub)
