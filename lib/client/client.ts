@@ -338,9 +338,9 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
     const current = this.subs.has(sub)
     if (current) subscribedAt(sub.stream, frame)
     this.emitter.emit('subscribed', frame)
-    const { recovered, offset, epoch } = frame
-    if (current && since !== undefined && recovered !== undefined) {
-      this.emitter.emit('recovery', { channel: sub.channel, recovered, since, offset, epoch })
+    // A server that ignores `since` answers without `recovered`: nothing was replayed either.
+    if (current && since !== undefined) {
+      this.emitter.emit('recovery', { channel: sub.channel, recovered: frame.recovered === true, since, offset: frame.offset, epoch: frame.epoch })
     }
   }
 
