@@ -340,7 +340,8 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
     this.emitter.emit('subscribed', frame)
     // A server that ignores `since` answers without `recovered`: nothing was replayed either.
     if (current && since !== undefined) {
-      this.emitter.emit('recovery', { channel: sub.channel, recovered: frame.recovered === true, since, offset: frame.offset, epoch: frame.epoch })
+      const { offset, epoch } = frame
+      this.emitter.emit('recovery', { channel: sub.channel, recovered: frame.recovered === true, since, offset, epoch })
     }
   }
 
