@@ -24,7 +24,8 @@ function received (client: Client, channel: string): Frame[] {
 
 t.test('history across three processes on one Redis', { skip: skipRedis }, async (t) => {
   if (!requireRedis(t)) return
-  const config = { redis: { url: REDIS_URL }, keyPrefix: testPrefix(t), nodeTtl: NODE_TTL, resumeWindow: RESUME_WINDOW }
+  const policies = { 'tiny*': { history: { size: 3, ttl: 60_000 } }, 'news*': { history: { size: 500, ttl: 60_000 } } }
+  const config = { redis: { url: REDIS_URL }, keyPrefix: testPrefix(t), nodeTtl: NODE_TTL, resumeWindow: RESUME_WINDOW, policies }
   const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((name) => ClusterNode.start(t, name, config)))
 
   await t.test('a subscriber that left node b recovers on node c exactly what node a published meanwhile', async (t) => {

@@ -5,13 +5,14 @@ import { ClientErrorCode, HauynaError } from './errors'
 import { ClientHeartbeat, heartbeatSettings } from './heartbeat'
 import { OutgoingQueue } from './outgoing-queue'
 import { type AnswerFrame, type PendingRequest, PendingRequests } from './pending-requests'
+import { checkSince, subscribedAt } from './recovery'
 import { resolveRetryPolicy, retryDelay, type RetryPolicy } from './retry-policy'
 import { type ChannelHandler, type Subscription, Subscriptions } from './subscriptions'
 import { type CloseInfo, openSocket, resolveWebSocket, type SocketHandle } from './transport'
 import type {
   AppMessages, AppPayload, ChannelMessage, ClientEvents, ClientHealth, ClientOptions, ClientState, ClientStatus,
-  ConnectedFrame, HeartbeatSettings, OutgoingMessage, PerConnect, RequestOptions, StopOptions, StopResult, SubscribedFrame,
-  UnsubscribedFrame, SubscribeOptions, Unsubscribe, WebSocketConstructor
+  ConnectedFrame, Delivery, HeartbeatSettings, OutgoingMessage, PerConnect, RequestOptions, StopOptions, StopResult,
+  StreamPosition, SubscribedFrame, UnsubscribedFrame, SubscribeOptions, Unsubscribe, WebSocketConstructor
 } from './types'
 
 const DEFAULT_STOP_TIMEOUT = 5000
@@ -167,21 +168,32 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
   }
 
   /**
-   * Subscribes `handler` to `channel`, now and after every reconnect. The returned function
-   * removes the handler (and leaves the channel with its last handler).
+   * Subscribes `handler` to `channel`, now and after every reconnect (resuming, on a channel
+   * that keeps history, after the last message delivered). The returned function removes the
+   * handler (and leaves the channel with its last handler).
    */
   subscribe<T = unknown> (
     channel: string,
-    handler: (message: ChannelMessage<T>) => void,
+    handler: (message: ChannelMessage<T>, delivery: Delivery) => void,
     options: SubscribeOptions & RequestOptions = {}
   ): Unsubscribe {
     const { timeout, ...subscribeOptions } = options
     // Fails here, synchronously, rather than on every resubscribe after a reconnect.
     JSON.stringify(subscribeOptions.meta)
-    const { sub, send } = this.subs.add(channel, handler as ChannelHandler, subscribeOptions)
-    if (send && this.current === 'open') this.sendSubscribe(sub, timeout)
+    checkSince(subscribeOptions.since)
+    const { sub, send, created } = this.subs.add(channel, handler as ChannelHandler, subscribeOptions)
+    if (send && this.current === 'open') this.sendSubscribe(sub, timeout, created)
     const unsubscribe = (): Promise<void> => this.unsubscribe(channel, handler as ChannelHandler, timeout)
     return Object.assign(unsubscribe, { subscribed: sub.subscribed })
+  }
+
+  /**
+   * Where the app stands in `channel`'s stream: the last message delivered (or where the
+   * subscription started). Saved, it can be given back as `subscribe`'s `since`. `undefined`
+   * when the channel keeps no history or is not subscribed.
+   */
+  position (channel: string): StreamPosition | undefined {
+    return this.subs.position(channel)
   }
 
   /** Publishes to a channel this client is subscribed to (unless the channel's policy allows otherwise). */
@@ -266,8 +278,8 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
   }
 
   /** Sends on the current socket without queueing (subscribe, unsubscribe, disconnect): their fields always serialize. */
-  private requestNow (fields: OutgoingMessage, timeout = this.requestTimeout): Promise<AnswerFrame> {
-    const { request, promise } = this.requests.create({ ...fields, ref: this.nextRef() }, timeout)
+  private requestNow (fields: OutgoingMessage, timeout = this.requestTimeout, answered?: (frame: AnswerFrame) => void): Promise<AnswerFrame> {
+    const { request, promise } = this.requests.create({ ...fields, ref: this.nextRef() }, timeout, answered)
     if (!this.transmit(request)) {
       request.reject(new HauynaError(ClientErrorCode.ConnectionLost, 'the connection closed before the message was sent',
         { ref: request.ref, sent: false }))
@@ -308,16 +320,29 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
 
   // ── subscriptions ───────────────────────────────────────────────────────────────────
 
-  private sendSubscribe (sub: Subscription, timeout?: number): void {
+  /**
+   * `resume`: the server has not got this subscription (a new connection, a new channel), so it
+   * asks for what came after its position. An update of meta or echo does not: nothing was missed.
+   */
+  private sendSubscribe (sub: Subscription, timeout?: number, resume = true): void {
     const { meta, echo } = sub.options
-    this.requestNow({ type: 'subscribe', channel: sub.channel, meta, echo }, timeout).then(
-      (frame) => this.subscribed(sub, frame as SubscribedFrame),
-      (error: HauynaError) => this.subscribeFailed(sub, error))
+    const since = resume ? sub.stream.position : undefined
+    this.requestNow({ type: 'subscribe', channel: sub.channel, meta, echo, since }, timeout,
+      (frame) => this.subscribed(sub, frame as SubscribedFrame, since)
+    ).catch((error: HauynaError) => this.subscribeFailed(sub, error))
   }
 
-  private subscribed (sub: Subscription, frame: SubscribedFrame): void {
+  /** Before the frames that follow it: the replay, then live messages, come after this position. */
+  private subscribed (sub: Subscription, frame: SubscribedFrame, since: StreamPosition | undefined): void {
     if (!sub.settled) sub.confirm(frame)
+    const current = this.subs.has(sub)
+    if (current) subscribedAt(sub.stream, frame)
     this.emitter.emit('subscribed', frame)
+    // A server that ignores `since` answers without `recovered`: nothing was replayed either.
+    if (current && since !== undefined) {
+      const { offset, epoch } = frame
+      this.emitter.emit('recovery', { channel: sub.channel, recovered: frame.recovered === true, since, offset, epoch })
+    }
   }
 
   private subscribeFailed (sub: Subscription, error: HauynaError): void {
@@ -432,8 +457,7 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
         this.heartbeat.acked(frame.ts, now)
         return
       case 'message':
-        this.subs.deliver(frame as unknown as ChannelMessage)
-        this.emitter.emit('message', frame as unknown as ChannelMessage)
+        this.channelMessage(frame as unknown as ChannelMessage)
         return
       case 'direct': case 'group': case 'broadcast': case 'presence_diff':
         this.emitter.emit(frame.type, frame as never)
@@ -441,6 +465,11 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
       default:
         this.answer(frame)
     }
+  }
+
+  private channelMessage (message: ChannelMessage): void {
+    const delivery = this.subs.deliver(message)
+    if (delivery !== undefined) this.emitter.emit('message', message, delivery)
   }
 
   /** `ack`, `subscribed`, `unsubscribed`, `error`: settles a request; an unmatched one is an event. */

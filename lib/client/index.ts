@@ -5,7 +5,8 @@ export { ClientErrorCode, HauynaError, type HauynaErrorDetails } from './errors'
 export { defaultRetryPolicy, resolveRetryPolicy, retryDelay, type RetryPolicy } from './retry-policy'
 export type {
   AppMessages, AppPayload, BroadcastMessage, ChannelMessage, ClientEvents, ClientHealth, ClientOptions, ClientState,
-  ClientStatus, ConnectedFrame, DirectMessage, DisconnectInfo, ErrorFrame, GroupMessage, HeartbeatSettings, MessageSchema,
-  OutgoingMessage, OverflowStrategy, PerConnect, PresenceDiff, QueryParams, RequestOptions, StopOptions, StopResult, SubscribedFrame,
-  SubscribeOptions, Subprotocols, UnsubscribedFrame, Unsubscribe, WebSocketConstructor, WebSocketLike, WebSocketOptions
+  ClientStatus, ConnectedFrame, Delivery, DirectMessage, DisconnectInfo, ErrorFrame, GroupMessage, HeartbeatSettings,
+  MessageSchema, OutgoingMessage, OverflowStrategy, PerConnect, PresenceDiff, QueryParams, RecoveryInfo, RequestOptions,
+  StopOptions, StopResult, StreamPosition, SubscribedFrame, SubscribeOptions, Subprotocols, UnsubscribedFrame, Unsubscribe,
+  WebSocketConstructor, WebSocketLike, WebSocketOptions
 } from './types'

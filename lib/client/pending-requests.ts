@@ -9,6 +9,11 @@ export interface PendingRequest {
   readonly text: string
   /** Written to a socket: from then on the server may have handled it. */
   sent: boolean
+  /**
+   * Called with the answer as it arrives, before any later frame: a promise's continuation
+   * would come after the frames that `ws` hands over in the same tick (a replay after `subscribed`).
+   */
+  readonly answered?: (frame: AnswerFrame) => void
   resolve (frame: AnswerFrame): void
   reject (error: HauynaError): void
 }
@@ -47,7 +52,9 @@ export class PendingRequests {
   }
 
   /** Throws (before registering anything) when `message` cannot be serialized. */
-  create (message: OutgoingMessage & { ref: string }, timeout: number): { request: PendingRequest, promise: Promise<AnswerFrame> } {
+  create (
+    message: OutgoingMessage & { ref: string }, timeout: number, answered?: (frame: AnswerFrame) => void
+  ): { request: PendingRequest, promise: Promise<AnswerFrame> } {
     const text = JSON.stringify(message)
     let resolve!: (frame: AnswerFrame) => void
     let reject!: (error: HauynaError) => void
@@ -58,6 +65,7 @@ export class PendingRequests {
       message,
       text,
       sent: false,
+      answered,
       resolve: (frame) => { if (this.forget(ref)) resolve(frame) },
       reject: (error) => { if (this.forget(ref)) reject(error) }
     }
@@ -72,8 +80,12 @@ export class PendingRequests {
     const entry = this.byRef.get(String(frame.ref))
     if (entry === undefined) return false
     const { request } = entry
-    if (frame.type === 'error') request.reject(errorOf(frame, request.ref))
-    else request.resolve(frame)
+    if (frame.type === 'error') {
+      request.reject(errorOf(frame, request.ref))
+    } else {
+      request.resolve(frame)
+      request.answered?.(frame)
+    }
     return true
   }
 

@@ -1,12 +1,17 @@
-import type { ChannelMessage, SubscribedFrame, SubscribeOptions } from './types'
+import { advance, type StreamState } from './recovery'
+import type { ChannelMessage, Delivery, StreamPosition, SubscribedFrame, SubscribeOptions } from './types'
 
-export type ChannelHandler = (message: ChannelMessage) => void
+export type ChannelHandler = (message: ChannelMessage, delivery: Delivery) => void
 
-/** One channel the app wants: its handlers and the options sent with every (re)subscribe. */
+/** The options sent with every (re)subscribe; `since` is the stream's, not an option to repeat. */
+type SentOptions = Omit<SubscribeOptions, 'since'>
+
+/** One channel the app wants: its handlers, the options sent with every (re)subscribe, its place in the stream. */
 export interface Subscription {
   readonly channel: string
   readonly handlers: Set<ChannelHandler>
-  options: SubscribeOptions
+  options: SentOptions
+  readonly stream: StreamState
   /** Settles with the first answer; later resubscribes report failures as `error` events. */
   readonly subscribed: Promise<SubscribedFrame>
   confirm (frame: SubscribedFrame): void
@@ -14,7 +19,7 @@ export interface Subscription {
   settled: boolean
 }
 
-function subscription (channel: string, options: SubscribeOptions): Subscription {
+function subscription (channel: string, options: SentOptions, since: StreamPosition | undefined): Subscription {
   let confirm!: (frame: SubscribedFrame) => void
   let refuse!: (error: Error) => void
   const subscribed = new Promise<SubscribedFrame>((resolve, reject) => { confirm = resolve; refuse = reject })
@@ -24,6 +29,7 @@ function subscription (channel: string, options: SubscribeOptions): Subscription
     channel,
     handlers: new Set(),
     options,
+    stream: { position: since },
     subscribed,
     settled: false,
     confirm: (frame) => { sub.settled = true; confirm(frame) },
@@ -41,19 +47,22 @@ export class Subscriptions {
 
   constructor (private readonly onHandlerError: (error: unknown, channel: string) => void) {}
 
-  /** Adds a handler; `created` when the channel is new (or its options changed) and must be sent. */
-  add (channel: string, handler: ChannelHandler, options: SubscribeOptions): { sub: Subscription, send: boolean } {
+  /**
+   * Adds a handler; `send` when the channel is new (or its options changed) and must be sent,
+   * `created` when it is new: only then does `since` count, a subscription knowing its own place.
+   */
+  add (channel: string, handler: ChannelHandler, { since, ...options }: SubscribeOptions): { sub: Subscription, send: boolean, created: boolean } {
     const existing = this.byChannel.get(channel)
     if (existing !== undefined) {
       existing.handlers.add(handler)
       const changed = options.meta !== undefined || options.echo !== undefined
       if (changed) existing.options = { ...existing.options, ...options }
-      return { sub: existing, send: changed }
+      return { sub: existing, send: changed, created: false }
     }
-    const sub = subscription(channel, options)
+    const sub = subscription(channel, options, since)
     sub.handlers.add(handler)
     this.byChannel.set(channel, sub)
-    return { sub, send: true }
+    return { sub, send: true, created: true }
   }
 
   /** Removes a handler; `true` when it was the channel's last, so the channel is gone too. */
@@ -87,15 +96,29 @@ export class Subscriptions {
     return [...this.byChannel.keys()]
   }
 
-  deliver (message: ChannelMessage): void {
+  /** The channel's position, for the app to save; `undefined` on a channel without history. */
+  position (channel: string): StreamPosition | undefined {
+    const position = this.byChannel.get(channel)?.stream.position
+    return position === undefined ? undefined : { ...position }
+  }
+
+  /**
+   * Hands a message to its channel's handlers, unless they had it already: `undefined` for a
+   * duplicate (a replay overlapping what came live), which nobody should see twice.
+   */
+  deliver (message: ChannelMessage): Delivery | undefined {
     const sub = this.byChannel.get(message.channel)
-    if (sub === undefined) return
+    // A channel the server subscribed this client to itself: no stream is kept for it.
+    if (sub === undefined) return { replayed: false }
+    const delivery = advance(sub.stream, message)
+    if (delivery === undefined) return undefined
     for (const handler of [...sub.handlers]) {
       try {
-        handler(message)
+        handler(message, delivery)
       } catch (error) {
         this.onHandlerError(error, message.channel)
       }
     }
+    return delivery
   }
 }

@@ -117,11 +117,46 @@ export interface RequestOptions {
   timeout?: number
 }
 
+/**
+ * A place in a channel's stream, on a channel that keeps history: `offset` counts the
+ * channel's publishes, `epoch` names the run of offsets (it changes when the server lost the
+ * history), so the same offset in another epoch is another message.
+ */
+export interface StreamPosition {
+  offset: number
+  epoch: string
+}
+
 export interface SubscribeOptions {
   /** Per-subscription meta the server keeps (at most 4 KiB serialized by default). */
   meta?: Record<string, unknown>
   /** Whether this connection receives its own publishes on the channel (default true). */
   echo?: boolean
+  /**
+   * The last message the app has of this channel (a position it saved from `position()`): the
+   * server replays what came after it. Counts only when the channel is not subscribed already.
+   */
+  since?: StreamPosition
+}
+
+/** What the client knows of a channel message beyond its frame. */
+export interface Delivery {
+  /** Missed while away and replayed by the server after a `recovery` with `recovered: true`. */
+  replayed: boolean
+}
+
+/** The server's answer to a subscribe that asked to resume from `since`. */
+export interface RecoveryInfo {
+  channel: string
+  /**
+   * `true`: every message after `since` follows (replayed, then live), none missing. `false`:
+   * the missed messages are lost (history expired, too short, or restarted): reload the channel's state.
+   */
+  recovered: boolean
+  since: StreamPosition
+  /** The channel's position now (absent on a channel that keeps no history). */
+  offset?: number
+  epoch?: string
 }
 
 /** Returned by `subscribe`: call it to remove the handler; `subscribed` settles with the first answer. */
@@ -139,7 +174,8 @@ export interface DisconnectInfo {
 }
 
 export interface ClientEvents {
-  message: (message: ChannelMessage) => void
+  /** Every channel message delivered, once (duplicates of a replay are dropped before). */
+  message: (message: ChannelMessage, delivery: Delivery) => void
   direct: (message: DirectMessage) => void
   group: (message: GroupMessage) => void
   broadcast: (message: BroadcastMessage) => void
@@ -154,6 +190,11 @@ export interface ClientEvents {
   subscribed: (frame: SubscribedFrame) => void
   /** The server removed a subscription (kicked, channel removed: see `reason`); it is not renewed. */
   unsubscribed: (frame: UnsubscribedFrame) => void
+  /**
+   * A subscribe that carried `since` was answered: after every reconnect on a channel that keeps
+   * history, and for the app's own `since`. With `recovered: false` the app must reload the channel's state.
+   */
+  recovery: (info: RecoveryInfo) => void
   disconnected: (info: DisconnectInfo) => void
   /** A reconnection attempt is scheduled: `attempt` counts from 1, `delay` in milliseconds. */
   retry: (info: { attempt: number, delay: number }) => void

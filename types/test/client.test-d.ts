@@ -5,10 +5,13 @@ import {
   type ChannelMessage,
   type ClientState,
   type ClientStatus,
+  type Delivery,
   HauynaClient,
   type HauynaError,
   type PerConnect,
+  type RecoveryInfo,
   type StopResult,
+  type StreamPosition,
   type SubscribedFrame,
   type WebSocketConstructor,
   type WebSocketLike
@@ -54,6 +57,24 @@ plain.on('error', (error) => { expectType<HauynaError>(error); expectType<string
 plain.on('retry', ({ attempt, delay }) => { expectType<number>(attempt + delay) })
 plain.on('dropped', ({ message }) => { expectType<string>(message.type) })
 expectError(plain.on('no_such_event', () => {}))
+
+// History: a handler learns whether a message is replayed; a saved position resumes a subscription.
+plain.subscribe('room', (message, delivery) => {
+  expectType<Delivery>(delivery)
+  expectType<boolean>(delivery.replayed)
+  expectType<number | undefined>(message.offset)
+  expectType<string | undefined>(message.epoch)
+}, { since: { offset: 3, epoch: 'e' } })
+expectError(plain.subscribe('room', () => {}, { since: { offset: '3', epoch: 'e' } }))
+expectError(plain.subscribe('room', () => {}, { since: { offset: 3 } }))
+expectType<StreamPosition | undefined>(plain.position('room'))
+plain.on('recovery', (info) => {
+  expectType<RecoveryInfo>(info)
+  expectType<boolean>(info.recovered)
+  expectType<StreamPosition>(info.since)
+  expectType<number | undefined>(info.offset)
+})
+plain.on('message', (message, { replayed }) => { expectType<string>(message.channel); expectType<boolean>(replayed) })
 
 expectType<ClientState>(plain.state)
 expectType<ClientStatus>(plain.status())
