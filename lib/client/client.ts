@@ -7,6 +7,7 @@ import { OutgoingQueue } from './outgoing-queue'
 import { type AnswerFrame, type PendingRequest, PendingRequests } from './pending-requests'
 import { checkSince, subscribedAt } from './recovery'
 import { resolveRetryPolicy, retryDelay, type RetryPolicy } from './retry-policy'
+import { SessionResume } from './session-resume'
 import { type ChannelHandler, type Subscription, Subscriptions } from './subscriptions'
 import { type CloseInfo, openSocket, resolveWebSocket, type SocketHandle } from './transport'
 import type {
@@ -90,6 +91,9 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
   /** The app's functions have not answered yet for the current attempt. */
   private pendingTarget: Promise<ConnectTarget> | undefined
   private connectedFrame: ConnectedFrame | undefined
+  /** Whether a reconnect takes the dropped connection's session over (when the server offers it). */
+  private readonly resumeSessions: boolean
+  private resuming: SessionResume | undefined
   private heartbeatTimeout: number | undefined
   private openedAt: number | undefined
   private lastMessageAt: number | undefined
@@ -111,6 +115,7 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
     this.connectTimeout = options.connectTimeout ?? 10_000
     this.heartbeatOption = options.heartbeat
     this.retryBeforeFirstOpen = options.retryBeforeFirstOpen ?? true
+    this.resumeSessions = options.resume ?? true
   }
 
   get state (): ClientState {
@@ -475,6 +480,7 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
   /** `ack`, `subscribed`, `unsubscribed`, `error`: settles a request; an unmatched one is an event. */
   private answer (frame: Frame): void {
     if (this.requests.settle(frame)) return
+    if (frame.type === 'subscribed' && this.restored(frame as unknown as SubscribedFrame)) return
     if (frame.type === 'subscribed') this.emitter.emit('subscribed', frame as unknown as SubscribedFrame)
     else if (frame.type === 'unsubscribed') this.removedByServer(frame as unknown as UnsubscribedFrame)
     else if (frame.type === 'error') this.unmatchedError(frame)
@@ -500,16 +506,49 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
   private opened (frame: ConnectedFrame, now: number): void {
     if (this.current === 'open' || this.current === 'closing') return
     clearTimeout(this.connectTimer)
+    const previous = this.connectedFrame
     this.connectedFrame = frame
     this.openedAt = now
     this.retries = 0
     this.everOpened = true
     this.startHeartbeat(frame.heartbeat, now)
-    for (const sub of this.subs.all()) this.sendSubscribe(sub)
+    const token = this.resumeSessions ? previous?.resume : undefined
+    if (token !== undefined) this.resume(token)
+    else for (const sub of this.subs.all()) this.sendSubscribe(sub)
     if (this.lastPresence !== undefined) this.write(this.lastPresence)
     this.flush()
     this.setState('open')
     this.emitter.emit('connected', frame)
+  }
+
+  /**
+   * Takes the dropped connection's session over: the server restores its subscriptions (each
+   * from this client's place in its stream) and its presence, with no leave or join for others.
+   * Whatever it did not restore, or all of it when the session is gone, is subscribed as usual.
+   */
+  private resume (token: string): void {
+    const attempt = this.resuming = new SessionResume(this.subs.all())
+    const done = (): void => this.resumed(attempt)
+    this.requestNow(attempt.message(token)).then(done, done)
+  }
+
+  private resumed (attempt: SessionResume): void {
+    if (this.resuming !== attempt) return
+    this.resuming = undefined
+    for (const sub of attempt.rest()) if (this.subs.has(sub)) this.sendSubscribe(sub)
+  }
+
+  /** A `subscribed` without a ref during a resume: a restored subscription, or one the app has dropped since. */
+  private restored (frame: SubscribedFrame): boolean {
+    if (this.resuming === undefined) return false
+    const restoring = this.resuming.take(frame.channel)
+    if (restoring !== undefined && this.subs.has(restoring.sub)) {
+      this.subscribed(restoring.sub, frame, restoring.since)
+      return true
+    }
+    if (this.subs.channels().includes(frame.channel)) return false
+    this.requestNow({ type: 'unsubscribe', channel: frame.channel }).catch(() => {})
+    return true
   }
 
   private startHeartbeat (announced: HeartbeatSettings, now: number): void {

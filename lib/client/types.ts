@@ -110,6 +110,12 @@ export interface ClientOptions {
    * set `false` to fail at once with `connect_failed` instead of retrying a refusal.
    */
   retryBeforeFirstOpen?: boolean
+  /**
+   * Whether a reconnect takes over the dropped connection's session when the server has session
+   * resume on (default true): subscriptions and presence come back without others seeing a leave
+   * and a join. Off, or when the session is gone, the client subscribes again itself.
+   */
+  resume?: boolean
 }
 
 export interface RequestOptions {
