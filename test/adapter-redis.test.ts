@@ -108,7 +108,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     const payload = JSON.stringify({ type: 'message', channel: 'room', data: { text: 'say "hi"' } })
     await adapter.publish('room', { payload, origin: 'conn-1' })
     await until(() => messages.length === 1, 2000, 'the message')
-    t.equal(messages[0], `${node.nodeId.length}:${node.nodeId}6:conn-10:${payload}`)
+    t.equal(messages[0], `0:${node.nodeId.length}:${node.nodeId}6:conn-10:${payload}`, 'no place, the node, origin, no skip, the payload')
   })
 
   t.test('the outgoing queue is bounded in messages and bytes: over it, a publish is local only', async (t) => {
@@ -118,7 +118,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     node.subscribers.set('room', 3)
     // Sent in one turn, so none is answered before the next: the first two fill the queue.
     const publishes = [1, 2, 3].map((n) => adapter.publish('room', { payload: `{"n":${n}}` }))
-    const sent = `${node.nodeId.length}:${node.nodeId}0:0:{"n":1}`
+    const sent = `0:${node.nodeId.length}:${node.nodeId}0:0:{"n":1}`
     t.same(adapter.outgoing, { messages: 2, bytes: 2 * Buffer.byteLength(sent), dropped: 1 })
     t.equal(await publishes[0], 3)
     t.equal(await publishes[1], 3)
@@ -238,7 +238,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     const redis = rawRedis(t)
     const adapter = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
     const node = await started(t, adapter)
-    const from = (payload: string): string => `5:other0:0:${payload}`
+    const from = (payload: string): string => `0:5:other0:0:${payload}`
     const garbage = ['not json', '{"userId":"x"}', '[{"userId":"x"}]', '[{"userId":"x","entry":null}]', '[null]', 'null', '{"regroup":5}']
     for (const payload of garbage) await redis.publish(`${prefix}control`, from(payload))
     await redis.publish(`${prefix}control`, from(JSON.stringify([{ userId: 'zoe', entry: entry('z1') }])))
@@ -287,7 +287,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
   t.test('the byte bound counts the bytes in flight: a publish that fills it exactly goes, one past it does not', async (t) => {
     const prefix = testPrefix(t)
     const nodeId = 'bytes-node'
-    const sent = (n: number): number => Buffer.byteLength(`${nodeId.length}:${nodeId}0:0:{"n":${n}}`)
+    const sent = (n: number): number => Buffer.byteLength(`0:${nodeId.length}:${nodeId}0:0:{"n":${n}}`)
     const adapter = redisAdapter({ url: REDIS_URL, keyPrefix: prefix, maxOutgoingBytes: 2 * sent(1) })
     await started(t, adapter, nodeId)
     // In one turn: none is answered before the next is sent.

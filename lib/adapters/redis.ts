@@ -12,7 +12,7 @@ import { type Purged, RedisPresenceStore } from './redis-presence'
 import { ignore, isReady, REPLY_TIMEOUT_MS, within } from './redis-reply'
 import { ShardedSubscriptions } from './redis-sharded-subscriptions'
 import { TopicSubscriptions } from './redis-subscriptions'
-import { decodeMessage, field } from './redis-wire'
+import { decodeMessage, field, headerOf } from './redis-wire'
 
 export type { OutgoingStats, RedisAdapterOptions } from './redis-options'
 
@@ -45,7 +45,7 @@ class RedisAdapterImpl implements RedisAdapter {
   private readonly outbox: Outbox
   private node: AdapterNode | undefined
   private nodeId = ''
-  /** This node's id as the first header field, to recognize its own publishes coming back. */
+  /** The opening of this node's messages without a place, to recognize its own publishes coming back. */
   private ownHeader = ''
   private heartbeat: NodeJS.Timeout | undefined
   private beating = false
@@ -85,7 +85,7 @@ class RedisAdapterImpl implements RedisAdapter {
   async init (node: AdapterNode): Promise<void> {
     this.node = node
     this.nodeId = node.nodeId
-    this.ownHeader = field(node.nodeId)
+    this.ownHeader = headerOf(node.nodeId)
     try {
       await Promise.all(this.connections.owned.map((redis) => redis.connect())).catch((error: unknown) => {
         throw Object.assign(new errors.RedisUnreachable(this.connections.address(), (error as Error).message), { cause: error })
@@ -173,7 +173,7 @@ class RedisAdapterImpl implements RedisAdapter {
 
   private receive (channel: string, message: string): void {
     if (message.startsWith(this.ownHeader)) return
-    const envelope = decodeMessage(message)
+    const { envelope } = decodeMessage(message)
     if (channel === this.keys.control) this.controlled(envelope.payload)
     else this.node?.deliver(channel.slice(this.keys.topics.length), envelope)
   }
