@@ -3,6 +3,7 @@ import type { Adapter, AdapterHealth, AdapterNode, Appended, Departure, Envelope
 import { Appends } from './redis-appends'
 import { RedisGroupStore } from './redis-groups'
 import { RedisHistoryStore } from './redis-history'
+import { RedisSessionStore } from './redis-sessions'
 import { RedisMemberStore } from './redis-members'
 import { type RedisConfig, resolveConfig } from './redis-config'
 import { type Connections, isCluster, openConnections, type RedisConnection, serversOf } from './redis-connections'
@@ -40,6 +41,7 @@ class RedisAdapterImpl implements RedisAdapter {
   readonly members: RedisMemberStore
   readonly groups: RedisGroupStore
   readonly history: RedisHistoryStore
+  readonly sessions: RedisSessionStore
   private readonly keys: RedisKeys
   private readonly connections: Connections
   private readonly commands: RedisConnection
@@ -81,6 +83,7 @@ class RedisAdapterImpl implements RedisAdapter {
     this.members = new RedisMemberStore(this.commands, this.keys, () => this.nodeId)
     this.groups = new RedisGroupStore(this.commands, this.keys)
     this.history = new RedisHistoryStore(this.commands, this.keys, config.sharded)
+    this.sessions = new RedisSessionStore(this.commands, this.keys)
     this.appends = new Appends((channel) => isReady(this.subscriber) && this.subscriptions.has(channel))
     // Copies of this node's history messages that were on their way are lost with the connection.
     subscriber.on('close', () => this.appends.lost())
