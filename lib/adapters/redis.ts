@@ -306,8 +306,9 @@ class RedisAdapterImpl implements RedisAdapter {
 
 /**
  * Shares topics and presence between the nodes of a cluster through Redis: one pub/sub
- * channel per topic a node has local subscribers for, and presence in hashes that every node
- * reads, with a crashed node's entries purged once its liveness key expires.
+ * channel per topic a node has local subscribers for, presence in hashes that every node
+ * reads, with a crashed node's entries purged once its liveness key expires, and the history
+ * of the channels that keep one in a stream per channel.
  */
 export function redisAdapter (options: RedisAdapterOptions): RedisAdapter {
   return new RedisAdapterImpl(resolveConfig(options))
