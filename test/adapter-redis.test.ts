@@ -481,6 +481,11 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     t.equal(messages[0], `${id.length}:${id}${node.nodeId.length}:${node.nodeId}6:conn-10:${payload}`,
       'on the channel: its place, the node, origin, no skip, the payload as it was')
 
+    for (const offset of [-1, 1.5, Number.NaN]) {
+      t.same(await adapter.history.read('room', policy, { epoch: first.epoch, offset }, 10), { offset: 3, epoch: first.epoch, entries: [], complete: false },
+        `after an offset no stream hands out (${offset}): nothing, and not continued`)
+    }
+
     const quiet = await adapter.history.position('quiet', policy)
     t.same([await redis.type(`${prefix}topic:quiet`), await redis.xlen(`${prefix}topic:quiet`)], ['stream', 0],
       'a position alone: a stream without entries')
@@ -591,7 +596,10 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
   t.test('history: the reply held back: the copy that came first is counted; no reply within the wait rejects HAUYNA_UNAVAILABLE', async (t) => {
     const prefix = testPrefix(t)
     const proxy = await HoldingProxy.start(t)
-    const adapter = redisAdapter({ url: proxy.url, keyPrefix: prefix })
+    const client = new Redis(proxy.url)
+    client.on('error', () => {})
+    t.teardown(() => { client.disconnect() })
+    const adapter = redisAdapter({ client, keyPrefix: prefix })
     const node = await started(t, adapter)
     node.subscribers.set('room', 2)
     await adapter.subscribe('room')
@@ -610,6 +618,14 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     await until(() => adapter.outgoing.messages === 0, 2000, 'the late reply')
     t.equal(inFlight(adapter), 0)
     t.match(await adapter.append('room', { payload: '{"n":3}' }, policy), { offset: 3, delivered: 2 }, 'then as before')
+
+    proxy.hold(/evalsha/i)
+    await t.rejects(adapter.append('room', { payload: '{"n":4}' }, policy), { code: 'HAUYNA_UNAVAILABLE', delivered: 0 })
+    const { dropped } = adapter.outgoing
+    client.disconnect()
+    await until(() => adapter.outgoing.messages === 0, 2000, 'the script, failed with the connection')
+    t.same(adapter.outgoing, { messages: 0, bytes: 0, dropped: dropped + 1 }, 'a script that fails after the wait: counted as dropped')
+    t.equal(inFlight(adapter), 0, 'and nothing waits for it')
   })
 
   t.test('an unreachable Redis fails init, and leaves nothing open', async (t) => {
