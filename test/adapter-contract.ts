@@ -405,51 +405,61 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
 
     t.test('history: a message is kept `ttl`; a stream `positionTtl` after its last append or position(), not after a read', async (t) => {
       const { adapter } = await start(t)
-      const topic = `history-${randomUUID()}`
-      const policy = keeping({ ttl: 200 })
-      await adapter.append(topic, { payload: '{"n":1}' }, policy)
-      const { epoch } = await adapter.append(topic, { payload: '{"n":2}' }, policy)
-      await delay(300)
-      await adapter.append(topic, { payload: '{"n":3}' }, policy)
-      const offsets = async (after?: number): Promise<[number[], boolean]> => {
-        const found = await adapter.history.read(topic, policy, after === undefined ? undefined : { epoch, offset: after }, 10)
-        return [found.entries.map((e) => e.offset), found.complete]
+      // Each step waits 100 ms or more past the time it checks, and 400 ms or more short of it.
+      const lifetime = keeping({ positionTtl: 1000 })
+
+      async function messages (): Promise<void> {
+        const topic = `history-${randomUUID()}`
+        const policy = keeping({ ttl: 400 })
+        await adapter.append(topic, { payload: '{"n":1}' }, policy)
+        const { epoch } = await adapter.append(topic, { payload: '{"n":2}' }, policy)
+        await delay(500)
+        await adapter.append(topic, { payload: '{"n":3}' }, policy)
+        const offsets = async (after?: number): Promise<[number[], boolean]> => {
+          const found = await adapter.history.read(topic, policy, after === undefined ? undefined : { epoch, offset: after }, 10)
+          return [found.entries.map((e) => e.offset), found.complete]
+        }
+        t.same(await offsets(), [[3], true], '1 and 2 are older than ttl')
+        t.same(await offsets(2), [[3], true], 'after 2: nothing missed')
+        t.same(await offsets(1), [[3], false], 'after 1: 2 expired')
+        t.same(await offsets(0), [[3], false])
+        await delay(500)
+        t.same(await offsets(), [[], true], 'all expired')
+        t.same(await offsets(3), [[], true], 'a subscriber at 3 missed nothing')
+        t.same(await offsets(2), [[], false], 'one at 2 missed 3')
+        t.same(await adapter.history.position(topic, policy), { offset: 3, epoch }, 'the position outlives the messages')
       }
-      t.same(await offsets(), [[3], true], '1 and 2 are older than ttl')
-      t.same(await offsets(2), [[3], true], 'after 2: nothing missed')
-      t.same(await offsets(1), [[3], false], 'after 1: 2 expired')
-      t.same(await offsets(0), [[3], false])
-      await delay(300)
-      t.same(await offsets(), [[], true], 'all expired')
-      t.same(await offsets(3), [[], true], 'a subscriber at 3 missed nothing')
-      t.same(await offsets(2), [[], false], 'one at 2 missed 3')
-      t.same(await adapter.history.position(topic, policy), { offset: 3, epoch }, 'the position outlives the messages')
 
-      const lifetime = keeping({ positionTtl: 600 })
-      const quiet = `history-${randomUUID()}`
-      const first = await adapter.history.position(quiet, lifetime)
-      await delay(350)
-      t.same(await adapter.history.position(quiet, lifetime), first, 'within positionTtl: the same, kept again')
-      await delay(350)
-      t.same(await adapter.history.position(quiet, lifetime), first, 'past the first positionTtl, not past the second')
-      await delay(350)
-      t.same((await adapter.history.read(quiet, lifetime, undefined, 10)).epoch, first.epoch, 'a read finds it')
-      await delay(350)
-      const after = await adapter.history.position(quiet, lifetime)
-      t.equal(after.offset, 0)
-      t.not(after.epoch, first.epoch, 'positionTtl after position(), a read between: gone, started again under a new epoch')
+      async function positions (): Promise<void> {
+        const quiet = `history-${randomUUID()}`
+        const first = await adapter.history.position(quiet, lifetime)
+        await delay(600)
+        t.same(await adapter.history.position(quiet, lifetime), first, 'within positionTtl: the same, kept again')
+        await delay(600)
+        t.same(await adapter.history.position(quiet, lifetime), first, 'past the first positionTtl, not past the second')
+        await delay(600)
+        t.same((await adapter.history.read(quiet, lifetime, undefined, 10)).epoch, first.epoch, 'a read finds it')
+        await delay(600)
+        const after = await adapter.history.position(quiet, lifetime)
+        t.equal(after.offset, 0)
+        t.not(after.epoch, first.epoch, 'positionTtl after position(), a read between: gone, started again under a new epoch')
+      }
 
-      const busy = `history-${randomUUID()}`
-      const one = await adapter.append(busy, { payload: '{"n":1}' }, lifetime)
-      await delay(350)
-      t.match(await adapter.append(busy, { payload: '{"n":2}' }, lifetime), { offset: 2, epoch: one.epoch })
-      await delay(350)
-      t.match(await adapter.append(busy, { payload: '{"n":3}' }, lifetime), { offset: 3, epoch: one.epoch }, 'each append keeps it positionTtl more')
-      await delay(800)
-      const again = await adapter.append(busy, { payload: '{"n":4}' }, lifetime)
-      t.equal(again.offset, 1, 'positionTtl after the last append: a new stream')
-      t.not(again.epoch, one.epoch)
-      t.same((await adapter.history.read(busy, lifetime, { epoch: one.epoch, offset: 3 }, 10)).complete, false, 'an old position does not continue it')
+      async function appends (): Promise<void> {
+        const busy = `history-${randomUUID()}`
+        const one = await adapter.append(busy, { payload: '{"n":1}' }, lifetime)
+        await delay(600)
+        t.match(await adapter.append(busy, { payload: '{"n":2}' }, lifetime), { offset: 2, epoch: one.epoch })
+        await delay(600)
+        t.match(await adapter.append(busy, { payload: '{"n":3}' }, lifetime), { offset: 3, epoch: one.epoch }, 'each append keeps it positionTtl more')
+        await delay(1200)
+        const again = await adapter.append(busy, { payload: '{"n":4}' }, lifetime)
+        t.equal(again.offset, 1, 'positionTtl after the last append: a new stream')
+        t.not(again.epoch, one.epoch)
+        t.same((await adapter.history.read(busy, lifetime, { epoch: one.epoch, offset: 3 }, 10)).complete, false, 'an old position does not continue it')
+      }
+
+      await Promise.all([messages(), positions(), appends()])
     })
 
     if (options.shared) {
