@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Test } from 'tap'
-import type { Adapter, AdapterNode, Departure, Envelope, Membership, NodeFigures, PresenceEntry, Vacancy } from '../lib/index'
-import { type Client, connect, type Server, startServer, until } from './helpers'
+import type { Adapter, AdapterNode, Appended, Departure, Envelope, HistoryPolicy, Membership, NodeFigures, PresenceEntry, StreamPosition, Vacancy } from '../lib/index'
+import { type Client, connect, delay, type Server, startServer, until } from './helpers'
 import { internalsOf } from '../lib/plugin'
 
 /**
@@ -77,6 +77,11 @@ export function entry (connectionId: string, status = 'online', meta: Record<str
 
 const byConnection = (a: PresenceEntry, b: PresenceEntry): number => a.connectionId.localeCompare(b.connectionId)
 const byMember = (a: Membership, b: Membership): number => a.connectionId.localeCompare(b.connectionId)
+
+/** A history policy that keeps a minute of up to 100 messages, with `changes`. */
+export function keeping (changes: Partial<HistoryPolicy> = {}): HistoryPolicy {
+  return { size: 100, ttl: 60_000, positionTtl: 60_000, ...changes }
+}
 
 export function membership (connectionId: string, userId: string, meta: Record<string, unknown> = {}): Membership {
   return { connectionId, userId, meta, since: 1_000 }
@@ -337,6 +342,162 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
         await a.adapter.close()
         t.same(await b.adapter.groups.of('carol'), new Map([[staff, 'admin']]), 'an added membership outlives the node that added it')
         t.equal(await b.adapter.groups.remove(staff, 'carol'), true, 'until removed, from any node')
+      })
+    }
+
+    t.test('history: a stream starts at offset 0 on position(); appends take offsets 1, 2, 3… under its epoch, delivered here with their place', async (t) => {
+      const { adapter, node } = await start(t)
+      const topic = `history-${randomUUID()}`
+      const policy = keeping()
+      node.subscribers.set(topic, 2)
+      await adapter.subscribe(topic)
+      const begun = await adapter.history.position(topic, policy)
+      t.equal(begun.offset, 0, 'a new stream is at offset 0')
+      t.match(begun.epoch, /\S/, 'under an epoch')
+      t.same(await adapter.history.position(topic, policy), begun, 'kept: asked again, the same position')
+      const appended: Appended[] = []
+      for (let n = 1; n <= 4; n++) appended.push(await adapter.append(topic, { payload: `{"n":${n}}`, origin: `conn-${n}`, skip: 'conn-x' }, policy))
+      t.same(appended, [1, 2, 3, 4].map((offset) => ({ offset, epoch: begun.epoch, delivered: 2 })),
+        'each the next offset, the same epoch, and the deliveries on this node')
+      t.same(await adapter.history.position(topic, policy), { offset: 4, epoch: begun.epoch })
+      t.same(node.of(topic).map(({ payload, origin, skip, offset, epoch }) => ({ payload, origin, skip, offset, epoch })),
+        [1, 2, 3, 4].map((n) => ({ payload: `{"n":${n}}`, origin: `conn-${n}`, skip: 'conn-x', offset: n, epoch: begun.epoch })),
+        'delivered on this node before append resolved, once each, in order, with offset and epoch')
+      t.same(await adapter.history.read(topic, policy, undefined, 10), {
+        offset: 4, epoch: begun.epoch, complete: true, entries: [1, 2, 3, 4].map((n) => ({ offset: n, payload: `{"n":${n}}` }))
+      }, 'kept as published: the payload without offset and epoch')
+      const elsewhere = `history-${randomUUID()}`
+      t.same(await adapter.append(elsewhere, { payload: '{"n":1}' }, policy), { offset: 1, epoch: (await adapter.history.position(elsewhere, policy)).epoch, delivered: 0 },
+        'a topic without local subscribers: its own stream, no delivery here')
+      t.not((await adapter.history.position(elsewhere, policy)).epoch, begun.epoch, 'each stream has its own epoch')
+      await adapter.unsubscribe(topic)
+    })
+
+    t.test('history: the last `size` messages are kept; a read after a position says whether it continues it without a gap', async (t) => {
+      const { adapter } = await start(t)
+      const topic = `history-${randomUUID()}`
+      const policy = keeping({ size: 3 })
+      for (let n = 1; n <= 5; n++) await adapter.append(topic, { payload: `{"n":${n}}` }, policy)
+      const { epoch } = await adapter.history.position(topic, policy)
+      const read = async (after: StreamPosition | undefined, limit: number): Promise<[number[], boolean]> => {
+        const found = await adapter.history.read(topic, policy, after, limit)
+        t.same([found.offset, found.epoch], [5, epoch], 'every read tells the position now')
+        t.same(found.entries.map((e) => e.payload), found.entries.map((e) => `{"n":${e.offset}}`), 'each entry its own payload')
+        return [found.entries.map((e) => e.offset), found.complete]
+      }
+      t.same(await read(undefined, 10), [[3, 4, 5], true], 'without a position: every kept message, 1 and 2 trimmed')
+      t.same(await read(undefined, 2), [[4, 5], true], 'the last `limit`')
+      t.same(await read({ epoch, offset: 2 }, 10), [[3, 4, 5], true], 'after 2: 3 is kept, nothing missed')
+      t.same(await read({ epoch, offset: 2 }, 2), [[3, 4], true], 'the first `limit` after it')
+      t.same(await read({ epoch, offset: 4 }, 10), [[5], true])
+      t.same(await read({ epoch, offset: 5 }, 10), [[], true], 'nothing published since')
+      t.same(await read({ epoch, offset: 1 }, 10), [[3, 4, 5], false], 'too old: 2 is gone')
+      t.same(await read({ epoch, offset: 0 }, 1), [[3], false])
+      t.same(await read({ epoch, offset: 6 }, 10), [[], false], 'ahead of the stream')
+      t.same(await read({ epoch: `${epoch}0`, offset: 2 }, 10), [[], false], 'another epoch: its offsets mean nothing here')
+
+      const quiet = `history-${randomUUID()}`
+      const fresh = await adapter.history.read(quiet, policy, undefined, 10)
+      t.same(fresh, { offset: 0, epoch: fresh.epoch, entries: [], complete: true }, 'a stream never published to')
+      t.same(await adapter.history.read(quiet, policy, { epoch: fresh.epoch, offset: 0 }, 10), fresh, 'a read after its start is complete')
+      t.same(await adapter.history.position(quiet, policy), { offset: 0, epoch: fresh.epoch }, 'the read started it')
+    })
+
+    t.test('history: a message is kept `ttl`; a stream `positionTtl` after its last append or position(), not after a read', async (t) => {
+      const { adapter } = await start(t)
+      // Each step waits 100 ms or more past the time it checks, and 400 ms or more short of it.
+      const lifetime = keeping({ positionTtl: 1000 })
+
+      async function messages (): Promise<void> {
+        const topic = `history-${randomUUID()}`
+        const policy = keeping({ ttl: 400 })
+        await adapter.append(topic, { payload: '{"n":1}' }, policy)
+        const { epoch } = await adapter.append(topic, { payload: '{"n":2}' }, policy)
+        await delay(500)
+        await adapter.append(topic, { payload: '{"n":3}' }, policy)
+        const offsets = async (after?: number): Promise<[number[], boolean]> => {
+          const found = await adapter.history.read(topic, policy, after === undefined ? undefined : { epoch, offset: after }, 10)
+          return [found.entries.map((e) => e.offset), found.complete]
+        }
+        t.same(await offsets(), [[3], true], '1 and 2 are older than ttl')
+        t.same(await offsets(2), [[3], true], 'after 2: nothing missed')
+        t.same(await offsets(1), [[3], false], 'after 1: 2 expired')
+        t.same(await offsets(0), [[3], false])
+        await delay(500)
+        t.same(await offsets(), [[], true], 'all expired')
+        t.same(await offsets(3), [[], true], 'a subscriber at 3 missed nothing')
+        t.same(await offsets(2), [[], false], 'one at 2 missed 3')
+        t.same(await adapter.history.position(topic, policy), { offset: 3, epoch }, 'the position outlives the messages')
+      }
+
+      async function positions (): Promise<void> {
+        const quiet = `history-${randomUUID()}`
+        const first = await adapter.history.position(quiet, lifetime)
+        await delay(600)
+        t.same(await adapter.history.position(quiet, lifetime), first, 'within positionTtl: the same, kept again')
+        await delay(600)
+        t.same(await adapter.history.position(quiet, lifetime), first, 'past the first positionTtl, not past the second')
+        await delay(600)
+        t.same((await adapter.history.read(quiet, lifetime, undefined, 10)).epoch, first.epoch, 'a read finds it')
+        await delay(600)
+        const after = await adapter.history.position(quiet, lifetime)
+        t.equal(after.offset, 0)
+        t.not(after.epoch, first.epoch, 'positionTtl after position(), a read between: gone, started again under a new epoch')
+      }
+
+      async function appends (): Promise<void> {
+        const busy = `history-${randomUUID()}`
+        const one = await adapter.append(busy, { payload: '{"n":1}' }, lifetime)
+        await delay(600)
+        t.match(await adapter.append(busy, { payload: '{"n":2}' }, lifetime), { offset: 2, epoch: one.epoch })
+        await delay(600)
+        t.match(await adapter.append(busy, { payload: '{"n":3}' }, lifetime), { offset: 3, epoch: one.epoch }, 'each append keeps it positionTtl more')
+        await delay(1200)
+        const again = await adapter.append(busy, { payload: '{"n":4}' }, lifetime)
+        t.equal(again.offset, 1, 'positionTtl after the last append: a new stream')
+        t.not(again.epoch, one.epoch)
+        t.same((await adapter.history.read(busy, lifetime, { epoch: one.epoch, offset: 3 }, 10)).complete, false, 'an old position does not continue it')
+      }
+
+      await Promise.all([messages(), positions(), appends()])
+    })
+
+    if (options.shared) {
+      t.test('history: nodes appending at once to one topic: every node delivers every offset, in order, without a gap', async (t) => {
+        const a = await start(t)
+        const b = await start(t)
+        const c = await start(t)
+        const topic = `history-${randomUUID()}`
+        const policy = keeping()
+        a.node.subscribers.set(topic, 2)
+        b.node.subscribers.set(topic, 3)
+        await a.adapter.subscribe(topic)
+        await b.adapter.subscribe(topic)
+        const N = 40
+        const sends = Array.from({ length: N }, (_, i) => [
+          a.adapter.append(topic, { payload: `{"a":${i}}` }, policy), b.adapter.append(topic, { payload: `{"b":${i}}` }, policy)
+        ]).flat()
+        const fromC = c.adapter.append(topic, { payload: '{"c":0}' }, policy)
+        const appended = await Promise.all([...sends, fromC])
+        const { epoch } = appended[0]
+        t.same(appended.map((p) => p.offset).sort((x, y) => x - y), Array.from({ length: 2 * N + 1 }, (_, i) => i + 1),
+          'each append its own offset, 1 to 81')
+        t.ok(appended.every((p) => p.epoch === epoch), 'under one epoch')
+        t.same(appended.map((p) => p.delivered), [...Array(2 * N).fill(0).map((_, i) => i % 2 === 0 ? 2 : 3), 0],
+          'each resolves with its own node\'s deliveries: 2 on a, 3 on b, none on c')
+        await until(() => a.node.of(topic).length === 2 * N + 1 && b.node.of(topic).length === 2 * N + 1, 3000, 'every message on a and b')
+        await flushed(t, a)
+        await flushed(t, b)
+        const payloadAt = new Map(appended.map((p, i) => [p.offset, i < 2 * N ? `{"${i % 2 === 0 ? 'a' : 'b'}":${Math.floor(i / 2)}}` : '{"c":0}']))
+        const expected = [...payloadAt.keys()].sort((x, y) => x - y).map((offset) => [offset, epoch, payloadAt.get(offset)])
+        for (const [name, started] of [['a', a], ['b', b]] as const) {
+          t.same(started.node.of(topic).map((e) => [e.offset, e.epoch, e.payload]), expected,
+            `${name} delivered every offset once, in order, each with the message that got it`)
+        }
+        t.same(c.node.of(topic), [], 'c has no subscriber: nothing delivered there')
+        const kept = await c.adapter.history.read(topic, policy, { epoch, offset: 70 }, 100)
+        t.same(kept.entries.map((e) => [e.offset, epoch, e.payload]), expected.slice(70), 'every node reads the same history')
+        t.equal(kept.complete, true)
       })
     }
 

@@ -241,6 +241,31 @@ t.test('the Redis adapter against its own redis-server', { skip: skipBinary }, a
     t.same(await adapter.groups.of('bob'), new Map([['staff', 'lead']]), 'added groups as Redis kept them: nobody mirrors them')
   })
 
+  t.test('history: after FLUSHALL, the next position or append starts a new epoch, which no old position continues', async (t) => {
+    const server = await RedisProcess.start(t)
+    const redis = server.connection(t)
+    const adapter = redisAdapter({ url: server.url })
+    const node = await started(t, adapter)
+    node.subscribers.set('room', 1)
+    await adapter.subscribe('room')
+    const policy = { size: 10, ttl: 60_000, positionTtl: 60_000 }
+    for (const n of [1, 2, 3]) await adapter.append('room', { payload: `{"n":${n}}` }, policy)
+    const { epoch } = await adapter.history.position('room', policy)
+    await redis.flushall()
+    const flushed = await adapter.history.position('room', policy)
+    t.equal(flushed.offset, 0, 'from offset 0')
+    t.not(flushed.epoch, epoch, 'under a new epoch')
+    t.same(await adapter.history.read('room', policy, { epoch, offset: 3 }, 10), { offset: 0, epoch: flushed.epoch, entries: [], complete: false },
+      'a subscriber at 3 of the old epoch learns that its place is gone')
+    t.same(await adapter.append('room', { payload: '{"n":4}' }, policy), { offset: 1, epoch: flushed.epoch, delivered: 1 })
+    await redis.flushall()
+    const appended = await adapter.append('room', { payload: '{"n":5}' }, policy)
+    t.equal(appended.offset, 1, 'an append after a flush starts the stream itself')
+    t.not(appended.epoch, flushed.epoch)
+    t.same(node.of('room').map((e) => [e.offset, e.epoch]), [[1, epoch], [2, epoch], [3, epoch], [1, flushed.epoch], [1, appended.epoch]],
+      'each delivered with its place')
+  })
+
   t.test('one connection lost: unhealthy until both are back; the subscriber gets what is wanted now, in batches', async (t) => {
     const server = await RedisProcess.start(t)
     const redis = server.connection(t)

@@ -1,10 +1,10 @@
 import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { Cluster, Redis } from 'ioredis'
-import hauyna, { type Adapter, redisAdapter } from '../lib/index'
-import { adapterContract, entry, membership, RecordingNode } from './adapter-contract'
+import hauyna, { type Adapter, type Appended, redisAdapter } from '../lib/index'
+import { adapterContract, entry, keeping, membership, RecordingNode } from './adapter-contract'
 import { delay, expectInvalidOption, until, within } from './helpers'
-import { keysUnder, rawRedis, REDIS_URL, requireRedis, skipRedis, testPrefix } from './redis-helpers'
+import { HoldingProxy, keysUnder, rawRedis, REDIS_URL, requireRedis, skipRedis, testPrefix } from './redis-helpers'
 
 async function started (t: Test, adapter: Adapter, nodeId?: string): Promise<RecordingNode> {
   const node = new RecordingNode(nodeId)
@@ -81,7 +81,12 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     const prefix = testPrefix(t)
     const redis = rawRedis(t)
     await adapterContract(t, 'redis', () => redisAdapter({ url: REDIS_URL, keyPrefix: prefix }), { shared: true })
-    t.same(await keysUnder(redis, prefix), [], 'every node closed cleanly: no key is left under the prefix')
+    const left = await keysUnder(redis, prefix)
+    const histories = left.filter((key) => key.startsWith(`${prefix}topic:history-`))
+    t.same(left.filter((key) => !histories.includes(key)), [], 'every node closed cleanly: no key is left under the prefix but channel histories')
+    // PTTL: -1 for a key that never expires; -2 for one that expired since it was listed.
+    const lifetimes = await Promise.all(histories.map(async (key) => await redis.pttl(key)))
+    t.ok(histories.length > 0 && lifetimes.every((ms) => ms > 0 || ms === -2), `which expire: ${histories.length} streams, ${lifetimes.join(', ')} ms to go`)
   })
 
   t.test('one pub/sub channel per topic, held while the node has local subscribers, and the control channel', async (t) => {
@@ -108,7 +113,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     const payload = JSON.stringify({ type: 'message', channel: 'room', data: { text: 'say "hi"' } })
     await adapter.publish('room', { payload, origin: 'conn-1' })
     await until(() => messages.length === 1, 2000, 'the message')
-    t.equal(messages[0], `${node.nodeId.length}:${node.nodeId}6:conn-10:${payload}`)
+    t.equal(messages[0], `0:${node.nodeId.length}:${node.nodeId}6:conn-10:${payload}`, 'no place, the node, origin, no skip, the payload')
   })
 
   t.test('the outgoing queue is bounded in messages and bytes: over it, a publish is local only', async (t) => {
@@ -118,7 +123,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     node.subscribers.set('room', 3)
     // Sent in one turn, so none is answered before the next: the first two fill the queue.
     const publishes = [1, 2, 3].map((n) => adapter.publish('room', { payload: `{"n":${n}}` }))
-    const sent = `${node.nodeId.length}:${node.nodeId}0:0:{"n":1}`
+    const sent = `0:${node.nodeId.length}:${node.nodeId}0:0:{"n":1}`
     t.same(adapter.outgoing, { messages: 2, bytes: 2 * Buffer.byteLength(sent), dropped: 1 })
     t.equal(await publishes[0], 3)
     t.equal(await publishes[1], 3)
@@ -238,7 +243,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     const redis = rawRedis(t)
     const adapter = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
     const node = await started(t, adapter)
-    const from = (payload: string): string => `5:other0:0:${payload}`
+    const from = (payload: string): string => `0:5:other0:0:${payload}`
     const garbage = ['not json', '{"userId":"x"}', '[{"userId":"x"}]', '[{"userId":"x","entry":null}]', '[null]', 'null', '{"regroup":5}']
     for (const payload of garbage) await redis.publish(`${prefix}control`, from(payload))
     await redis.publish(`${prefix}control`, from(JSON.stringify([{ userId: 'zoe', entry: entry('z1') }])))
@@ -287,7 +292,7 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
   t.test('the byte bound counts the bytes in flight: a publish that fills it exactly goes, one past it does not', async (t) => {
     const prefix = testPrefix(t)
     const nodeId = 'bytes-node'
-    const sent = (n: number): number => Buffer.byteLength(`${nodeId.length}:${nodeId}0:0:{"n":${n}}`)
+    const sent = (n: number): number => Buffer.byteLength(`0:${nodeId.length}:${nodeId}0:0:{"n":${n}}`)
     const adapter = redisAdapter({ url: REDIS_URL, keyPrefix: prefix, maxOutgoingBytes: 2 * sent(1) })
     await started(t, adapter, nodeId)
     // In one turn: none is answered before the next is sent.
@@ -440,6 +445,187 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     t.same(answers, Array(50).fill([true, 0]), 'every command answered')
     // Each was raced against a timer of 1 or 2 s: cleared once the command answered.
     t.ok(timers() - before < 10, `timers before: ${before}, after 100 commands: ${timers()}`)
+  })
+
+  /** This adapter's appends still waiting for a reply or a copy, by channel: none once every append settled. */
+  function inFlight (adapter: Adapter): number {
+    return (adapter as unknown as { appends: { size: number } }).appends.size
+  }
+
+  t.test('history: a stream per channel, named as its pub/sub channel, entries <epoch>-<offset>; the message published carries its place', async (t) => {
+    const prefix = testPrefix(t)
+    const redis = rawRedis(t)
+    const listener = rawRedis(t)
+    const adapter = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
+    const node = await started(t, adapter)
+    const channel = `${prefix}topic:room`
+    const messages: string[] = []
+    listener.on('message', (_channel: string, message: string) => messages.push(message))
+    await listener.subscribe(channel)
+    const policy = keeping({ size: 2, positionTtl: 5000 })
+    const payload = JSON.stringify({ type: 'message', channel: 'room', data: { text: 'say "hi"' } })
+    const before = Date.now()
+    const first = await adapter.append('room', { payload, origin: 'conn-1' }, policy)
+    for (const n of [2, 3]) await adapter.append('room', { payload: `{"n":${n}}` }, policy)
+    t.match(first.epoch, /^\d{16}$/, 'the epoch: Redis\'s clock in microseconds when the stream started')
+    t.equal(await redis.type(channel), 'stream', 'the key is named as the channel')
+    const entries = await redis.xrange(channel, '-', '+')
+    t.same(entries.map(([id, fields]) => [id, ...fields.slice(0, 3)]), [[`${first.epoch}-2`, 'p', '{"n":2}', 't'], [`${first.epoch}-3`, 'p', '{"n":3}', 't']],
+      'the last `size` entries, each <epoch>-<offset> with the payload as published')
+    const times = entries.map(([, fields]) => Number(fields[3]))
+    t.ok(times.every((ms) => ms > before - 1000 && ms < Date.now() + 1000), `and the time of its append, in ms (${times.join(', ')})`)
+    const lifetime = await redis.pttl(channel)
+    t.ok(lifetime > 0 && lifetime <= 5000, `kept positionTtl from the last append (${lifetime} ms to go)`)
+    await until(() => messages.length === 3, 2000, 'the messages on the channel')
+    const id = `${first.epoch}-1`
+    t.equal(messages[0], `${id.length}:${id}${node.nodeId.length}:${node.nodeId}6:conn-10:${payload}`,
+      'on the channel: its place, the node, origin, no skip, the payload as it was')
+
+    for (const offset of [-1, 1.5, Number.NaN]) {
+      t.same(await adapter.history.read('room', policy, { epoch: first.epoch, offset }, 10), { offset: 3, epoch: first.epoch, entries: [], complete: false },
+        `after an offset no stream hands out (${offset}): nothing, and not continued`)
+    }
+
+    const quiet = await adapter.history.position('quiet', policy)
+    t.same([await redis.type(`${prefix}topic:quiet`), await redis.xlen(`${prefix}topic:quiet`)], ['stream', 0],
+      'a position alone: a stream without entries')
+    t.same(await adapter.history.position('quiet', policy), quiet, 'which keeps it')
+  })
+
+  t.test('history: a stream that is gone (deleted, flushed, expired) starts again under a new epoch; an old position does not continue it', async (t) => {
+    const prefix = testPrefix(t)
+    const redis = rawRedis(t)
+    const adapter = redisAdapter({ url: REDIS_URL, keyPrefix: prefix })
+    const node = await started(t, adapter)
+    node.subscribers.set('room', 1)
+    await adapter.subscribe('room')
+    const policy = keeping()
+    await adapter.append('room', { payload: '{"n":1}' }, policy)
+    const { epoch } = await adapter.append('room', { payload: '{"n":2}' }, policy)
+    await redis.del(`${prefix}topic:room`)
+    const read = await adapter.history.read('room', policy, { epoch, offset: 2 }, 10)
+    t.not(read.epoch, epoch, 'a new epoch')
+    t.same([read.offset, read.entries, read.complete], [0, [], false], 'from 0, nothing kept, and the old position is not continued')
+    t.same(await adapter.append('room', { payload: '{"n":3}' }, policy), { offset: 1, epoch: read.epoch, delivered: 1 }, 'the next append: offset 1')
+    await redis.del(`${prefix}topic:room`)
+    const again = await adapter.append('room', { payload: '{"n":4}' }, policy)
+    t.equal(again.offset, 1, 'deleted under an append: it starts the stream itself')
+    t.not(again.epoch, read.epoch)
+    t.same(node.of('room').map((e) => [e.offset, e.epoch]), [[1, epoch], [2, epoch], [1, read.epoch], [1, again.epoch]], 'delivered with their places')
+  })
+
+  t.test('history: without Redis, append rejects HAUYNA_UNAVAILABLE and delivers nothing; reads reject HAUYNA_STATE_UNAVAILABLE', async (t) => {
+    const prefix = testPrefix(t)
+    const client = new Redis(REDIS_URL)
+    t.teardown(() => { client.disconnect() })
+    const adapter = redisAdapter({ client, keyPrefix: prefix })
+    const node = await started(t, adapter)
+    node.subscribers.set('room', 1)
+    await adapter.subscribe('room')
+    const policy = keeping()
+    t.match(await adapter.append('room', { payload: '{"n":1}' }, policy), { offset: 1, delivered: 1 })
+    client.disconnect()
+    await t.rejects(adapter.append('room', { payload: '{"n":2}' }, policy), { code: 'HAUYNA_UNAVAILABLE', delivered: 0 })
+    await t.rejects(adapter.history.read('room', policy, undefined, 10), { code: 'HAUYNA_STATE_UNAVAILABLE' })
+    await t.rejects(adapter.history.position('room', policy), { code: 'HAUYNA_STATE_UNAVAILABLE' })
+    t.same(node.of('room').map((e) => e.offset), [1], 'nothing delivered without a place, not even here')
+    t.same(adapter.outgoing, { messages: 0, bytes: 0, dropped: 1 }, 'counted as dropped')
+    await client.connect()
+    t.match(await adapter.append('room', { payload: '{"n":3}' }, policy), { offset: 2, delivered: 1 }, 'Redis back: the next offset')
+    await adapter.close()
+    await t.rejects(adapter.append('room', { payload: '{"n":4}' }, policy), { code: 'HAUYNA_UNAVAILABLE', delivered: 0 }, 'closed: none')
+  })
+
+  t.test('history: appends are in the outgoing queue, in its bounds', async (t) => {
+    const prefix = testPrefix(t)
+    const nodeId = 'bytes-node'
+    const adapter = redisAdapter({ url: REDIS_URL, keyPrefix: prefix, maxOutgoingMessages: 2 })
+    await started(t, adapter, nodeId)
+    const policy = keeping()
+    // In one turn: none is answered before the next is sent.
+    const appends = [1, 2, 3].map((n) => adapter.append('room', { payload: `{"n":${n}}` }, policy))
+    const bytes = Buffer.byteLength(`${nodeId.length}:${nodeId}0:0:{"n":1}`)
+    t.same(adapter.outgoing, { messages: 2, bytes: 2 * bytes, dropped: 1 }, 'the third is over the bound')
+    await t.rejects(appends[2], { code: 'HAUYNA_UNAVAILABLE', delivered: 0 })
+    t.same((await Promise.all(appends.slice(0, 2))).map((a) => a.offset), [1, 2])
+    t.same(adapter.outgoing, { messages: 0, bytes: 0, dropped: 1 }, 'answered: out of the queue')
+    t.same((await adapter.history.read('room', policy, undefined, 10)).entries.map((e) => e.payload), ['{"n":1}', '{"n":2}'], 'the third was not kept')
+  })
+
+  t.test('history: this node\'s copy held back: append resolves with 0 deliveries after the wait, or as soon as the copy cannot come', async (t) => {
+    const prefix = testPrefix(t)
+    const proxy = await HoldingProxy.start(t)
+    const adapter = redisAdapter({ url: proxy.url, keyPrefix: prefix })
+    const node = await started(t, adapter)
+    node.subscribers.set('room', 1)
+    await adapter.subscribe('room')
+    const policy = keeping()
+    const append = (n: number): Promise<Appended> => adapter.append('room', { payload: `{"n":${n}}` }, policy)
+    const { epoch } = await append(1)
+    t.equal(proxy.hold(/subscribe/i), 1, 'the subscriber connection held')
+    t.same(await append(2), { offset: 2, epoch, delivered: 0 }, 'the reply came, the copy did not: resolved after the wait, with none delivered here')
+    t.same(node.of('room').map((e) => e.offset), [1], 'not delivered without its copy')
+    t.equal(inFlight(adapter), 0, 'nothing left waiting')
+    proxy.release()
+    await until(() => node.of('room').length === 2, 2000, 'the copy, late')
+    t.same(node.of('room').map((e) => [e.offset, e.epoch, e.payload]), [[1, epoch, '{"n":1}'], [2, epoch, '{"n":2}']], 'delivered as it came, with its place')
+    t.equal(inFlight(adapter), 0)
+
+    // Each time, the script answered and the copy is held: something tells that it cannot come.
+    async function held (what: string, end: () => unknown): Promise<void> {
+      proxy.hold(/subscribe/i)
+      const appending = append(0)
+      await until(() => adapter.outgoing.messages === 0, 2000, 'the reply')
+      end()
+      t.match(await within(appending, 1000, 'the append'), { epoch, delivered: 0 }, `${what}: settled at once, with none delivered here`)
+      t.equal(inFlight(adapter), 0, 'nothing left waiting')
+    }
+    let leaving: Promise<void> | undefined
+    await held('this node left the channel', () => { leaving = adapter.unsubscribe('room') })
+    proxy.release()
+    await leaving
+    await adapter.subscribe('room')
+    await held('the subscriber connection lost', () => t.equal(proxy.cut(/subscribe/i), 1))
+    await until(async () => (await adapter.health()).ok, 3000, 'the subscriber connection back')
+    let closing: Promise<void> | undefined
+    await held('the adapter closing', () => { closing = adapter.close() })
+    proxy.release()
+    await closing
+  })
+
+  t.test('history: the reply held back: the copy that came first is counted; no reply within the wait rejects HAUYNA_UNAVAILABLE', async (t) => {
+    const prefix = testPrefix(t)
+    const proxy = await HoldingProxy.start(t)
+    const client = new Redis(proxy.url)
+    client.on('error', () => {})
+    t.teardown(() => { client.disconnect() })
+    const adapter = redisAdapter({ client, keyPrefix: prefix })
+    const node = await started(t, adapter)
+    node.subscribers.set('room', 2)
+    await adapter.subscribe('room')
+    const policy = keeping()
+    t.equal(proxy.hold(/evalsha/i), 1, 'the command connection held')
+    const first = adapter.append('room', { payload: '{"n":1}' }, policy)
+    await until(() => node.of('room').length === 1, 2000, 'the copy, before the reply')
+    proxy.release()
+    t.match(await first, { offset: 1, delivered: 2 }, 'the copy\'s deliveries, once the reply came')
+
+    proxy.hold(/evalsha/i)
+    await t.rejects(adapter.append('room', { payload: '{"n":2}' }, policy), { code: 'HAUYNA_UNAVAILABLE', delivered: 0 })
+    t.same(node.of('room').map((e) => e.offset), [1, 2], 'Redis ran the script: its copy was delivered here, with its place, as on every node')
+    t.equal(inFlight(adapter), 0, 'nothing left waiting')
+    proxy.release()
+    await until(() => adapter.outgoing.messages === 0, 2000, 'the late reply')
+    t.equal(inFlight(adapter), 0)
+    t.match(await adapter.append('room', { payload: '{"n":3}' }, policy), { offset: 3, delivered: 2 }, 'then as before')
+
+    proxy.hold(/evalsha/i)
+    await t.rejects(adapter.append('room', { payload: '{"n":4}' }, policy), { code: 'HAUYNA_UNAVAILABLE', delivered: 0 })
+    const { dropped } = adapter.outgoing
+    client.disconnect()
+    await until(() => adapter.outgoing.messages === 0, 2000, 'the script, failed with the connection')
+    t.same(adapter.outgoing, { messages: 0, bytes: 0, dropped: dropped + 1 }, 'a script that fails after the wait: counted as dropped')
+    t.equal(inFlight(adapter), 0, 'and nothing waits for it')
   })
 
   t.test('an unreachable Redis fails init, and leaves nothing open', async (t) => {

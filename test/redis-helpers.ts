@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { connect as tcpConnect, createServer } from 'node:net'
+import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
@@ -235,4 +235,86 @@ export async function commandStat (redis: Redis, command: string, figure: 'calls
   const line = info.split('\r\n').find((l) => l.startsWith(`cmdstat_${command}:`))
   const match = line?.match(new RegExp(`[:,]${figure}=(\\d+)`))
   return match === null || match === undefined ? 0 : Number(match[1])
+}
+
+interface Link {
+  client: Socket
+  server: Socket
+  /** What the client sent so far (its first kilobytes), to tell its connections apart. */
+  sent: string
+  /** Redis's bytes held back from the client, while it is held. */
+  held: Buffer[] | undefined
+}
+
+/**
+ * A TCP proxy in front of a Redis, which can hold back what Redis sends on some of the
+ * connections through it: a connection that is slow, not down (ioredis still counts it ready).
+ * Closed, with every connection through it, when `t` ends.
+ */
+export class HoldingProxy {
+  private readonly links = new Set<Link>()
+
+  private constructor (private readonly server: Server, readonly port: number) {}
+
+  static async start (t: Test, targetPort = 6379): Promise<HoldingProxy> {
+    const port = await freePort()
+    const proxy: HoldingProxy = new HoldingProxy(createServer((client) => proxy.link(client, targetPort)), port)
+    await new Promise<void>((resolve) => proxy.server.listen(port, '127.0.0.1', resolve))
+    t.teardown(() => proxy.close())
+    return proxy
+  }
+
+  get url (): string {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  /** Holds back Redis's bytes on each connection whose commands so far match `sent`; how many it holds. */
+  hold (sent: RegExp): number {
+    const matching = [...this.links].filter((link) => sent.test(link.sent))
+    for (const link of matching) link.held ??= []
+    return matching.length
+  }
+
+  /** Closes each connection whose commands so far match `sent`, as a network failure would; how many. */
+  cut (sent: RegExp): number {
+    const matching = [...this.links].filter((link) => sent.test(link.sent))
+    for (const link of matching) link.server.destroy()
+    return matching.length
+  }
+
+  /** Lets every held connection have what Redis sent it meanwhile, and what comes next. */
+  release (): void {
+    for (const link of this.links) {
+      const held = link.held ?? []
+      link.held = undefined
+      for (const chunk of held) link.client.write(chunk)
+    }
+  }
+
+  private link (client: Socket, targetPort: number): void {
+    const link: Link = { client, server: tcpConnect(targetPort, '127.0.0.1'), sent: '', held: undefined }
+    this.links.add(link)
+    client.on('data', (chunk: Buffer) => {
+      if (link.sent.length < 4096) link.sent += chunk.toString('latin1')
+      link.server.write(chunk)
+    })
+    link.server.on('data', (chunk: Buffer) => { if (link.held === undefined) client.write(chunk); else link.held.push(chunk) })
+    const drop = (): void => {
+      this.links.delete(link)
+      client.destroy()
+      link.server.destroy()
+    }
+    for (const socket of [client, link.server]) {
+      socket.on('error', drop)
+      socket.on('close', drop)
+    }
+  }
+
+  private async close (): Promise<void> {
+    for (const link of this.links) {
+      link.client.destroy()
+      link.server.destroy()
+    }
+    await new Promise((resolve) => this.server.close(resolve))
+  }
 }

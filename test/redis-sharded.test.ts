@@ -124,6 +124,46 @@ t.test('a Redis Cluster: topics spread over its shards, state stays in one slot'
     for (const client of everyone) t.same(client.violations, [], 'every frame matched the protocol')
   })
 
+  t.test('channel history: each stream on the shard of its channel; two nodes appending at once are delivered on both in offset order', async (t) => {
+    const keyPrefix = 'history:'
+    const x = redisAdapter({ cluster: { nodes }, keyPrefix, nodeTtl: NODE_TTL })
+    const y = redisAdapter({ cluster: { nodes }, keyPrefix, nodeTtl: NODE_TTL })
+    const xNode = await started(t, x)
+    const yNode = await started(t, y)
+    const policy = { size: 100, ttl: 60_000, positionTtl: 60_000 }
+    const topics = Array.from({ length: 12 }, (_, i) => `room-${i}`)
+    for (const topic of topics) {
+      xNode.subscribers.set(topic, 1)
+      yNode.subscribers.set(topic, 2)
+      await x.subscribe(topic)
+      await y.subscribe(topic)
+    }
+    const N = 20
+    const sends = topics.flatMap((topic) => Array.from({ length: N }, (_, i) =>
+      [x.append(topic, { payload: `{"x":${i}}` }, policy), y.append(topic, { payload: `{"y":${i}}` }, policy)]).flat())
+    const appended = await Promise.all(sends)
+    t.same(appended.map((a) => a.delivered), appended.map((_, i) => i % 2 === 0 ? 1 : 2), 'each append resolved with its own node\'s deliveries')
+    const all = 2 * N
+    await until(() => topics.every((topic) => xNode.of(topic).length === all && yNode.of(topic).length === all), 5000, 'every message on both nodes')
+    await delay(SETTLE_MS)
+    for (const topic of topics) {
+      const [onX, onY] = [xNode, yNode].map((node) => node.of(topic).map((e) => [e.offset, e.epoch, e.payload]))
+      t.same(onX.map(([offset]) => offset), Array.from({ length: all }, (_, i) => i + 1), `${topic}: every offset on x once, in order`)
+      t.same(onY, onX, `${topic}: on y the same messages, in the same order`)
+      const epoch = String(onX[0][1])
+      const read = await y.history.read(topic, policy, { epoch, offset: N }, 100)
+      t.same([read.entries.map((e) => [e.offset, epoch, e.payload]), read.complete], [onX.slice(N), true], `${topic}: the same history`)
+    }
+    const [channels, keys] = await Promise.all([Promise.all(shards.map(shardChannels)), Promise.all(shards.map(keysOn))])
+    const shardOf = (name: string, lists: string[][]): number => lists.findIndex((list) => list.includes(name))
+    const named = topics.map((topic) => `${keyPrefix}topic:${topic}`)
+    const places = named.map((name) => shardOf(name, keys))
+    t.same(places, named.map((name) => shardOf(name, channels)), 'each stream on the shard of its channel')
+    t.ok(places.every((shard) => shard >= 0), 'every stream found')
+    t.comment(`history streams per shard: ${[0, 1, 2].map((shard) => places.filter((p) => p === shard).length).join(', ')}`)
+    t.ok(new Set(places).size > 1, 'spread over more than one shard')
+  })
+
   t.test('an app\'s Cluster as client: commands on it, sharded pub/sub on a duplicate; never closed by the adapter', async (t) => {
     const keyPrefix = 'client:'
     const client = new Cluster(nodes)

@@ -1,9 +1,8 @@
-import { errors } from '../errors'
 import type { GroupStore } from './adapter'
 import type { RedisConnection } from './redis-connections'
 import type { RedisKeys } from './redis-keys'
 import { hashEntries, LuaScript } from './redis-lua'
-import { COMMAND_TIMEOUT_MS, isReady, within } from './redis-reply'
+import { fromRedis } from './redis-reply'
 
 /*
  * Added group memberships under the state prefix: `group:<group>` hashes userId → role,
@@ -61,10 +60,7 @@ export class RedisGroupStore implements GroupStore {
     return new Map(entries.map(([group, count]) => [group, Number(count)]))
   }
 
-  private async call<T> (command: () => Promise<T>): Promise<T> {
-    if (!isReady(this.redis)) throw new errors.StateUnavailable('Redis is not connected')
-    const reply = await within(command(), COMMAND_TIMEOUT_MS)
-    if (reply === undefined) throw new errors.StateUnavailable(`no reply from Redis within ${COMMAND_TIMEOUT_MS} ms`)
-    return reply
+  private call<T> (command: () => Promise<T>): Promise<T> {
+    return fromRedis(this.redis, command)
   }
 }

@@ -11,9 +11,10 @@ export interface OutboxLimits {
 
 /**
  * The cross-node PUBLISHes of one node (SPUBLISH on a Redis Cluster, where ioredis sends each
- * to the shard of its channel's slot). Each is written to Redis at once and held (by ioredis)
- * until Redis answers, so the queue is the publishes in flight: bounded, so that a stalled or
- * lost connection holds a bounded amount of memory, and never waited on by a publisher.
+ * to the shard of its channel's slot), and its history appends, whose script publishes. Each
+ * is written to Redis at once and held (by ioredis) until Redis answers, so the queue is the
+ * publishes in flight: bounded, so that a stalled or lost connection holds a bounded amount of
+ * memory, and never waited on by a publisher.
  */
 export class Outbox {
   readonly stats: OutgoingStats = { messages: 0, bytes: 0, dropped: 0 }
@@ -22,24 +23,44 @@ export class Outbox {
 
   /** `false` (and counted as dropped) when Redis is not ready or the queue is full. */
   send (channel: string, message: string): boolean {
-    const { stats, limits } = this
     const bytes = Buffer.byteLength(message)
+    if (!this.admit(bytes)) return false
+    const sent = isCluster(this.redis) ? this.redis.spublish(channel, message) : this.redis.publish(channel, message)
+    sent.then(() => this.settle(bytes), () => this.fail(bytes))
+    return true
+  }
+
+  /**
+   * Another command that takes a message of `bytes` to the other nodes (a history append's
+   * script), in the same queue and bounds: its reply, or `undefined` (counted as dropped) when it
+   * may not go.
+   */
+  carry<T> (bytes: number, command: () => Promise<T>): Promise<T> | undefined {
+    if (!this.admit(bytes)) return undefined
+    const sent = command()
+    sent.then(() => this.settle(bytes), () => this.fail(bytes))
+    return sent
+  }
+
+  /** Counts a message in, unless Redis is not ready or the queue is full (then it counts it dropped). */
+  private admit (bytes: number): boolean {
+    const { stats, limits } = this
     if (!isReady(this.redis) || stats.messages >= limits.maxMessages || stats.bytes + bytes > limits.maxBytes) {
       stats.dropped++
       return false
     }
     stats.messages++
     stats.bytes += bytes
-    const sent = isCluster(this.redis) ? this.redis.spublish(channel, message) : this.redis.publish(channel, message)
-    sent.then(() => this.settle(bytes), () => {
-      stats.dropped++
-      this.settle(bytes)
-    })
     return true
   }
 
   private settle (bytes: number): void {
     this.stats.messages--
     this.stats.bytes -= bytes
+  }
+
+  private fail (bytes: number): void {
+    this.stats.dropped++
+    this.settle(bytes)
   }
 }

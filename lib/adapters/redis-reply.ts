@@ -1,3 +1,4 @@
+import { errors } from '../errors'
 import type { RedisConnection } from './redis-connections'
 
 /**
@@ -25,4 +26,15 @@ export function within<T> (promise: Promise<T>, ms: number): Promise<T | undefin
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms) })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * Redis's answer about state that no node mirrors (added groups, channel history): while Redis
+ * is not ready or slow, there is no part of it to answer with, so HAUYNA_STATE_UNAVAILABLE.
+ */
+export async function fromRedis<T> (redis: RedisConnection, command: () => Promise<T>): Promise<T> {
+  if (!isReady(redis)) throw new errors.StateUnavailable('Redis is not connected')
+  const reply = await within(command(), COMMAND_TIMEOUT_MS)
+  if (reply === undefined) throw new errors.StateUnavailable(`no reply from Redis within ${COMMAND_TIMEOUT_MS} ms`)
+  return reply
 }

@@ -29,6 +29,11 @@ export class ShardedSubscriptions {
     return this.sync(channel)
   }
 
+  /** Whether this node wants the channel now. */
+  has (channel: string): boolean {
+    return this.wanted.has(channel)
+  }
+
   remove (channel: string): Promise<void> {
     this.wanted.delete(channel)
     return this.sync(channel)

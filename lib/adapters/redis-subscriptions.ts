@@ -27,6 +27,11 @@ export class TopicSubscriptions {
     return this.send(() => this.redis.subscribe(channel))
   }
 
+  /** Whether this node wants the channel now. */
+  has (channel: string): boolean {
+    return this.wanted.has(channel)
+  }
+
   remove (channel: string): Promise<void> {
     this.wanted.delete(channel)
     return this.send(() => this.redis.unsubscribe(channel))

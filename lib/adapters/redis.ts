@@ -1,6 +1,9 @@
 import { errors, unavailable } from '../errors'
-import type { Adapter, AdapterHealth, AdapterNode, Departure, Envelope, NodeInfo } from './adapter'
+import type { Adapter, AdapterHealth, AdapterNode, Appended, Departure, Envelope, HistoryPolicy, NodeInfo } from './adapter'
+import { Appends } from './redis-appends'
 import { RedisGroupStore } from './redis-groups'
+import { RedisHistoryStore } from './redis-history'
+import { RedisSessionStore } from './redis-sessions'
 import { RedisMemberStore } from './redis-members'
 import { type RedisConfig, resolveConfig } from './redis-config'
 import { type Connections, isCluster, openConnections, type RedisConnection, serversOf } from './redis-connections'
@@ -12,7 +15,7 @@ import { type Purged, RedisPresenceStore } from './redis-presence'
 import { ignore, isReady, REPLY_TIMEOUT_MS, within } from './redis-reply'
 import { ShardedSubscriptions } from './redis-sharded-subscriptions'
 import { TopicSubscriptions } from './redis-subscriptions'
-import { decodeMessage, field } from './redis-wire'
+import { decodeMessage, field, headerOf, type Received } from './redis-wire'
 
 export type { OutgoingStats, RedisAdapterOptions } from './redis-options'
 
@@ -37,16 +40,21 @@ class RedisAdapterImpl implements RedisAdapter {
   readonly presence: RedisPresenceStore
   readonly members: RedisMemberStore
   readonly groups: RedisGroupStore
+  readonly history: RedisHistoryStore
+  readonly sessions: RedisSessionStore
   private readonly keys: RedisKeys
   private readonly connections: Connections
   private readonly commands: RedisConnection
   private readonly subscriber: RedisConnection
   private readonly subscriptions: TopicSubscriptions | ShardedSubscriptions
   private readonly outbox: Outbox
+  private readonly appends: Appends
   private node: AdapterNode | undefined
   private nodeId = ''
-  /** This node's id as the first header field, to recognize its own publishes coming back. */
+  /** The opening of this node's messages without a place, to recognize its own publishes coming back. */
   private ownHeader = ''
+  /** This node's id as a header field, for its history messages, which have a place before it. */
+  private nodeField = ''
   private heartbeat: NodeJS.Timeout | undefined
   private beating = false
   private closing: Promise<void> | undefined
@@ -74,6 +82,11 @@ class RedisAdapterImpl implements RedisAdapter {
       () => this.node === undefined ? undefined : nodeInfo(this.node))
     this.members = new RedisMemberStore(this.commands, this.keys, () => this.nodeId)
     this.groups = new RedisGroupStore(this.commands, this.keys)
+    this.history = new RedisHistoryStore(this.commands, this.keys, config.sharded)
+    this.sessions = new RedisSessionStore(this.commands, this.keys)
+    this.appends = new Appends((channel) => isReady(this.subscriber) && this.subscriptions.has(channel))
+    // Copies of this node's history messages that were on their way are lost with the connection.
+    subscriber.on('close', () => this.appends.lost())
     // Back from an outage, Redis may have lost this node's entries or purged them as a dead node's.
     this.commands.on('ready', this.reregister)
   }
@@ -85,7 +98,8 @@ class RedisAdapterImpl implements RedisAdapter {
   async init (node: AdapterNode): Promise<void> {
     this.node = node
     this.nodeId = node.nodeId
-    this.ownHeader = field(node.nodeId)
+    this.ownHeader = headerOf(node.nodeId)
+    this.nodeField = field(node.nodeId)
     try {
       await Promise.all(this.connections.owned.map((redis) => redis.connect())).catch((error: unknown) => {
         throw Object.assign(new errors.RedisUnreachable(this.connections.address(), (error as Error).message), { cause: error })
@@ -117,12 +131,31 @@ class RedisAdapterImpl implements RedisAdapter {
     return this.outbox.send(this.keys.topic(topic), message) ? Promise.resolve(delivered) : Promise.reject(unavailable(delivered))
   }
 
+  /**
+   * One script keeps the message and publishes it with its place (see `redis-history.ts`), so
+   * every node, this one included, delivers the channel's messages in offset order: this node
+   * delivers its own when Redis sends it back, and resolves with its deliveries then (see
+   * `Appends`). Rejects with HAUYNA_UNAVAILABLE, delivered nowhere, when the script cannot go
+   * (Redis not ready, the outgoing queue full) or does not answer in time.
+   */
+  append (topic: string, envelope: Envelope, policy: HistoryPolicy): Promise<Appended> {
+    if (this.node === undefined) return Promise.reject(unavailable(0))
+    const channel = this.keys.topic(topic)
+    const header = this.nodeField + field(envelope.origin) + field(envelope.skip)
+    const { payload } = envelope
+    const reply = this.outbox.carry(Buffer.byteLength(header) + Buffer.byteLength(payload),
+      () => this.history.append(channel, header, payload, policy))
+    return reply === undefined ? Promise.reject(unavailable(0)) : this.appends.wait(channel, reply)
+  }
+
   subscribe (topic: string): Promise<void> {
     return this.subscriptions.add(this.keys.topic(topic))
   }
 
   unsubscribe (topic: string): Promise<void> {
-    return this.subscriptions.remove(this.keys.topic(topic))
+    const channel = this.keys.topic(topic)
+    this.appends.left(channel)
+    return this.subscriptions.remove(channel)
   }
 
   /**
@@ -166,6 +199,7 @@ class RedisAdapterImpl implements RedisAdapter {
     this.commands.off('ready', this.reregister)
     const initialized = this.node !== undefined
     this.node = undefined
+    this.appends.close()
     // Best effort: if Redis does not answer, the other nodes purge these entries after nodeTtl.
     if (initialized && isReady(this.commands)) await within(this.presence.leave(), REPLY_TIMEOUT_MS).catch(ignore)
     await Promise.all(this.connections.owned.map(end))
@@ -173,9 +207,16 @@ class RedisAdapterImpl implements RedisAdapter {
 
   private receive (channel: string, message: string): void {
     if (message.startsWith(this.ownHeader)) return
-    const envelope = decodeMessage(message)
-    if (channel === this.keys.control) this.controlled(envelope.payload)
-    else this.node?.deliver(channel.slice(this.keys.topics.length), envelope)
+    const received = decodeMessage(message)
+    if (channel === this.keys.control) this.controlled(received.envelope.payload)
+    else this.deliver(channel, received)
+  }
+
+  /** A topic's message; this node's own history message settles its append with the deliveries made. */
+  private deliver (channel: string, { nodeId, place, envelope }: Received): void {
+    if (this.node === undefined) return
+    const delivered = this.node.deliver(channel.slice(this.keys.topics.length), envelope)
+    if (place !== undefined && nodeId === this.nodeId) this.appends.arrived(channel, place, delivered)
   }
 
   /**
@@ -265,8 +306,9 @@ class RedisAdapterImpl implements RedisAdapter {
 
 /**
  * Shares topics and presence between the nodes of a cluster through Redis: one pub/sub
- * channel per topic a node has local subscribers for, and presence in hashes that every node
- * reads, with a crashed node's entries purged once its liveness key expires.
+ * channel per topic a node has local subscribers for, presence in hashes that every node
+ * reads, with a crashed node's entries purged once its liveness key expires, and the history
+ * of the channels that keep one in a stream per channel.
  */
 export function redisAdapter (options: RedisAdapterOptions): RedisAdapter {
   return new RedisAdapterImpl(resolveConfig(options))
