@@ -345,6 +345,30 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
       })
     }
 
+    t.test('sessions: a record is taken once, only within its ttl', async (t) => {
+      const { adapter } = await start(t)
+      const key = `resume:${randomUUID()}`
+      t.equal(await adapter.sessions.take(key), undefined, 'nothing under a key never saved')
+      await adapter.sessions.save(key, '{"subscriptions":[]}', 5000)
+      t.equal(await adapter.sessions.take(key), '{"subscriptions":[]}')
+      t.equal(await adapter.sessions.take(key), undefined, 'taken once')
+      const brief = `resume:${randomUUID()}`
+      await adapter.sessions.save(brief, 'x', 50)
+      await delay(150)
+      t.equal(await adapter.sessions.take(brief), undefined, 'gone after its ttl')
+    })
+
+    if (options.shared) {
+      t.test('sessions are shared: a record saved on one node is taken on another, once', async (t) => {
+        const a = await start(t)
+        const b = await start(t)
+        const key = `resume:${randomUUID()}`
+        await a.adapter.sessions.save(key, 'shared', 5000)
+        const [first, second] = await Promise.all([b.adapter.sessions.take(key), a.adapter.sessions.take(key)])
+        t.same([first, second].filter((r) => r !== undefined), ['shared'], 'one of two racing nodes has it')
+      })
+    }
+
     t.test('history: a stream starts at offset 0 on position(); appends take offsets 1, 2, 3… under its epoch, delivered here with their place', async (t) => {
       const { adapter, node } = await start(t)
       const topic = `history-${randomUUID()}`
