@@ -530,6 +530,8 @@ t.test('redis adapter against a real Redis', { skip: skipRedis }, async (t) => {
     await t.rejects(adapter.history.position('room', policy), { code: 'HAUYNA_STATE_UNAVAILABLE' })
     t.same(node.of('room').map((e) => e.offset), [1], 'nothing delivered without a place, not even here')
     t.same(adapter.outgoing, { messages: 0, bytes: 0, dropped: 1 }, 'counted as dropped')
+    await adapter.sessions.save('kept', 'while away', 5000)
+    t.equal(await adapter.sessions.take('kept'), undefined, 'without Redis no session is kept, and none can be taken')
     await client.connect()
     t.match(await adapter.append('room', { payload: '{"n":3}' }, policy), { offset: 2, delivered: 1 }, 'Redis back: the next offset')
     await adapter.close()

@@ -202,15 +202,30 @@ async function raceReconnects (t: Test, options: HauynaOptions): Promise<void> {
   t.same(got, got.map((_, i) => first + i), 'one run of consecutive messages: no gap, no duplicate')
 }
 
-t.test('a codec sees the offset and epoch of a history message', async (t) => {
+t.test('a codec sees the offset and epoch of a history message, and may drop it', async (t) => {
   const server = await startServer(t, {
     ...options,
-    codec: { encode: (message) => message.type === 'message' ? { kind: 'MSG', body: message.data, seq: message.offset } : message }
+    codec: {
+      encode: (message) => message.type !== 'message' ? message : message.data === 'secret' ? undefined : { kind: 'MSG', body: message.data, seq: message.offset }
+    }
   })
   const alice = await connect(server.url({ userId: 'alice' }))
   await alice.request({ type: 'subscribe', channel: 'room' })
+  t.match(await server.app.channels.publish('room', 'secret'), { offset: 1, delivered: 0 }, 'dropped by the codec, numbered all the same')
   await server.app.channels.broadcastTo('room', 'hi')
-  t.same(await alice.next((f) => f.kind === 'MSG'), { kind: 'MSG', body: 'hi', seq: 1 })
+  t.same(await alice.next((f) => f.kind === 'MSG'), { kind: 'MSG', body: 'hi', seq: 2 })
+})
+
+t.test('echo: false holds on a history channel', async (t) => {
+  const server = await startServer(t, options)
+  const alice = await connect(server.url({ userId: 'alice' }))
+  const bob = await connect(server.url({ userId: 'bob' }))
+  await alice.request({ type: 'subscribe', channel: 'room', echo: false })
+  await bob.request({ type: 'subscribe', channel: 'room' })
+  t.equal((await alice.request({ type: 'publish', channel: 'room', data: 'mine' })).type, 'ack')
+  t.match(await bob.next((f) => f.type === 'message'), { data: 'mine', offset: 1 })
+  await alice.settle()
+  t.equal(received(alice, 'room').length, 0, 'not echoed to its publisher')
 })
 
 t.test('history options are checked at registration', async (t) => {

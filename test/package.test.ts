@@ -31,7 +31,7 @@ t.test('ESM: default import is the plugin, named exports resolve', async (t) => 
     import WebSocket from 'ws'
     import hauyna, { ErrorCode, schemas } from 'fastify-hauyna'
     ${script}`])
-  t.same(JSON.parse(out), { type: 'connected', userId: 'pkg', codes: 10, schemas: 9 })
+  t.same(JSON.parse(out), { type: 'connected', userId: 'pkg', codes: 11, schemas: 10 })
 })
 
 t.test('CommonJS: require() returns the plugin', async (t) => {
@@ -41,7 +41,7 @@ t.test('CommonJS: require() returns the plugin', async (t) => {
     const hauyna = require('fastify-hauyna')
     const { ErrorCode, schemas } = hauyna
     ;(async () => { ${script} })().catch((e) => { console.error(e); process.exit(1) })`])
-  t.same(JSON.parse(out), { type: 'connected', userId: 'pkg', codes: 10, schemas: 9 })
+  t.same(JSON.parse(out), { type: 'connected', userId: 'pkg', codes: 11, schemas: 10 })
 })
 
 t.test('the packed tarball holds the build and its types', async (t) => {

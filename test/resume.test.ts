@@ -1,6 +1,8 @@
 import t from 'tap'
 import type { HauynaOptions } from '../lib/index'
-import { type Client, connect, delay, expectInvalidOptions, type Frame, startServer, until } from './helpers'
+import type { SessionStore } from '../lib/index'
+import { type Client, connect, delay, expectInvalidOptions, type Frame, LogSink, startServer, until } from './helpers'
+import { WrappedAdapter } from './wrapped-adapter'
 
 // Session resume on one node. Across nodes over Redis: test/redis-history.test.ts.
 
@@ -8,6 +10,16 @@ const WINDOW = 1500
 const options: HauynaOptions = {
   resume: { window: WINDOW },
   channels: { policies: { room: { presence: true }, 'news*': { history: { size: 20, ttl: 60_000 } } } }
+}
+
+/** The memory adapter with a session store that cannot keep anything (a store that is down). */
+class FailingSessions extends WrappedAdapter {
+  override readonly sessions: SessionStore = {
+    save: async () => { throw new Error('session store down') },
+    take: async () => undefined
+  }
+
+  constructor () { super('failing-sessions') }
 }
 
 /** Drops the socket without a closing handshake: the server sees 1006, as after a network loss. */
@@ -122,4 +134,39 @@ t.test('resume options are checked', async (t) => {
   const server = await startServer(t, { resume: true })
   const alice = await connect(server.url({ userId: 'alice' }))
   t.type(alice.all('connected')[0].resume, 'string', '`true` turns it on')
+})
+
+t.test('what a resume cannot restore: a channel its policy now refuses, presence never tracked', async (t) => {
+  const banned = new Set<string>()
+  const server = await startServer(t, {
+    resume: { window: WINDOW },
+    presence: { autoTrack: false },
+    channels: { policies: { 'vip*': { subscribe: ({ connection }) => !banned.has(connection.userId) } } }
+  })
+  const alice = await connect(server.url({ userId: 'alice' }))
+  const token = alice.all('connected')[0].resume as string
+  t.equal((await alice.request({ type: 'subscribe', channel: 'vip' })).type, 'ack')
+  t.equal((await alice.request({ type: 'subscribe', channel: 'hall' })).type, 'ack')
+  dropNetwork(alice)
+  banned.add('alice')
+  const back = await connect(server.url({ userId: 'alice' }))
+  t.equal((await back.request({ type: 'resume', token })).type, 'ack', 'the resume itself succeeds')
+  t.same(back.all('subscribed').map((f) => f.channel), ['hall'], 'the channel still allowed is restored')
+  t.match(back.all('error'), [{ code: 'forbidden', ref: undefined }], 'the refused one is said, without a ref')
+  t.equal(await server.app.presence.get('alice'), null, 'no presence to restore: none made up')
+})
+
+t.test('a session that cannot be kept ends at once, and says why in the log', async (t) => {
+  const adapter = new FailingSessions()
+  const sink = new LogSink('error')
+  const server = await startServer(t, { ...options, adapter }, undefined, sink.logger)
+  const bob = await connect(server.url({ userId: 'bob' }))
+  await bob.request({ type: 'subscribe', channel: 'room' })
+  const alice = await connect(server.url({ userId: 'alice' }))
+  await alice.request({ type: 'subscribe', channel: 'room' })
+  const dropped = Date.now()
+  dropNetwork(alice)
+  await until(() => diffsOf(bob).some((f) => 'alice' in f.leaves), 2000, 'alice leaving')
+  t.ok(Date.now() - dropped < WINDOW, 'without waiting for the window')
+  await until(() => sink.matching('keeping the session for resume failed', 50).length === 1, 2000, 'the log line')
 })

@@ -1,4 +1,6 @@
 import { GroupTable } from '../adapters/group-table'
+import { HistoryTable } from '../adapters/history-table'
+import { SessionTable } from '../adapters/session-table'
 import { MemberTable } from '../adapters/member-table'
 import { PresenceTable } from '../adapters/presence-table'
 import type { RealtimeNode } from './node'
@@ -19,6 +21,10 @@ export interface NodeProbe {
   /** Shared sets in this process's member table, per kind (`channel`, `presence`, `user`, `group`); `undefined` when the adapter keeps them elsewhere. */
   readonly sharedSets: Record<string, { sets: number, users: number }> | undefined
   readonly channelRecords: number
+  /** Channel streams (history) in this process; -1 when the adapter keeps them elsewhere. */
+  readonly historyStreams: number
+  /** Sessions waiting for resume in this process; -1 when the adapter keeps them elsewhere. */
+  readonly suspendedSessions: number
   /** Bytes parked in every connection's inbox. */
   readonly inboxBytes: number
   readonly draining: boolean
@@ -37,6 +43,8 @@ export function probe (node: RealtimeNode): NodeProbe {
     presenceUsers: store instanceof PresenceTable ? store.userCount : -1,
     sharedSets: members instanceof MemberTable ? members.counts : undefined,
     channelRecords: node.channels.registry.size,
+    historyStreams: node.adapter.history instanceof HistoryTable ? node.adapter.history.size : -1,
+    suspendedSessions: node.adapter.sessions instanceof SessionTable ? node.adapter.sessions.size : -1,
     inboxBytes: node.session.inboxBudget.used,
     draining: node.session.draining
   }

@@ -88,12 +88,13 @@ function behind (place: StreamPosition, floor: StreamPosition | undefined): bool
  * whose subscribe is still being answered, never sent twice to one that has it already.
  */
 function deliverPlaced<D extends Deliverable, S extends Delivery> (subscribers: Map<D, S | null>, frame: OutgoingFrame, envelope: Placed): number {
-  const { origin, skip, offset, epoch } = envelope
+  const { origin, offset, epoch } = envelope
   let count = 0
-  for (const [subscriber, subscription] of subscribers) {
-    if (subscription === null) continue
-    if (origin !== undefined && !subscription.echo && subscriber.id === origin) continue
-    if (skip !== undefined && subscriber.id === skip) continue
+  for (const [subscriber, entry] of subscribers) {
+    // Placed messages go to channel topics only, whose subscribers all have a subscription; an
+    // append carries no `skip` (nobody is left out of a channel's stream).
+    const subscription = entry as S
+    if (!subscription.echo && subscriber.id === origin) continue
     if (subscription.held !== undefined) {
       subscription.held.push({ frame, offset, epoch })
       count++
