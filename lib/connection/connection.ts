@@ -61,9 +61,9 @@ export interface ChannelSubscription {
   meta: Record<string, unknown>
   echo: boolean
   since: number
-  /** History channels: messages waiting while the subscribe is answered (see the topic hub). */
+  /** History channels: messages waiting while the subscribe is answered (see the topic hub). @internal */
   held?: HeldFrame[]
-  /** History channels: the subscriber has every message up to here. */
+  /** History channels: the subscriber has every message up to here. @internal */
   floor?: StreamPosition
 }
 
