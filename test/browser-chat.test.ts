@@ -99,3 +99,38 @@ t.test('the chat page in headless Chromium: two users, a message, a server resta
   const log = await alice.locator('#log').innerText()
   t.match(log, /\[#lobby\] alice: hello bob[\s\S]*\[#lobby\] bob: hi alice, still here/, 'both messages, in order, in alice\'s page')
 })
+
+t.test('the chat page shows what was said while it was away, and a new page what was said before', {
+  skip: skip ? `SKIPPED LOUDLY: ${missing}` : false
+}, async (t) => {
+  if (missing !== undefined) {
+    t.fail(`CI must run the browser test: ${missing}`)
+    return
+  }
+  const app = await startChat(0)
+  const port = portOf(app)
+  t.teardown(() => app.close())
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+  t.teardown(() => browser.close())
+  const alice = await openChat(browser, port, 'alice')
+  const bob = await openChat(browser, port, 'bob')
+  await logLines(bob, 'joined #lobby')
+  await say(alice, 'before the tunnel')
+  await logLines(bob, '[#lobby] alice: before the tunnel')
+
+  // Bob's connection drops (as in a tunnel); the page reconnects within half a second or so.
+  const [bobConnection] = app.connections.byUser('bob')
+  bobConnection.socket.terminate()
+  await app.channels.broadcastTo('lobby', 'said while bob was away', { from: 'alice' })
+  await logLines(bob, '[#lobby] alice: said while bob was away  (while you were away)')
+  await say(alice, 'after the tunnel')
+  await logLines(bob, '[#lobby] alice: after the tunnel')
+  const log = await bob.locator('#log').innerText()
+  t.equal(log.split('said while bob was away').length, 2, 'shown once')
+  t.match(log, /before the tunnel[\s\S]*said while bob was away[\s\S]*after the tunnel/, 'in order')
+
+  const carol = await openChat(browser, port, 'carol')
+  await logLines(carol, '[#lobby] alice: after the tunnel')
+  t.match(await carol.locator('#log').innerText(), /before the tunnel[\s\S]*said while bob was away[\s\S]*after the tunnel[\s\S]*joined #lobby/,
+    'a new page loads the room\'s history, then joins')
+})
