@@ -241,3 +241,15 @@ t.test('history options are checked at registration', async (t) => {
   t.match(await server.app.channels.publish('room', 1), { offset: 1 }, '`true` keeps history with the defaults')
   t.throws(() => server.app.channels.policy('later', { history: { size: -1 } }), { code: 'HAUYNA_INVALID_OPTION' }, 'a policy set later is checked too')
 })
+
+t.test('channels.subscribe() on the server\'s authority recovers with since too', async (t) => {
+  const server = await startServer(t, options)
+  const start = await server.app.channels.publish('room', 1)
+  for (let i = 2; i <= 4; i++) await server.app.channels.broadcastTo('room', i)
+  const alice = await connect(server.url({ userId: 'alice' }))
+  const [conn] = server.app.connections.byUser('alice')
+  await server.app.channels.subscribe(conn, 'room', { since: { offset: 2, epoch: start.epoch as string } })
+  t.match(await alice.next('subscribed'), { channel: 'room', recovered: true, offset: 4 })
+  await alice.settle()
+  t.same(received(alice, 'room').map((f) => f.data), [3, 4])
+})
