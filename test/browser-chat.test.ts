@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { buildChatApp } from '../example/chat/app'
 import { IN_CI } from './helpers'
 
@@ -55,25 +55,35 @@ const missing = existsSync(CHROMIUM)
 const skip = missing !== undefined && !IN_CI
 if (skip) console.error(`\n${'!'.repeat(100)}\n!!! SKIPPING the headless-Chromium chat test: ${missing}\n${'!'.repeat(100)}\n`)
 
-t.test('the chat page in headless Chromium: two users, a message, a server restart, another message', {
-  skip: skip ? `SKIPPED LOUDLY: ${missing}` : false
-}, async (t) => {
-  if (missing !== undefined) {
-    t.fail(`CI must run the browser test: ${missing}`)
-    return
-  }
-  t.ok(existsSync(BUNDLE), 'the SDK bundle is built (npm run build)')
-
-  let app = await startChat(0)
-  const port = portOf(app)
+/** A chat server and a browser, both closed when `t` ends, with alice's and bob's pages open in the lobby. */
+async function twoUsers (t: Test): Promise<{ app: FastifyInstance, port: number, browser: Browser, alice: Page, bob: Page }> {
+  const app = await startChat(0)
   t.teardown(() => app.close())
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
   t.teardown(() => browser.close())
-
+  const port = portOf(app)
   const alice = await openChat(browser, port, 'alice')
   const bob = await openChat(browser, port, 'bob')
   await logLines(alice, 'joined #lobby')
   await logLines(bob, 'joined #lobby')
+  return { app, port, browser, alice, bob }
+}
+
+/** Fails in CI when Chromium is missing (the test is skipped loudly elsewhere); `true` when it can run. */
+function chromiumHere (t: Test): boolean {
+  if (missing !== undefined) t.fail(`CI must run the browser test: ${missing}`)
+  return missing === undefined
+}
+
+t.test('the chat page in headless Chromium: two users, a message, a server restart, another message', {
+  skip: skip ? `SKIPPED LOUDLY: ${missing}` : false
+}, async (t) => {
+  if (!chromiumHere(t)) return
+  t.ok(existsSync(BUNDLE), 'the SDK bundle is built (npm run build)')
+  const users = await twoUsers(t)
+  const { port, alice, bob } = users
+  let app = users.app
+  t.teardown(() => app.close())
 
   await say(alice, 'hello bob')
   await logLines(bob, '[#lobby] alice: hello bob')
@@ -103,18 +113,8 @@ t.test('the chat page in headless Chromium: two users, a message, a server resta
 t.test('the chat page shows what was said while it was away, and a new page what was said before', {
   skip: skip ? `SKIPPED LOUDLY: ${missing}` : false
 }, async (t) => {
-  if (missing !== undefined) {
-    t.fail(`CI must run the browser test: ${missing}`)
-    return
-  }
-  const app = await startChat(0)
-  const port = portOf(app)
-  t.teardown(() => app.close())
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
-  t.teardown(() => browser.close())
-  const alice = await openChat(browser, port, 'alice')
-  const bob = await openChat(browser, port, 'bob')
-  await logLines(bob, 'joined #lobby')
+  if (!chromiumHere(t)) return
+  const { app, port, browser, alice, bob } = await twoUsers(t)
   await say(alice, 'before the tunnel')
   await logLines(bob, '[#lobby] alice: before the tunnel')
 
