@@ -14,6 +14,7 @@ import { registerAsyncApiRoute } from './routes/asyncapi'
 import { registerHealthRoute } from './routes/health'
 import { registerMetrics } from './routes/metrics'
 import { registerStatsRoute } from './routes/stats'
+import { UpgradeGate } from './routes/upgrade-gate'
 import { registerEndpointRoute } from './routes/websocket'
 import { limitHandshakeTime } from './transport/handshake-timeout'
 
@@ -69,12 +70,16 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
   nodes.set(info, node)
   fastify.decorate('hauyna', info)
   fastify.decorateRequest('hauynaIdentity', null)
+  fastify.decorateRequest('hauynaUpgrade', null)
+  const gate = options.maxPendingUpgrades === 0
+    ? undefined
+    : new UpgradeGate(options.maxPendingUpgrades, options.upgradeRetryAfter, () => node.meter.refused('overloaded'))
 
   fastify.decorate('realtime', function realtime (this: FastifyInstance, path: string, endpointOptions: EndpointOptions = {}) {
     const { schema, onRequest, preValidation, preHandler } = endpointOptions
-    registerEndpointRoute(this, node, resolveRealtimeEndpoint(path, endpointOptions, options), { schema, onRequest, preValidation, preHandler })
+    registerEndpointRoute(this, node, resolveRealtimeEndpoint(path, endpointOptions, options), { schema, onRequest, preValidation, preHandler }, gate)
   })
-  if (options.path !== false) registerEndpointRoute(fastify, node, resolveRealtimeEndpoint(options.path, {}, options))
+  if (options.path !== false) registerEndpointRoute(fastify, node, resolveRealtimeEndpoint(options.path, {}, options), {}, gate)
   fastify.addHook('onReady', async () => {
     checkEndpointMessages(node.endpoints, (type) => Object.hasOwn(builtinTypes, type) || node.events.messageTypes.has(type))
     warnUnverifiedIdentity(fastify.log, node.endpoints, options.allowUnverifiedIdentity)

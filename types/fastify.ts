@@ -25,6 +25,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The identity `authenticate` returned for this upgrade request, if any. */
     hauynaIdentity: Identity | null
+    /** Frees this upgrade's place under `maxPendingUpgrades` (once; later calls do nothing). */
+    hauynaUpgrade: (() => void) | null
   }
 }
 

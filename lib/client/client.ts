@@ -580,7 +580,7 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
     }
     const terminal = terminalError(info, this.verdictContext())
     this.emitter.emit('disconnected', { ...info, willReconnect: terminal === undefined && this.canRetry() })
-    this.retryOrEnd(terminal)
+    this.retryOrEnd(terminal, info.retryAfter)
   }
 
   private verdictContext (): VerdictContext {
@@ -592,9 +592,9 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
   }
 
   /** After a failed attempt or a lost connection: closed for good on a terminal error, else retried while the policy allows. */
-  private retryOrEnd (terminal: HauynaError | undefined): void {
+  private retryOrEnd (terminal: HauynaError | undefined, retryAfter?: number): void {
     if (terminal !== undefined) this.fail(terminal)
-    else if (this.canRetry()) this.scheduleRetry()
+    else if (this.canRetry()) this.scheduleRetry(retryAfter)
     else this.retriesExhausted()
   }
 
@@ -604,8 +604,12 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
     this.socket = undefined
   }
 
-  private scheduleRetry (): void {
-    const delay = retryDelay(this.policy, this.retries)
+  /**
+   * A server that said how long to wait (503 with Retry-After) is waited for at least that long,
+   * spread by the policy's jitter so that the clients it turned away do not all come back at once.
+   */
+  private scheduleRetry (retryAfter = 0): void {
+    const delay = Math.max(Math.round(retryAfter * (1 + this.policy.jitter * Math.random())), retryDelay(this.policy, this.retries))
     this.retries++
     this.setState('reconnecting')
     this.emitter.emit('retry', { attempt: this.retries, delay })

@@ -8,6 +8,8 @@ export interface CloseInfo {
   reason: string
   /** HTTP status of a refused upgrade; only `ws` (Node) reveals it. */
   status?: number
+  /** Milliseconds the server asked to wait before the next attempt (`Retry-After` of a refused upgrade; `ws` only). */
+  retryAfter?: number
 }
 
 export interface SocketEvents {
@@ -16,8 +18,19 @@ export interface SocketEvents {
 }
 
 /** `ws` is an EventEmitter and tells why an upgrade failed; browsers never do. */
+interface UpgradeResponse {
+  statusCode?: number
+  headers?: Record<string, string | string[] | undefined>
+}
+
+/** `Retry-After` in seconds, as milliseconds; an HTTP date or anything else is ignored. */
+function retryAfterOf (response: UpgradeResponse): number | undefined {
+  const value = Number(response.headers?.['retry-after'])
+  return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined
+}
+
 interface UpgradeAware {
-  on?: (event: 'unexpected-response', listener: (request: unknown, response: { statusCode?: number }) => void) => unknown
+  on?: (event: 'unexpected-response', listener: (request: unknown, response: UpgradeResponse) => void) => unknown
   terminate?: () => void
 }
 
@@ -29,6 +42,7 @@ function noop (): void {}
  */
 export class SocketHandle {
   private status: number | undefined
+  private retryAfter: number | undefined
   private done = false
 
   constructor (private readonly socket: WebSocketLike & UpgradeAware, private readonly events: SocketEvents) {
@@ -38,6 +52,7 @@ export class SocketHandle {
     socket.onerror = noop
     socket.on?.('unexpected-response', (_request, response) => {
       this.status = response.statusCode
+      this.retryAfter = retryAfterOf(response)
       // With this listener `ws` leaves the failed handshake to us; closing it ends in close 1006.
       socket.close()
     })
@@ -75,7 +90,7 @@ export class SocketHandle {
   private closed (code: number, reason: string): void {
     if (this.done) return
     this.done = true
-    this.events.close({ code, reason, status: this.status })
+    this.events.close({ code, reason, status: this.status, retryAfter: this.retryAfter })
   }
 }
 

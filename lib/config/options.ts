@@ -47,6 +47,10 @@ export interface HauynaOptions {
   closeTimeout?: number
   /** Milliseconds a new TCP connection has to send its first request head; `0` leaves Node's defaults. */
   handshakeTimeout?: number
+  /** Upgrades handled at once (from request to the end of setup); more get 503 with Retry-After. `0`: no cap. */
+  maxPendingUpgrades?: number
+  /** Seconds a client refused by `maxPendingUpgrades` is told to wait (`Retry-After`). */
+  upgradeRetryAfter?: number
   channels?: { default?: 'allow' | 'deny', policies?: Record<string, ChannelPolicy> }
   permissions?: { group?: PermissionRule, broadcast?: PermissionRule, direct?: PermissionRule }
   presence?: { autoTrack?: boolean, autoUntrack?: boolean, defaultStatus?: string, leaveGrace?: number }
@@ -98,6 +102,8 @@ export interface ResolvedOptions {
   maxQueuedBytesTotal: number
   closeTimeout: number
   handshakeTimeout: number
+  maxPendingUpgrades: number
+  upgradeRetryAfter: number
   channels: { default: 'allow' | 'deny', policies: Record<string, ChannelPolicy> }
   permissions: { group: PermissionRule, broadcast: PermissionRule, direct: PermissionRule }
   presence: { autoTrack: boolean, autoUntrack: boolean, defaultStatus: string, leaveGrace: number }
@@ -115,7 +121,7 @@ export interface ResolvedOptions {
 const known = new Set([
   'path', 'adapter', 'authenticate', 'allowAnonymous', 'allowUnverifiedIdentity', 'heartbeat', 'idleTimeout', 'maxPayload',
   'maxMetaBytes', 'rateLimit', 'maxConnectionsPerUser', 'maxSubscriptionsPerConnection',
-  'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'maxQueuedBytesTotal', 'closeTimeout', 'handshakeTimeout', 'channels', 'permissions', 'presence',
+  'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'maxQueuedBytesTotal', 'closeTimeout', 'handshakeTimeout', 'maxPendingUpgrades', 'upgradeRetryAfter', 'channels', 'permissions', 'presence',
   'resume', 'stats', 'asyncapi', 'health', 'websocket', 'nodeId', 'codec', 'metrics', 'cleanup'
 ])
 
@@ -288,6 +294,8 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
     ...resolveInbox(options, maxPayload),
     closeTimeout: integer('closeTimeout', options.closeTimeout, 1000, 1),
     handshakeTimeout: integer('handshakeTimeout', options.handshakeTimeout, 10_000, 0),
+    maxPendingUpgrades: integer('maxPendingUpgrades', options.maxPendingUpgrades, 0, 0),
+    upgradeRetryAfter: integer('upgradeRetryAfter', options.upgradeRetryAfter, 1, 1),
     channels: resolveChannels(options.channels),
     resume: resolveResume(options.resume),
     permissions: {

@@ -140,7 +140,7 @@ export function createWsMetrics (client: PromClient, registry: Prom.Registry, no
     for (const [type, n] of telemetry.inbound.counts) c.inc({ direction: 'in', type }, n)
     for (const [type, n] of telemetry.outbound.counts) c.inc({ direction: 'out', type }, n)
   })
-  labelled('ws_errors_total', 'Errors by wire code: error frames, refused sockets, refused upgrades (unauthorized)', ['code'], (c) => {
+  labelled('ws_errors_total', 'Errors by wire code: error frames, refused sockets, refused upgrades (unauthorized, overloaded)', ['code'], (c) => {
     for (const [code, n] of telemetry.errors.counts) c.inc({ code }, n)
   })
   gauge('ws_channels_current', 'Channels with a subscriber on this node', () => channelSubscriptions(node).channels)

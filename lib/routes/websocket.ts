@@ -9,6 +9,7 @@ import type { EndpointRouteOptions } from '../config/endpoint-options'
 import type { RealtimeNode } from '../composition/node'
 import { CloseCode } from '../protocol/codes'
 import { holdWrites, releaseWrites } from '../transport/socket-writer'
+import type { UpgradeGate } from './upgrade-gate'
 
 /**
  * @fastify/websocket hands the upgraded TCP socket a ServerResponse it never detaches; that
@@ -59,7 +60,7 @@ function authenticationHook (node: RealtimeNode, endpoint: Endpoint): preValidat
  * validation follows the hooks, so every check is done before the upgrade.
  */
 export function registerEndpointRoute (
-  fastify: FastifyInstance, node: RealtimeNode, endpoint: Endpoint, route: EndpointRouteOptions = {}
+  fastify: FastifyInstance, node: RealtimeNode, endpoint: Endpoint, route: EndpointRouteOptions = {}, gate?: UpgradeGate
 ): void {
   const authenticate = authenticationHook(node, endpoint)
   const preValidation = [authenticate ?? [], route.preValidation ?? []].flat()
@@ -69,7 +70,8 @@ export function registerEndpointRoute (
     url: endpoint.path,
     websocket: true,
     schema: route.schema,
-    onRequest: route.onRequest,
+    onRequest: gate === undefined ? route.onRequest : [gate.admit, route.onRequest ?? []].flat(),
+    onResponse: gate?.answered,
     preValidation: preValidation.length === 0 ? undefined : preValidation,
     preHandler: [route.preHandler ?? [], holdUpgradeWrites].flat(),
     // Upgrades never send an HTTP response: timing them would only hold a timer per socket.
@@ -83,9 +85,16 @@ export function registerEndpointRoute (
         conn = node.session.open(socket, identity, contextOf(request, endpoint))
       } catch (error) {
         failUpgrade(node, socket, error)
+        request.hauynaUpgrade?.()
         return
       }
-      if (conn === undefined) releaseWrites(socket)
+      if (conn === undefined) {
+        releaseWrites(socket)
+        request.hauynaUpgrade?.()
+      } else if (request.hauynaUpgrade !== null) {
+        const release = request.hauynaUpgrade
+        void conn.setup.finally(release)
+      }
     }
   } as never)
 }
