@@ -51,6 +51,8 @@ t.test('past the cap, upgrades get 503 with Retry-After; places come back as han
   t.equal(pending(), 2, 'before authenticate ran')
   gate.release()
   await Promise.all([first, second])
+  const plain = await server.app.inject({ method: 'GET', url: '/ws?userId=gina' })
+  t.equal(plain.statusCode, 404, 'a plain GET (no upgrade) is not counted: 404 as without the cap')
   t.equal((await upgradeStatus(server.url({ userId: 'carol' }))).status, 101, 'both places free once their setups ended')
 
   // A refusal answered over HTTP frees its place, and so does a socket that goes mid-handshake.

@@ -13,10 +13,6 @@ export class UpgradeGate {
 
   constructor (private readonly max: number, private readonly retryAfter: number, private readonly refused: () => void) {}
 
-  get size (): number {
-    return this.pending
-  }
-
   /** The route's first onRequest hook. */
   readonly admit = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     if (!request.ws) {
