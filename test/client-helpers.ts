@@ -3,6 +3,7 @@ import WebSocket from 'ws'
 import {
   type AppMessages, type ClientEvents, type ClientOptions, type ClientState, HauynaClient, type WebSocketLike
 } from '../lib/client/index'
+import type { HauynaOptions } from '../lib/index'
 import { type Server, startServer, until } from './helpers'
 
 /** What these helpers need of a client, whatever its app message types. */
@@ -89,5 +90,29 @@ export class BrowserLikeWebSocket implements WebSocketLike {
 export async function cutAndReconnect (server: Server, client: Pick<HauynaClient, 'connectionId' | 'state'>): Promise<void> {
   const first = client.connectionId as string
   server.app.connections.get(first)?.socket.terminate()
+  await until(() => client.state === 'open' && client.connectionId !== first, 3000, 'a new connection')
+}
+
+/** A server whose upgrades can be refused for a while (503, which the SDK retries): a client kept away for sure. */
+export async function gatedServer (t: Test, options: HauynaOptions): Promise<{ server: Server, gate: { closed: boolean } }> {
+  const gate = { closed: false }
+  const server = await startServer(t, {
+    ...options,
+    authenticate: (request) => {
+      if (gate.closed) throw Object.assign(new Error('not now'), { statusCode: 503 })
+      return { id: (request.query as { userId: string }).userId }
+    }
+  })
+  return { server, gate }
+}
+
+/** Cuts the client's socket from the server's side, runs `meanwhile` while it cannot come back, then lets it. */
+export async function whileAway (server: Server, gate: { closed: boolean }, client: Observable & Pick<HauynaClient, 'connectionId'>, meanwhile: () => Promise<void>): Promise<void> {
+  const first = client.connectionId as string
+  gate.closed = true
+  server.app.connections.get(first)?.socket.terminate()
+  await untilState(client, 'reconnecting')
+  await meanwhile()
+  gate.closed = false
   await until(() => client.state === 'open' && client.connectionId !== first, 3000, 'a new connection')
 }

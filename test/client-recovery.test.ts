@@ -1,7 +1,7 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import type { HauynaClient, Unsubscribe } from '../lib/client/index'
 import { type HauynaOptions, redisAdapter } from '../lib/index'
-import { createClient, nextEvent, record, untilState } from './client-helpers'
+import { createClient, gatedServer, nextEvent, record, untilState, whileAway } from './client-helpers'
 import { ClusterNode } from './cluster-nodes'
 import { delay, type Server, startServer, until } from './helpers'
 import { REDIS_URL, requireRedis, skipRedis, testPrefix } from './redis-helpers'
@@ -33,30 +33,6 @@ function subscribeSeen (client: HauynaClient, channel: string, since?: { offset:
   return { seen, subscription }
 }
 
-/** A server whose upgrades can be refused for a while (503, which the SDK retries): a client kept away for sure. */
-async function gatedServer (t: Test, channels: HauynaOptions['channels']): Promise<{ server: Server, gate: { closed: boolean } }> {
-  const gate = { closed: false }
-  const server = await startServer(t, {
-    channels,
-    authenticate: (request) => {
-      if (gate.closed) throw Object.assign(new Error('not now'), { statusCode: 503 })
-      return { id: (request.query as { userId: string }).userId }
-    }
-  })
-  return { server, gate }
-}
-
-/** Cuts the client's socket from the server's side, runs `meanwhile` while it cannot come back, then lets it. */
-async function whileAway (server: Server, gate: { closed: boolean }, client: HauynaClient, meanwhile: () => Promise<void>): Promise<void> {
-  const first = client.connectionId as string
-  gate.closed = true
-  server.app.connections.get(first)?.socket.terminate()
-  await untilState(client, 'reconnecting')
-  await meanwhile()
-  gate.closed = false
-  await until(() => client.state === 'open' && client.connectionId !== first, 3000, 'a new connection')
-}
-
 async function publish (server: Server, channel: string, data: unknown[]): Promise<void> {
   for (const item of data) await server.app.channels.broadcastTo(channel, item)
 }
@@ -74,7 +50,7 @@ function subscribeFrames (server: Server): Array<Record<string, unknown>> {
 }
 
 t.test('a cut connection resumes where the app was: the missed messages once, in order, replayed, then live', async (t) => {
-  const { server, gate } = await gatedServer(t, keeping(100))
+  const { server, gate } = await gatedServer(t, { channels: keeping(100) })
   const sent = subscribeFrames(server)
   const client = createClient(t, server.url({ userId: 'alice' }), { retry: fast })
   const recoveries = record(client, 'recovery')
@@ -112,7 +88,7 @@ t.test('a cut connection resumes where the app was: the missed messages once, in
 })
 
 t.test('a resubscribe with nothing missed recovers nothing and replays nothing', async (t) => {
-  const { server, gate } = await gatedServer(t, keeping(100))
+  const { server, gate } = await gatedServer(t, { channels: keeping(100) })
   const client = createClient(t, server.url({ userId: 'alice' }), { retry: fast })
   const { seen, subscription } = subscribeSeen(client, 'room')
   await client.start()
@@ -127,7 +103,7 @@ t.test('a resubscribe with nothing missed recovers nothing and replays nothing',
 })
 
 t.test('a new epoch (the server restarted with its memory adapter): recovered false, nothing replayed, the new stream followed', async (t) => {
-  const { server, gate } = await gatedServer(t, keeping(100))
+  const { server, gate } = await gatedServer(t, { channels: keeping(100) })
   const client = createClient(t, server.url({ userId: 'alice' }), { retry: fast })
   const { seen, subscription } = subscribeSeen(client, 'room')
   await client.start()
@@ -153,7 +129,7 @@ t.test('a new epoch (the server restarted with its memory adapter): recovered fa
 })
 
 t.test('an offset older than the history kept: recovered false, nothing replayed, live messages follow', async (t) => {
-  const { server, gate } = await gatedServer(t, keeping(3))
+  const { server, gate } = await gatedServer(t, { channels: keeping(3) })
   const client = createClient(t, server.url({ userId: 'alice' }), { retry: fast })
   const { seen, subscription } = subscribeSeen(client, 'room')
   await client.start()
@@ -250,7 +226,7 @@ t.test('duplicates (offsets the app has already, in the same epoch) are dropped;
 })
 
 t.test('a channel without history: no since, no recovery event, no position', async (t) => {
-  const { server, gate } = await gatedServer(t, keeping(100))
+  const { server, gate } = await gatedServer(t, { channels: keeping(100) })
   const sent = subscribeFrames(server)
   const client = createClient(t, server.url({ userId: 'alice' }), { retry: fast })
   const recoveries = record(client, 'recovery')

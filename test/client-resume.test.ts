@@ -1,25 +1,18 @@
 import t, { type Test } from 'tap'
-import type { HauynaOptions } from '../lib/index'
-import { createClient, record, untilState } from './client-helpers'
-import { connect, type Frame, type Server, startServer, until } from './helpers'
+import { createClient, gatedServer, record, whileAway } from './client-helpers'
+import { connect, type Frame, type Server, until } from './helpers'
 
 // The SDK's side of session resume: after a drop it sends `resume` with its old connection's
 // token instead of subscribing again, and others see no leave and no join.
 
 const fast = { baseDelay: 20, maxDelay: 80, backoffMultiplier: 2, jitter: 0 }
 
-async function gatedServer (t: Test, window: number): Promise<{ server: Server, gate: { closed: boolean }, frames: Frame[] }> {
-  const gate = { closed: false }
-  const options: HauynaOptions = {
+/** A gated server (see client-helpers) with resume on, and every subscribe and resume frame the SDK clients (not `watcher`) send. */
+async function resumingServer (t: Test, window: number): Promise<{ server: Server, gate: { closed: boolean }, frames: Frame[] }> {
+  const { server, gate } = await gatedServer(t, {
     resume: { window },
-    channels: { policies: { room: { presence: true }, news: { history: { size: 50, ttl: 60_000 } } } },
-    authenticate: (request) => {
-      if (gate.closed) throw Object.assign(new Error('not now'), { statusCode: 503 })
-      return { id: (request.query as { userId: string }).userId }
-    }
-  }
-  const server = await startServer(t, options)
-  // Every subscribe and resume frame the SDK clients (not `watcher`) send, in order.
+    channels: { policies: { room: { presence: true }, news: { history: { size: 50, ttl: 60_000 } } } }
+  })
   const frames: Frame[] = []
   server.app.events.on('connect', (conn) => {
     if (conn.userId === 'watcher') return
@@ -31,18 +24,8 @@ async function gatedServer (t: Test, window: number): Promise<{ server: Server, 
   return { server, gate, frames }
 }
 
-async function dropAndReturn (server: Server, gate: { closed: boolean }, client: { connectionId: string | undefined, state: string }, meanwhile: () => Promise<void>): Promise<void> {
-  const first = client.connectionId as string
-  gate.closed = true
-  server.app.connections.get(first)?.socket.terminate()
-  await untilState(client as never, 'reconnecting')
-  await meanwhile()
-  gate.closed = false
-  await until(() => client.state === 'open' && client.connectionId !== first, 3000, 'a new connection')
-}
-
 t.test('a reconnect takes the session over: no subscribe sent again, no leave or join seen, history recovered', async (t) => {
-  const { server, gate, frames } = await gatedServer(t, 5000)
+  const { server, gate, frames } = await resumingServer(t, 5000)
   const watcher = await connect(server.url({ userId: 'watcher' }))
   await watcher.request({ type: 'subscribe', channel: 'room' })
   const client = createClient(t, server.url({ userId: 'alice' }), { retry: fast })
@@ -57,7 +40,7 @@ t.test('a reconnect takes the session over: no subscribe sent again, no leave or
   await until(() => news.length === 1, 2000, 'the first message')
   await until(() => watcher.frames.some((f) => f.type === 'presence_diff' && 'alice' in f.joins), 2000, 'alice joining')
 
-  await dropAndReturn(server, gate, client, async () => {
+  await whileAway(server, gate, client, async () => {
     for (const data of ['away 1', 'away 2']) await server.app.channels.broadcastTo('news', data)
   })
   await until(() => news.length === 3, 3000, 'the missed messages')
@@ -76,13 +59,13 @@ t.test('a reconnect takes the session over: no subscribe sent again, no leave or
 })
 
 t.test('a session gone (the window over) or resume off: the client subscribes again itself', async (t) => {
-  const { server, gate, frames } = await gatedServer(t, 200)
+  const { server, gate, frames } = await resumingServer(t, 200)
   const client = createClient(t, server.url({ userId: 'alice' }), { retry: fast })
   const news: unknown[] = []
   const subscribed = client.subscribe('news', (m) => { news.push(m.data) }).subscribed
   await client.start()
   await subscribed
-  await dropAndReturn(server, gate, client, async () => {
+  await whileAway(server, gate, client, async () => {
     await server.app.channels.broadcastTo('news', 'missed')
     await new Promise((resolve) => setTimeout(resolve, 400))
   })
@@ -95,20 +78,20 @@ t.test('a session gone (the window over) or resume off: the client subscribes ag
   await plain.start()
   await ready
   const before = frames.length
-  await dropAndReturn(server, gate, plain, async () => {})
+  await whileAway(server, gate, plain, async () => {})
   await until(() => frames.length === before + 1, 2000, 'bob subscribing again')
   t.equal(frames[before].type, 'subscribe', 'resume: false never sends resume')
 })
 
 t.test('a channel the app left while away is left on the server too', async (t) => {
-  const { server, gate } = await gatedServer(t, 5000)
+  const { server, gate } = await resumingServer(t, 5000)
   const client = createClient(t, server.url({ userId: 'alice' }), { retry: fast })
   const leave = client.subscribe('room', () => {})
   const ready = client.subscribe('news', () => {}).subscribed
   await client.start()
   await ready
   await leave.subscribed
-  await dropAndReturn(server, gate, client, async () => { await leave() })
+  await whileAway(server, gate, client, async () => { await leave() })
   await until(async () => (await server.app.channels.subscribers('room')).length === 0 &&
     (await server.app.channels.subscribers('news')).length === 1, 3000, 'room left, news kept')
   t.same((await server.app.channels.subscribers('news')).map((s) => s.userId), ['alice'])

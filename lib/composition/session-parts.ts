@@ -69,14 +69,12 @@ export function buildSessionParts (deps: SessionPartsDeps): SessionParts {
 
 /** Session resume over the adapter's stores: what a resumed session restores goes through the same paths as a client's own messages. */
 function buildResumption (window: number, deps: SessionPartsDeps, context: HandlerContext, errors: ErrorSink): Resumption {
-  const { stores, presence } = deps
+  const { stores } = deps
   return new Resumption({
     window,
     store: stores.sessions,
     presenceOf: async (conn) => (await stores.presence.get(conn.userId)).find((entry) => entry.connectionId === conn.id),
-    present: async (conn, state) => {
-      if (!await presence.update(conn, state)) await presence.track(conn, state)
-    },
+    present: async (conn, state) => { await builtinTypes.presence.handler(conn, { type: 'presence', ...state }, context) },
     subscribe: async (conn, channel, options) => {
       try {
         await builtinTypes.subscribe.handler(conn, { type: 'subscribe', channel, ...options }, context)

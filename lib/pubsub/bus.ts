@@ -45,10 +45,11 @@ export class Bus<D extends Deliverable, S extends Delivery> {
   }
 
   deliver (topic: string, envelope: Envelope): number {
-    if (envelope.offset !== undefined) return this.deliverPlaced(topic, envelope, envelope.offset)
     const started = performance.now()
-    const count = this.hub.deliver(topic, envelope)
-    this.meter.delivered(envelope.payload, count, performance.now() - started)
+    const placed = envelope.offset === undefined ? envelope : this.placed(envelope, envelope.offset)
+    if (placed === undefined) return 0
+    const count = this.hub.deliver(topic, placed)
+    this.meter.delivered(placed.payload, count, performance.now() - started)
     return count
   }
 
@@ -61,14 +62,10 @@ export class Bus<D extends Deliverable, S extends Delivery> {
     return payload === undefined ? Promise.resolve(0) : this.adapter.publish(topic, { payload, origin, skip }).catch(this.countFailure)
   }
 
-  /** A history channel's message: its offset and epoch written in, once for every local subscriber. */
-  private deliverPlaced (topic: string, envelope: Envelope, offset: number): number {
-    const started = performance.now()
+  /** A history channel's message with its offset and epoch written in, once for every local subscriber; `undefined` when the codec drops it. */
+  private placed (envelope: Envelope, offset: number): Envelope | undefined {
     const payload = placeMessage(this.codec, envelope.payload, offset, envelope.epoch as string)
-    if (payload === undefined) return 0
-    const count = this.hub.deliver(topic, { ...envelope, payload })
-    this.meter.delivered(payload, count, performance.now() - started)
-    return count
+    return payload === undefined ? undefined : { ...envelope, payload }
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { HistoryEntry, HistoryStore, MemberStore, StreamPosition } from '../adapters/adapter'
+import type { HistoryEntry, HistoryPolicy, HistoryStore, MemberStore, StreamPosition } from '../adapters/adapter'
 import type { ChannelSubscription, Connection } from '../connection/connection'
 import { channelTopic } from '../pubsub/topics'
 import { releaseHeld } from '../pubsub/topic-hub'
@@ -164,7 +164,7 @@ export class ChannelsService {
     }
     const subscription = await this.join(conn, channel, options, true)
     try {
-      subscription.floor = await this.answerFromHistory(conn, channel, options.since, ref)
+      subscription.floor = await this.answerFromHistory(conn, channel, history, options.since, ref)
     } catch (error) {
       // Without its answer, the subscription would start with a gap nobody knows of.
       await this.leave(conn, channel)
@@ -175,8 +175,9 @@ export class ChannelsService {
   }
 
   /** `subscribed` with the stream's position, and the missed messages when every one is kept; resolves to what the subscriber has. */
-  private async answerFromHistory (conn: Connection, channel: string, since: StreamPosition | undefined, ref?: Ref): Promise<StreamPosition> {
-    const policy = this.policies.for(channel).history as NonNullable<ReturnType<ChannelPolicies['for']>['history']>
+  private async answerFromHistory (
+    conn: Connection, channel: string, policy: HistoryPolicy, since: StreamPosition | undefined, ref?: Ref
+  ): Promise<StreamPosition> {
     const topic = channelTopic(channel)
     const read = since === undefined
       ? { ...await this.deps.history.position(topic, policy), entries: [], complete: false }
