@@ -1,19 +1,15 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import t, { type Test } from 'tap'
 import { buildChatApp } from '../example/chat/app'
-import { IN_CI } from './helpers'
+import { newUser, openPage } from '../scripts/chromium'
+import { appAndBrowser, chromiumHere, skipWithoutChromium } from './browser-helpers'
 
 // The example chat page in Debian's headless Chromium, speaking through the SDK bundle.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const BUNDLE = join(__dirname, '..', 'dist/client/hauyna-client.js')
 const SCREENSHOT = '/tmp/chat.png'
-const ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'
-]
 
 async function startChat (port: number): Promise<FastifyInstance> {
   const app = await buildChatApp({ logger: false })
@@ -21,19 +17,8 @@ async function startChat (port: number): Promise<FastifyInstance> {
   return app
 }
 
-function portOf (app: FastifyInstance): number {
-  const address = app.server.address()
-  return typeof address === 'object' && address !== null ? address.port : 0
-}
-
 async function openChat (browser: Browser, port: number, userId: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 900, height: 520 } })
-  const problems: string[] = []
-  page.on('pageerror', (error) => problems.push(error.message))
-  await page.goto(`http://127.0.0.1:${port}/?userId=${userId}&room=lobby`)
-  await page.getByTestId('status').filter({ hasText: /^open$/ }).waitFor({ timeout: 10_000 })
-  if (problems.length > 0) throw new Error(`page errors for ${userId}: ${problems.join('; ')}`)
-  return page
+  return openPage(await newUser(browser), `http://127.0.0.1:${port}/?userId=${userId}&room=lobby`)
 }
 
 /** Waits until the page's log holds `count` lines matching `text`. */
@@ -48,20 +33,11 @@ async function say (page: Page, text: string): Promise<void> {
   await page.getByRole('button', { name: 'Send' }).click()
 }
 
-// Without Chromium the test is skipped loudly on a developer's machine, and fails in CI.
-const missing = existsSync(CHROMIUM)
-  ? undefined
-  : `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; .ci/run does this)`
-const skip = missing !== undefined && !IN_CI
-if (skip) console.error(`\n${'!'.repeat(100)}\n!!! SKIPPING the headless-Chromium chat test: ${missing}\n${'!'.repeat(100)}\n`)
+const skip = skipWithoutChromium('the headless-Chromium chat test')
 
 /** A chat server and a browser, both closed when `t` ends, with alice's and bob's pages open in the lobby. */
 async function twoUsers (t: Test): Promise<{ app: FastifyInstance, port: number, browser: Browser, alice: Page, bob: Page }> {
-  const app = await startChat(0)
-  t.teardown(() => app.close())
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
-  t.teardown(() => browser.close())
-  const port = portOf(app)
+  const { app, port, browser } = await appAndBrowser(t, () => buildChatApp({ logger: false }))
   const alice = await openChat(browser, port, 'alice')
   const bob = await openChat(browser, port, 'bob')
   await logLines(alice, 'joined #lobby')
@@ -69,14 +45,8 @@ async function twoUsers (t: Test): Promise<{ app: FastifyInstance, port: number,
   return { app, port, browser, alice, bob }
 }
 
-/** Fails in CI when Chromium is missing (the test is skipped loudly elsewhere); `true` when it can run. */
-function chromiumHere (t: Test): boolean {
-  if (missing !== undefined) t.fail(`CI must run the browser test: ${missing}`)
-  return missing === undefined
-}
-
 t.test('the chat page in headless Chromium: two users, a message, a server restart, another message', {
-  skip: skip ? `SKIPPED LOUDLY: ${missing}` : false
+  skip
 }, async (t) => {
   if (!chromiumHere(t)) return
   t.ok(existsSync(BUNDLE), 'the SDK bundle is built (npm run build)')
@@ -111,7 +81,7 @@ t.test('the chat page in headless Chromium: two users, a message, a server resta
 })
 
 t.test('the chat page shows what was said while it was away, and a new page what was said before', {
-  skip: skip ? `SKIPPED LOUDLY: ${missing}` : false
+  skip
 }, async (t) => {
   if (!chromiumHere(t)) return
   const { app, port, browser, alice, bob } = await twoUsers(t)

@@ -69,6 +69,31 @@ t.test('CONNECT, PRESENCE_UPDATE, HEARTBEAT, DISCONNECT as the document describe
   t.same(alice.frames.map((f) => f.type), ['CONNECT', 'HEARTBEAT_ACK'], 'no frame outside the document')
 })
 
+t.test('the other users hear of a connect, a status change and a disconnect as PRESENCE_UPDATE', async (t) => {
+  const server = await start(t)
+  const bob = new SeedClient(server.ws('?userId=bob'))
+  await bob.frame('CONNECT')
+  const alice = new SeedClient(server.ws('?userId=alice'))
+  await alice.frame('CONNECT')
+  const updates = async (n: number): Promise<Frame[]> => {
+    await until(() => bob.frames.filter((f) => f.type === 'PRESENCE_UPDATE').length >= n, 3000, `${n} updates`)
+    return bob.frames.filter((f) => f.type === 'PRESENCE_UPDATE')
+  }
+
+  const [connected] = await updates(1)
+  t.match(connected, { userId: 'alice', payload: { status: 'online', metadata: {} } })
+  t.match(connected.timestamp, iso)
+
+  alice.send('PRESENCE_UPDATE', { payload: { status: 'busy', metadata: { device: 'phone' } } })
+  t.match((await updates(2))[1], { userId: 'alice', payload: { status: 'busy', metadata: { device: 'phone' } } })
+
+  alice.send('DISCONNECT')
+  await alice.closed
+  t.match((await updates(3))[2], { userId: 'alice', payload: { status: 'offline' } })
+  t.same(Object.keys(connected).sort(), ['payload', 'timestamp', 'type', 'userId'])
+  t.same(alice.frames.map((f) => f.type), ['CONNECT'], 'alice hears nothing of her own changes')
+})
+
 t.test('a missing userId is a protocol error: 1002', async (t) => {
   const server = await start(t)
   const anonymous = new SeedClient(server.ws(''))

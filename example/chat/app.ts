@@ -1,22 +1,13 @@
 import { Type } from '@sinclair/typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import hauyna, { type HauynaOptions, schemas } from '../../lib/index'
+import { servePage } from '../page'
 
 const NotifyBody = Type.Object({
   channel: schemas.Name,
   data: Type.Unknown()
 })
-
-/** The bundle's text, or `undefined` when it has not been built. */
-async function clientBundle (): Promise<string | undefined> {
-  try {
-    return await readFile(require.resolve('fastify-hauyna/client/browser'), 'utf8')
-  } catch {
-    return undefined
-  }
-}
 
 const HistoryQuery = Type.Object({
   channel: schemas.Name,
@@ -67,15 +58,6 @@ export async function buildChatApp (options: { logger?: boolean, adapter?: Hauyn
 
   app.get('/users', async () => (await app.presence.list()).map((p) => ({ userId: p.userId, status: p.status })))
 
-  const page = await readFile(join(__dirname, 'public', 'index.html'), 'utf8')
-  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(page))
-
-  // The client SDK's browser bundle (`npm start` builds it first), found through the package's own
-  // exports as an app depending on fastify-hauyna would find it.
-  app.get('/hauyna-client.js', async (_request, reply) => {
-    const bundle = await clientBundle()
-    if (bundle === undefined) return reply.code(503).send({ error: 'the client bundle is not built: run npm run build' })
-    return reply.type('text/javascript; charset=utf-8').send(bundle)
-  })
+  await servePage(app, join(__dirname, 'public', 'index.html'))
   return app
 }

@@ -28,6 +28,9 @@ export const presenceCodec: Codec = {
         return { type: 'HEARTBEAT_ACK', timestamp: message.serverTs }
       case 'error':
         return { type: 'ERROR', code: message.code, message: message.message }
+      case 'direct':
+        // The server's own direct messages are already frames of the document (app.ts).
+        return message.from === null ? message.data as object : message
       default:
         return message
     }
