@@ -66,6 +66,7 @@ const all = quick
       { name: 'latency 50/s × 1k', scenario: 'latency', params: { subscribers: 1000, rate: 50, seconds: 5 }, crossNode: true, history: true },
       { name: 'memory 10k idle', scenario: 'memory', params: { connections: 10000 } },
       { name: 'connect 5k', scenario: 'connectRate', params: { connections: 5000 } },
+      { name: 'connect 10k', scenario: 'connectRate', params: { connections: 10000 } },
       { name: 'presence.list() 10k users', scenario: 'presenceList', params: { users: 10000 }, targets: ['hauyna'], serverCall: 'presenceList' },
       { name: 'presence update 50/s × 1k watchers', scenario: 'presenceFanout', params: { watchers: 1000, rate: 50, seconds: 5 }, targets: ['hauyna'] },
       { name: 'channels 1k × 10', scenario: 'channels', params: { rooms: 1000, members: 10, seconds: 5 } },

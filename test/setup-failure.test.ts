@@ -31,7 +31,8 @@ t.test('an identity with an invalid group name closes with 1011', async (t) => {
 
 t.test('an adapter whose subscribe rejects closes with 1011', async (t) => {
   const adapter = memoryAdapter()
-  adapter.subscribe = async () => { throw new Error('adapter unavailable') }
+  // The node takes the `all` topic as it starts: only the user's own topic fails, at connect.
+  adapter.subscribe = async (topic) => { if (topic.startsWith('user:')) throw new Error('adapter unavailable') }
   await expectSetupFailure(t, { adapter }, { message: /adapter unavailable/, userId: 'alice' })
 })
 

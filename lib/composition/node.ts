@@ -53,6 +53,7 @@ export class RealtimeNode {
       nodeId: this.nodeId,
       adapter: this.adapter,
       hub: this.hub,
+      audience: this.directory,
       codec: options.codec,
       meter: this.meter,
       cluster: {
@@ -130,6 +131,11 @@ export class RealtimeNode {
     let groups = 0
     for (const topic of this.hub.topicNames()) if (isGroupTopic(topic)) groups++
     return groups
+  }
+
+  /** Topics with a subscriber on this node (channels, groups, users, `all`). */
+  get topicCount (): number {
+    return this.bus.topicCount
   }
 
   start (): Promise<void> {

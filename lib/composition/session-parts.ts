@@ -55,7 +55,6 @@ export function buildSessionParts (deps: SessionPartsDeps): SessionParts {
   const steps = departureSteps({
     channels,
     groups,
-    topics: bus,
     presence,
     events,
     autoUntrack: options.presence.autoUntrack,

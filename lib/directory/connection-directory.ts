@@ -27,18 +27,30 @@ export class ConnectionDirectory {
     return this.byUser.get(userId)?.size ?? 0
   }
 
-  add (conn: Connection): void {
-    this.byId.set(conn.id, conn)
-    let set = this.byUser.get(conn.userId)
-    if (set === undefined) this.byUser.set(conn.userId, set = new Set())
-    set.add(conn)
+  /** The user's connections here, as the bus delivers to them (no copy). */
+  ofUserSet (userId: string): ReadonlySet<Connection> | undefined {
+    return this.byUser.get(userId)
   }
 
-  remove (conn: Connection): void {
-    this.byId.delete(conn.id)
+  /** Returns `true` for the user's first connection here. */
+  add (conn: Connection): boolean {
+    this.byId.set(conn.id, conn)
     const set = this.byUser.get(conn.userId)
-    set?.delete(conn)
-    if (set?.size === 0) this.byUser.delete(conn.userId)
+    if (set !== undefined) {
+      set.add(conn)
+      return false
+    }
+    this.byUser.set(conn.userId, new Set([conn]))
+    return true
+  }
+
+  /** Returns `true` when the user's last connection here went. */
+  remove (conn: Connection): boolean {
+    if (!this.byId.delete(conn.id)) return false
+    const set = this.byUser.get(conn.userId)
+    if (set === undefined || !set.delete(conn) || set.size > 0) return false
+    this.byUser.delete(conn.userId)
+    return true
   }
 
   get size (): number {

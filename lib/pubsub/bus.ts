@@ -3,12 +3,16 @@ import type { Adapter, AdapterNode, Appended, ClusterListener, Envelope, History
 import { deliveredLocally } from '../errors'
 import type { Meter } from '../observe/meter'
 import { type Codec, encodeMessage, placeMessage } from '../protocol/codec'
+import { audienceOf, deliverToAudience, type LocalAudience } from './local-audience'
 import type { Deliverable, Delivery, TopicHub } from './topic-hub'
+import { ALL_TOPIC, userTopic } from './topics'
 
 export interface BusDeps<D extends Deliverable, S extends Delivery> {
   nodeId: string
   adapter: Adapter
   hub: TopicHub<D, S>
+  /** Who the user and `all` topics reach here (the connection directory). */
+  audience: LocalAudience<D>
   codec: Codec | undefined
   meter: Pick<Meter, 'delivered' | 'publishFailed'>
   /** What the adapter tells this node about the cluster: the services, above this layer, act on it. */
@@ -25,6 +29,7 @@ export class Bus<D extends Deliverable, S extends Delivery> {
   private readonly nodeId: string
   private readonly adapter: Adapter
   private readonly hub: TopicHub<D, S>
+  private readonly audience: LocalAudience<D>
   private readonly codec: Codec | undefined
   private readonly meter: Pick<Meter, 'delivered' | 'publishFailed'>
   private readonly cluster: ClusterListener
@@ -33,22 +38,28 @@ export class Bus<D extends Deliverable, S extends Delivery> {
     this.nodeId = deps.nodeId
     this.adapter = deps.adapter
     this.hub = deps.hub
+    this.audience = deps.audience
     this.codec = deps.codec
     this.meter = deps.meter
     this.cluster = deps.cluster
   }
 
-  /** Starts the adapter with this node: deliveries come to the bus, the rest to the cluster listener. */
-  start (): Promise<void> {
+  /**
+   * Starts the adapter with this node: deliveries come to the bus, the rest to the cluster
+   * listener. The `all` topic reaches every connection, so the node takes it for its lifetime.
+   */
+  async start (): Promise<void> {
     const node: AdapterNode = { ...this.cluster, nodeId: this.nodeId, deliver: (topic, envelope) => this.deliver(topic, envelope) }
-    return this.adapter.init(node)
+    await this.adapter.init(node)
+    await this.adapter.subscribe(ALL_TOPIC)
   }
 
   deliver (topic: string, envelope: Envelope): number {
     const started = performance.now()
     const placed = envelope.offset === undefined ? envelope : this.placed(envelope, envelope.offset)
     if (placed === undefined) return 0
-    const count = this.hub.deliver(topic, placed)
+    const recipients = audienceOf(this.audience, topic)
+    const count = recipients === undefined ? this.hub.deliver(topic, placed) : deliverToAudience(recipients, placed.payload, placed.skip)
     this.meter.delivered(placed.payload, count, performance.now() - started)
     return count
   }
@@ -90,5 +101,21 @@ export class Bus<D extends Deliverable, S extends Delivery> {
 
   leave (subscriber: D, topic: string): Promise<void> | undefined {
     return this.hub.remove(topic, subscriber) ? this.adapter.unsubscribe(topic) : undefined
+  }
+
+  /** The user's first connection here: the adapter brings this node the user's topic. */
+  userArrived (userId: string): Promise<void> {
+    return this.adapter.subscribe(userTopic(userId))
+  }
+
+  /** The user's last connection here closed. */
+  userLeft (userId: string): Promise<void> {
+    return this.adapter.unsubscribe(userTopic(userId))
+  }
+
+  /** Topics with a subscriber here: the hub's, each connected user's, and `all`. */
+  get topicCount (): number {
+    const users = this.audience.userCount
+    return this.hub.topicCount + users + (users > 0 ? 1 : 0)
   }
 }

@@ -19,6 +19,12 @@ export interface TopicJoiner {
   leave (conn: Connection, topic: string): Promise<void> | undefined
 }
 
+/** A user's own topic on this node, taken with the user's first connection here and given up with the last. */
+export interface UserTopics {
+  userArrived (userId: string): Promise<void>
+  userLeft (userId: string): Promise<void>
+}
+
 /** This node's subscribers, by topic. */
 export interface TopicView {
   subscribers (topic: string): ReadonlyMap<Connection, ChannelSubscription | null> | undefined

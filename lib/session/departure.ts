@@ -2,7 +2,6 @@ import type { Connection } from '../connection/connection'
 import { ConnectionState } from '../connection/state'
 import type { CleanupStep } from '../util/cleanup-queue'
 import type { Later } from '../util/deferrals'
-import { ALL_TOPIC, userTopic } from '../pubsub/topics'
 import type { PresenceService } from '../services/presence'
 
 /** A closed connection, already out of the registry, whose resources are still held. */
@@ -18,7 +17,6 @@ export interface Departure {
 export interface DepartureDeps {
   channels: { detach (conn: Connection, presenceLeave: Later): Promise<void> }
   groups: { detach (conn: Connection): Promise<void> }
-  topics: { leave (conn: Connection, topic: string): Promise<void> | undefined }
   presence: Pick<PresenceService, 'untrack'>
   /** Runs the `disconnect` listeners, the built-in one first. */
   events: { emitAfter (first: ((...args: never[]) => unknown) | undefined, event: string, args: unknown[]): Promise<void> }
@@ -40,10 +38,6 @@ export function departureSteps (deps: DepartureDeps): ReadonlyArray<CleanupStep<
     },
     async function leaveGroups ({ conn }: Departure) {
       await deps.groups.detach(conn)
-    },
-    async function leaveOwnTopics ({ conn }: Departure) {
-      await deps.topics.leave(conn, userTopic(conn.userId))
-      await deps.topics.leave(conn, ALL_TOPIC)
     },
     async function untrackPresence ({ conn, resumable }: Departure) {
       if (deps.autoUntrack) await (resumable ? deps.resumeGrace : deps.grace)(async () => { await deps.presence.untrack(conn) })

@@ -10,7 +10,7 @@ import { CloseCode, ErrorCode } from '../protocol/codes'
 import type { EventsService } from '../services/events'
 import type { ConnectionsService } from '../services/connections'
 import type { GroupsService } from '../services/groups'
-import type { TopicJoiner } from '../services/ports'
+import type { UserTopics } from '../services/ports'
 import type { PresenceService } from '../services/presence'
 import type { CleanupQueue } from '../util/cleanup-queue'
 import type { Deferrals } from '../util/deferrals'
@@ -53,7 +53,7 @@ export interface SessionDeps extends SessionParts {
   log: FastifyBaseLogger
   meter: Meter
   directory: ConnectionDirectory
-  topics: TopicJoiner
+  topics: UserTopics
   events: EventsService
   groups: GroupsService
   connections: Pick<ConnectionsService, 'registered' | 'unregistered'>

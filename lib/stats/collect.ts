@@ -76,7 +76,7 @@ export async function collectStats (node: RealtimeNode, detail: boolean): Promis
     endpoints: node.endpoints.map(({ path, connections }) => ({ path, connections })),
     groups: node.localGroups,
     presence: await node.presence.count(),
-    topics: node.hub.topicCount,
+    topics: node.topicCount,
     messages: { in: meter.messagesIn, out: meter.messagesOut },
     errors: meter.errors,
     rateLimited: meter.rateLimited,
