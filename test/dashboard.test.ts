@@ -42,7 +42,7 @@ t.test('dashboard: true serves the page and a live feed at /ws/dashboard; the ti
   const page = await fetch(`${server.http}/ws/dashboard`)
   t.equal(page.status, 200)
   t.match(page.headers.get('content-type'), /^text\/html/)
-  t.match(await page.text(), /<canvas|getContext\('2d'\)/, 'the page draws on canvases')
+  t.match(await page.text(), /getContext\('2d'\)/, 'the page draws on canvases')
   t.notOk(internalsOf(server.app).dashboardSampling, 'no sampling while no page is open')
 
   const feed = await openFeed(server.url({}, '/ws/dashboard'))
