@@ -95,11 +95,7 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
   if (options.stats !== false) registerStatsRoute(fastify, node, options.stats)
   if (options.asyncapi !== false) registerAsyncApiRoute(fastify, node, options.asyncapi)
   if (options.health !== false) registerHealthRoute(fastify, node, options.health.path)
-  if (options.dashboard !== false) {
-    const feed = await registerDashboardRoute(fastify, node, options.dashboard)
-    feeds.set(info, feed)
-    fastify.addHook('preClose', async () => feed.close())
-  }
+  if (options.dashboard !== false) feeds.set(info, await registerDashboardRoute(fastify, node, options.dashboard))
 
   node.session.heartbeat.start()
   fastify.addHook('preClose', async () => {

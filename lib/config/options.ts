@@ -69,7 +69,7 @@ export interface HauynaOptions {
    * The live dashboard: a page and its WebSocket at one path (`/ws/dashboard`), sampling the
    * stats every `interval` ms (2000) while a page is open; `onRequest` guards both. Off by default.
    */
-  dashboard?: { path?: string, interval?: number, onRequest?: onRequestHookHandler | onRequestHookHandler[] } | boolean
+  dashboard?: ({ path?: string, interval?: number } & Pick<EndpointHooks, 'onRequest'>) | boolean
   cleanup?: Partial<CleanupOptions>
   websocket?: WebsocketPluginOptions['options']
   nodeId?: string

@@ -7,8 +7,8 @@ import { StatsFeed } from '../stats/feed'
 
 /**
  * The live dashboard at one path: a plain GET gets the page (shipped beside this file), an
- * upgrade gets the stats feed, so that one `onRequest` guards both. Returns the feed, which
- * the plugin closes on `fastify.close()`.
+ * upgrade gets the stats feed, so that one `onRequest` guards both. The feed closes on
+ * `fastify.close()`; it is returned for `internalsOf`.
  */
 export async function registerDashboardRoute (fastify: FastifyInstance, node: RealtimeNode, options: DashboardOptions): Promise<StatsFeed> {
   const page = await readFile(join(__dirname, 'dashboard.html'), 'utf8')
@@ -21,5 +21,6 @@ export async function registerDashboardRoute (fastify: FastifyInstance, node: Re
     // The page only listens: anything it sends is ignored.
     wsHandler: (socket) => feed.add(socket)
   })
+  fastify.addHook('preClose', async () => feed.close())
   return feed
 }
