@@ -2,7 +2,9 @@ import type { onRequestHookHandler } from 'fastify'
 import t from 'tap'
 import WebSocket from 'ws'
 import { internalsOf } from '../lib/plugin'
-import { connect, expectInvalidOptions, refusal, startServer, until, within } from './helpers'
+import type { NodeInfo } from '../lib/index'
+import { connect, delay, expectInvalidOptions, LogSink, refusal, startServer, until, within } from './helpers'
+import { WrappedAdapter } from './wrapped-adapter'
 
 const requireToken: onRequestHookHandler = async (request, reply) => {
   if (request.headers.authorization !== 'Bearer ops-token') await reply.code(401).send()
@@ -86,4 +88,34 @@ t.test('fastify.close() closes dashboard sockets and stops the timer', async (t)
   await server.stop()
   t.equal(await within(closed, 3000, 'the dashboard socket closes'), 1001, 'going away')
   t.notOk(internalsOf(app).dashboardSampling, 'no timer left')
+})
+
+/** An adapter whose `nodes()` (read by every sample) waits for `gate`, then fails while `failing`. */
+class StalledNodes extends WrappedAdapter {
+  gate: Promise<void> = Promise.resolve()
+  failing = false
+
+  override async nodes (): Promise<NodeInfo[]> {
+    await this.gate
+    if (this.failing) throw new Error('nodes unreachable')
+    return await super.nodes()
+  }
+}
+
+t.test('a sample that fails is logged and skipped; samples come again once the adapter answers', async (t) => {
+  const adapter = new StalledNodes('stalled')
+  const sink = new LogSink('warn')
+  const server = await startServer(t, { adapter, dashboard: { interval: 100 } }, undefined, sink.logger)
+  let release = (): void => {}
+  adapter.gate = new Promise((resolve) => { release = resolve })
+  adapter.failing = true
+  const feed = await openFeed(server.url({}, '/ws/dashboard'))
+  // Timer ticks while the first sample waits: they are skipped, not stacked up.
+  await delay(300)
+  release()
+  await until(() => sink.matching('a dashboard sample failed', 40).length > 0, 3000, 'the failure logged')
+  t.equal(feed.samples.length, 0, 'nothing sent for a failed sample')
+  adapter.failing = false
+  await until(() => feed.samples.length > 0, 3000, 'a sample once the adapter answers')
+  t.pass('sampling goes on')
 })
