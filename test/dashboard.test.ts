@@ -11,7 +11,7 @@ const requireToken: onRequestHookHandler = async (request, reply) => {
 }
 const withToken = { authorization: 'Bearer ops-token' }
 
-interface Sample { at: number, interval: number, stats: { connections: number, channels: { count: number, top?: unknown[] } } }
+interface Sample { at: number, stats: { connections: number, channels: { count: number, top?: unknown[] } } }
 
 /** A dashboard socket and the samples it received so far. */
 async function openFeed (url: string, headers: Record<string, string> = {}): Promise<{ socket: WebSocket, samples: Sample[] }> {
@@ -50,7 +50,7 @@ t.test('dashboard: true serves the page and a live feed at /ws/dashboard; the ti
   const feed = await openFeed(server.url({}, '/ws/dashboard'))
   t.ok(internalsOf(server.app).dashboardSampling, 'sampling while a page is open')
   await until(() => feed.samples.length > 0, 3000, 'a first sample')
-  t.match(feed.samples[0], { interval: 100, stats: { connections: 0 } })
+  t.match(feed.samples[0], { at: Number, stats: { connections: 0 } })
   t.notOk('top' in feed.samples[0].stats.channels, 'no channel names: stats.detail is off by default')
   await connect(server.url({ userId: 'ann' }))
   await until(() => feed.samples.at(-1)?.stats.connections === 1, 3000, 'the count moves')

@@ -60,7 +60,7 @@ export class StatsFeed {
     this.#sampling = true
     try {
       const stats = await collectStats(this.node, this.options.detail)
-      const frame = JSON.stringify({ at: Date.now(), interval: this.options.interval, stats })
+      const frame = JSON.stringify({ at: Date.now(), stats })
       for (const socket of this.#sockets) {
         if (socket.readyState === socket.OPEN && socket.bufferedAmount < MAX_BUFFERED) socket.send(frame)
       }
