@@ -8,9 +8,11 @@ import { checkEndpointMessages, type EndpointOptions, resolveRealtimeEndpoint } 
 import { type NodeProbe, probe } from './composition/probe'
 import { RealtimeNode } from './composition/node'
 import { collectStats } from './stats/collect'
+import type { StatsFeed } from './stats/feed'
 import type { Stats } from './stats/stats'
 import { type HauynaOptions, resolveOptions } from './config/options'
 import { registerAsyncApiRoute } from './routes/asyncapi'
+import { registerDashboardRoute } from './routes/dashboard'
 import { registerHealthRoute } from './routes/health'
 import { registerMetrics } from './routes/metrics'
 import { registerStatsRoute } from './routes/stats'
@@ -27,15 +29,21 @@ export interface HauynaInfo {
 
 // Keyed by the `fastify.hauyna` object: one per registration, seen from every child context.
 const nodes = new WeakMap<HauynaInfo, RealtimeNode>()
+const feeds = new WeakMap<HauynaInfo, StatsFeed>()
+
+/** What `internalsOf` shows: the node's maps, and whether the dashboard's sampling timer runs. @internal */
+export interface Internals extends NodeProbe {
+  readonly dashboardSampling: boolean
+}
 
 /**
  * The sizes of the node's internal maps behind `app`: for this package's tests only, which
  * would otherwise reach into private fields. Not exported by the package. @internal
  */
-export function internalsOf (app: FastifyInstance): NodeProbe {
+export function internalsOf (app: FastifyInstance): Internals {
   const node = nodes.get(app.hauyna)
   if (node === undefined) throw new Error('fastify-hauyna is not registered on this instance')
-  return probe(node)
+  return { ...probe(node), dashboardSampling: feeds.get(app.hauyna)?.running ?? false }
 }
 
 // The socket's own 'error' listener (lifecycle) reports; this only makes sure it is gone.
@@ -87,6 +95,7 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
   if (options.stats !== false) registerStatsRoute(fastify, node, options.stats)
   if (options.asyncapi !== false) registerAsyncApiRoute(fastify, node, options.asyncapi)
   if (options.health !== false) registerHealthRoute(fastify, node, options.health.path)
+  if (options.dashboard !== false) feeds.set(info, await registerDashboardRoute(fastify, node, options.dashboard))
 
   node.session.heartbeat.start()
   fastify.addHook('preClose', async () => {

@@ -7,7 +7,8 @@ import { buildChatApp } from '../example/chat/app'
 import { newUser, openPage } from '../scripts/chromium'
 import { appAndBrowser, chromiumHere, skipWithoutChromium } from './browser-helpers'
 
-// The example chat page in Debian's headless Chromium, speaking through the SDK bundle.
+// The example chat page in Debian's headless Chromium, speaking through the SDK bundle, and
+// the example's live dashboard.
 const BUNDLE = join(__dirname, '..', 'dist/client/hauyna-client.js')
 const SCREENSHOT = '/tmp/chat.png'
 
@@ -17,6 +18,7 @@ async function startChat (port: number): Promise<FastifyInstance> {
   return app
 }
 
+/** A page in a browser context of its own, as another person's browser would be. */
 async function openChat (browser: Browser, port: number, userId: string): Promise<Page> {
   return openPage(await newUser(browser), `http://127.0.0.1:${port}/?userId=${userId}&room=lobby`)
 }
@@ -103,4 +105,64 @@ t.test('the chat page shows what was said while it was away, and a new page what
   await logLines(carol, '[#lobby] alice: after the tunnel')
   t.match(await carol.locator('#log').innerText(), /before the tunnel[\s\S]*said while bob was away[\s\S]*after the tunnel[\s\S]*joined #lobby/,
     'a new page loads the room\'s history, then joins')
+})
+
+t.test('the chat page: a status change shows in the other user\'s list, a direct message arrives unread, typing shows', {
+  skip
+}, async (t) => {
+  if (!chromiumHere(t)) return
+  const { alice, bob } = await twoUsers(t)
+  const aliceInBobsList = bob.locator('#users [data-user="alice"]')
+  await aliceInBobsList.and(bob.locator('[data-status="online"]')).waitFor({ timeout: 10_000 })
+  await alice.getByTestId('my-status').selectOption('away')
+  await aliceInBobsList.and(bob.locator('[data-status="away"]')).waitFor({ timeout: 10_000 })
+  t.match(await aliceInBobsList.innerText(), /alice — away/, 'bob sees alice away')
+
+  // Bob opens a conversation with alice from the list; alice is in the lobby, so it is unread there.
+  await aliceInBobsList.click()
+  await say(bob, 'psst, alice')
+  await logLines(alice, '(direct) bob: psst, alice')
+  const fromBob = alice.locator('#dms [data-conversation="@bob"]')
+  await fromBob.getByTestId('unread').filter({ hasText: /^1$/ }).waitFor({ timeout: 10_000 })
+  t.notOk(await alice.locator('#log div', { hasText: '(direct) bob: psst, alice' }).isVisible(), 'hidden while the lobby is open')
+  await fromBob.click()
+  t.ok(await alice.locator('#log div', { hasText: '(direct) bob: psst, alice' }).isVisible(), 'shown in the conversation')
+  t.equal(await fromBob.getByTestId('unread').count(), 0, 'no longer unread once opened')
+
+  await alice.locator('#rooms [data-conversation="#lobby"]').click()
+  await bob.locator('#rooms [data-conversation="#lobby"]').click()
+  await bob.getByTestId('text').fill('typing away')
+  await alice.getByTestId('typing').filter({ hasText: 'bob is typing' }).waitFor({ timeout: 10_000 })
+  t.pass('alice sees bob typing')
+})
+
+t.test('the chat page shows a banner when the server drops its connection, and when it is back', {
+  skip
+}, async (t) => {
+  if (!chromiumHere(t)) return
+  const { app, bob } = await twoUsers(t)
+  t.ok(await bob.getByTestId('banner').isHidden(), 'no banner while connected')
+  const [bobConnection] = app.connections.byUser('bob')
+  bobConnection.socket.terminate()
+  await bob.getByTestId('banner').filter({ hasText: 'Connection lost' }).waitFor({ timeout: 10_000 })
+  t.pass('the banner says the connection is lost')
+  await bob.getByTestId('banner').filter({ hasText: 'Reconnected' }).waitFor({ timeout: 10_000 })
+  t.pass('then that it is back')
+})
+
+t.test('the dashboard of the chat example, in headless Chromium: the connections counter moves as clients connect', {
+  skip
+}, async (t) => {
+  if (!chromiumHere(t)) return
+  const { port, browser } = await twoUsers(t)
+  const dashboard = await (await newUser(browser, { width: 1200, height: 800 })).newPage()
+  const problems: string[] = []
+  dashboard.on('pageerror', (error) => problems.push(error.message))
+  await dashboard.goto(`http://127.0.0.1:${port}/ws/dashboard`)
+  await dashboard.getByTestId('feed').filter({ hasText: /^live$/ }).waitFor({ timeout: 10_000 })
+  await dashboard.getByTestId('connections').filter({ hasText: /^2$/ }).waitFor({ timeout: 10_000 })
+  await openChat(browser, port, 'carol')
+  await dashboard.getByTestId('connections').filter({ hasText: /^3$/ }).waitFor({ timeout: 10_000 })
+  t.pass('alice and bob, then carol, counted')
+  t.same(problems, [], 'no page errors')
 })

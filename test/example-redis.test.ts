@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import WebSocket from 'ws'
 import { connect, until } from './helpers'
 import { REDIS_URL, requireRedis, skipRedis } from './redis-helpers'
 
@@ -25,7 +26,7 @@ async function startChat (t: Test): Promise<number> {
   return Number(/listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1])
 }
 
-t.test('two chat examples on REDIS_URL are one chat', { skip: skipRedis }, async (t) => {
+t.test('two chat examples on REDIS_URL are one chat, whose dashboard shows both nodes', { skip: skipRedis }, async (t) => {
   if (!requireRedis(t)) return
   const [a, b] = await Promise.all([startChat(t), startChat(t)])
   const ann = await connect(`ws://127.0.0.1:${a}/ws?userId=ann`)
@@ -39,4 +40,12 @@ t.test('two chat examples on REDIS_URL are one chat', { skip: skipRedis }, async
   await until(() => ann.count((f) => f.type === 'message' && f.data === 'from the other process') === 1, 3000, 'the message across processes')
   const users = await (await fetch(`http://127.0.0.1:${b}/users`)).json() as Array<{ userId: string }>
   t.same(users.map((u) => u.userId), ['ann'], 'presence is shared: the other process lists ann')
+
+  // The dashboard of either process draws both nodes.
+  const dashboard = new WebSocket(`ws://127.0.0.1:${b}/ws/dashboard`)
+  t.teardown(() => dashboard.close())
+  let nodes: Array<{ connections: number }> = []
+  dashboard.on('message', (data) => { nodes = JSON.parse(String(data)).stats.cluster.nodes })
+  await until(() => nodes.length === 2 && nodes.some((node) => node.connections === 1), 10_000, 'both nodes on the dashboard, ann\'s among them')
+  t.pass('the dashboard shows both nodes')
 })

@@ -48,7 +48,7 @@ t.test('the packed tarball holds the build and its types', async (t) => {
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
   const files = (JSON.parse(out)[0].files as Array<{ path: string }>).map((f) => f.path)
   const expected = ['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/types/fastify.d.ts', 'package.json', 'README.md',
-    'LICENSE', 'CHANGELOG.md', 'docs/PROTOCOL.md', 'docs/ARCHITECTURE.md', 'docs/CLIENT.md']
+    'LICENSE', 'CHANGELOG.md', 'docs/PROTOCOL.md', 'docs/ARCHITECTURE.md', 'docs/CLIENT.md', 'dist/lib/routes/dashboard.html', 'docs/dashboard.png']
   for (const file of expected) t.ok(files.includes(file), `${file} is packed`)
   t.same(files.filter((f) => f.startsWith('test/') || f.startsWith('lib/')), [], 'no sources or tests are packed')
   t.same(files.filter((f) => f.endsWith('.map')), [], 'no source maps that point to sources not shipped')

@@ -8,7 +8,7 @@ import { compile, packedApp, runNode, strictEsmConfig } from './packed-app'
 /** What both apps do: an HTTP route validates its body and broadcasts; an SDK client receives. */
 const expected = { received: { text: 'hello from a route' }, delivered: 1, badName: 400 }
 
-t.test('a CommonJS JavaScript app: an HTTP-route broadcast reaches an SDK client; redisAdapter() says ioredis is missing', async (t) => {
+t.test('a CommonJS JavaScript app: an HTTP-route broadcast reaches an SDK client; the dashboard page is in the package; redisAdapter() says ioredis is missing', async (t) => {
   const dir = packedApp(t, {
     packageJson: { name: 'cjs-app', private: true },
     without: ['ioredis', '@types/ws'],
@@ -21,7 +21,7 @@ t.test('a CommonJS JavaScript app: an HTTP-route broadcast reaches an SDK client
 
         async function main () {
           const app = Fastify()
-          await app.register(hauyna)
+          await app.register(hauyna, { dashboard: true })
           app.post('/notify', {
             schema: { body: { type: 'object', required: ['channel', 'text'], properties: { channel: hauyna.schemas.Name, text: { type: 'string' } } } }
           }, async (request) => ({ delivered: await app.channels.broadcastTo(request.body.channel, { text: request.body.text }) }))
@@ -33,9 +33,11 @@ t.test('a CommonJS JavaScript app: an HTTP-route broadcast reaches an SDK client
           const post = (body) => fetch('http://' + base + '/notify', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
           const { delivered } = await (await post({ channel: 'news', text: 'hello from a route' })).json()
           const badName = (await post({ channel: 'a\\u0001b', text: 'x' })).status
+          const dashboard = await fetch('http://' + base + '/ws/dashboard')
+          const dashboardPage = dashboard.status === 200 && (await dashboard.text()).includes('getContext')
           let redis
           try { hauyna.redisAdapter({ url: 'redis://127.0.0.1:6379' }) } catch (error) { redis = error.code }
-          console.log(JSON.stringify({ received: await received, delivered, badName, redis }))
+          console.log(JSON.stringify({ received: await received, delivered, badName, dashboardPage, redis }))
           await client.stop()
           await app.close()
         }
@@ -43,7 +45,7 @@ t.test('a CommonJS JavaScript app: an HTTP-route broadcast reaches an SDK client
       `
     }
   })
-  t.same(JSON.parse(runNode(dir, 'app.js')), { ...expected, redis: 'HAUYNA_REDIS_NOT_INSTALLED' })
+  t.same(JSON.parse(runNode(dir, 'app.js')), { ...expected, dashboardPage: true, redis: 'HAUYNA_REDIS_NOT_INSTALLED' })
 })
 
 const typedApp = `

@@ -14,27 +14,34 @@ const HistoryQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 }))
 })
 
-/** Every room keeps its last 100 messages for 5 minutes; typing hints (`typing:<room>`) are not worth keeping. */
+/**
+ * Every room keeps its last 100 messages for 5 minutes; typing hints (`typing:<room>`) are not
+ * worth keeping; `online` is the presence channel every page joins for its list of users.
+ */
 const channelPolicies = {
+  online: { presence: true },
   'typing:*': {},
   '*': { history: { size: 100, ttl: 300_000 } }
 }
 
 /**
- * The chat example: the plugin at /ws (identity from ?userId=), a browser page at /,
- * a typing indicator declared as an app message type, rooms that keep history (a tab that was
- * offline shows what it missed), session resume, an HTTP route that publishes to a channel
- * with a body validated by a TypeBox route schema, and one that reads a room's history.
+ * The chat example: the plugin at /ws (identity from ?userId=), a browser page at /, with
+ * a live list of who is online and their status (a presence channel), direct messages and
+ * unread counts, a typing indicator declared as an app message type, rooms that keep history
+ * (a tab that was offline shows what it missed), session resume, an HTTP route that publishes
+ * to a channel with a body validated by a TypeBox route schema, one that reads a room's
+ * history, and the live dashboard at /ws/dashboard.
  */
 export async function buildChatApp (options: { logger?: boolean, adapter?: HauynaOptions['adapter'] } = {}): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logger ?? true })
-  // A demo: anyone may be anyone (?userId=), and /ws/stats names the rooms. A real app sets
-  // `authenticate` and guards the stats route instead (docs/AUTH.md).
+  // A demo: anyone may be anyone (?userId=), and /ws/stats and the dashboard name the rooms. A
+  // real app sets `authenticate` and guards those routes instead (docs/AUTH.md).
   await app.register(hauyna, {
     path: '/ws',
     adapter: options.adapter,
     allowUnverifiedIdentity: true,
     stats: { detail: true },
+    dashboard: true,
     channels: { policies: channelPolicies },
     resume: { window: 30_000 }
   })

@@ -65,6 +65,11 @@ export interface HauynaOptions {
   health?: { path?: string } | false
   /** Prometheus endpoint through fastify-metrics (reused when the app registered it first). */
   metrics?: { path?: string } | false
+  /**
+   * The live dashboard: a page and its WebSocket at one path (`/ws/dashboard`), sampling the
+   * stats every `interval` ms (2000) while a page is open; `onRequest` guards both. Off by default.
+   */
+  dashboard?: ({ path?: string, interval?: number } & Pick<EndpointHooks, 'onRequest'>) | boolean
   cleanup?: Partial<CleanupOptions>
   websocket?: WebsocketPluginOptions['options']
   nodeId?: string
@@ -82,6 +87,14 @@ export interface AsyncApiInfo {
 }
 
 export type AsyncApiOptions = { path: string, info: AsyncApiInfo } & EndpointHooks
+
+/** The live dashboard; `detail` (channel names) follows `stats.detail`. */
+export interface DashboardOptions {
+  path: string
+  interval: number
+  detail: boolean
+  onRequest: EndpointHooks['onRequest']
+}
 
 export interface ResolvedOptions {
   path: string | false
@@ -112,6 +125,7 @@ export interface ResolvedOptions {
   asyncapi: AsyncApiOptions | false
   health: { path: string } | false
   metrics: { path: string } | false
+  dashboard: DashboardOptions | false
   cleanup: CleanupOptions
   websocket: WebsocketPluginOptions['options']
   nodeId: string | undefined
@@ -122,7 +136,7 @@ const known = new Set([
   'path', 'adapter', 'authenticate', 'allowAnonymous', 'allowUnverifiedIdentity', 'heartbeat', 'idleTimeout', 'maxPayload',
   'maxMetaBytes', 'rateLimit', 'maxConnectionsPerUser', 'maxSubscriptionsPerConnection',
   'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'maxQueuedBytesTotal', 'closeTimeout', 'handshakeTimeout', 'maxPendingUpgrades', 'upgradeRetryAfter', 'channels', 'permissions', 'presence',
-  'resume', 'stats', 'asyncapi', 'health', 'websocket', 'nodeId', 'codec', 'metrics', 'cleanup'
+  'resume', 'stats', 'asyncapi', 'health', 'websocket', 'nodeId', 'codec', 'metrics', 'dashboard', 'cleanup'
 ])
 
 function rule (name: string, value: unknown, fallback: PermissionRule, words: readonly string[]): PermissionRule {
@@ -232,6 +246,18 @@ function resolveAsyncApi (value: HauynaOptions['asyncapi']): ResolvedOptions['as
   }
 }
 
+// Off unless asked for: the page shows how busy the node is, which is no one else's business.
+function resolveDashboard (value: HauynaOptions['dashboard'], stats: ResolvedOptions['stats']): ResolvedOptions['dashboard'] {
+  if (value === undefined || value === false) return false
+  const dashboard = routeOption<DashboardOptions>('dashboard', value === true ? {} : value, ['path', 'interval', 'onRequest'], 'the dashboard')
+  return {
+    path: routePath('dashboard.path', dashboard.path, '/ws/dashboard'),
+    interval: integer('dashboard.interval', dashboard.interval, 2000, 100),
+    detail: stats !== false && stats.detail,
+    onRequest: dashboard.onRequest
+  }
+}
+
 function resolveCleanup (value: HauynaOptions['cleanup']): CleanupOptions {
   const cleanup = object<CleanupOptions>('cleanup', value)
   return {
@@ -277,6 +303,7 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
   const permissions = object<ResolvedOptions['permissions']>('permissions', options.permissions)
   const presence = object<ResolvedOptions['presence']>('presence', options.presence)
   const maxPayload = integer('maxPayload', options.maxPayload, 64 * 1024, 64)
+  const stats = resolveStats(options.stats)
   return {
     path: options.path === false ? false : routePath('path', options.path, '/ws'),
     adapter,
@@ -309,10 +336,11 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
       leaveGrace: integer('presence.leaveGrace', presence.leaveGrace, 0, 0),
       defaultStatus: status('presence.defaultStatus', presence.defaultStatus)
     },
-    stats: resolveStats(options.stats),
+    stats,
     asyncapi: resolveAsyncApi(options.asyncapi),
     health: optionalRoute('health', options.health, '/health'),
     metrics: optionalRoute('metrics', options.metrics, '/metrics'),
+    dashboard: resolveDashboard(options.dashboard, stats),
     cleanup: resolveCleanup(options.cleanup),
     websocket: object<NonNullable<HauynaOptions['websocket']>>('websocket', options.websocket),
     nodeId: options.nodeId === undefined ? undefined : text('nodeId', options.nodeId, ''),

@@ -44,6 +44,11 @@ expectType<Promise<number>>(app.hauyna.stats().then((stats) => stats.cleanup.que
 expectAssignable<HauynaOptions>({ stats: { detail: true }, allowUnverifiedIdentity: true })
 expectError(app.register(hauyna, { stats: { detail: 'yes' } }))
 expectType<Promise<Array<{ channel: string, subscribers: number }> | undefined>>(app.hauyna.stats().then((stats) => stats.channels.top))
+// The live dashboard: off unless asked for, guarded by an onRequest hook.
+expectAssignable<HauynaOptions>({ dashboard: true })
+expectAssignable<HauynaOptions>({ dashboard: { path: '/ops/live', interval: 1000, onRequest: async (request, reply) => { if (request.headers.authorization === undefined) await reply.code(401).send() } } })
+expectError(app.register(hauyna, { dashboard: { interval: '1s' } }))
+expectError(app.register(hauyna, { dashboard: { preHandler: async () => {} } }))
 
 // Decorators arrive through declaration merging.
 expectType<Promise<number>>(app.channels.broadcastTo('room', { text: 'hi' }))
