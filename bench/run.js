@@ -54,6 +54,9 @@ const crossNode = TARGETS.includes('hauyna') && redisCpuUs() !== undefined ? ['h
 const withHistory = TARGETS.includes('hauyna') ? ['hauyna+history', ...crossNode.map((t) => `${t}+history`)] : []
 // Scenarios marked `cap` also run hauyna with at most 256 upgrades handled at once (maxPendingUpgrades).
 const withCap = TARGETS.includes('hauyna') ? ['hauyna+cap'] : []
+// Scale's idle window: 11 s of idleness holds two heartbeat rounds of hauyna, pinging every 5 s
+// for it (30 s by default), with the event-loop delay sampled on every target.
+const IDLE = { serverArgs: ['--loop-delay', '--heartbeat=5000'], idleSeconds: 11 }
 const all = quick
   ? [
       { name: 'fan-out 1k', scenario: 'fanout', params: { subscribers: 1000, seconds: 2 }, crossNode: true, history: true },
@@ -77,7 +80,8 @@ const all = quick
       { name: 'channels 1k × 10', scenario: 'channels', params: { rooms: 1000, members: 10, seconds: 5 } },
       { name: 'direct 10k users', scenario: 'direct', params: { users: 10000, seconds: 5 } },
       { name: 'reconnect storm 10k', scenario: 'storm', params: { clients: 10000, seconds: 60, addresses: SOURCE_ADDRESSES }, cap: true },
-      { name: 'scale 50k', scenario: 'scale', params: { connections: 50000, seconds: 90 } }
+      { name: 'scale 5k', scenario: 'scale', params: { connections: 5000, seconds: 90 }, ...IDLE },
+      { name: 'scale 50k', scenario: 'scale', params: { connections: 50000, seconds: 90 }, ...IDLE }
     ]
 const scenarios = only.length === 0 ? all : all.filter((s) => only.includes(s.name))
 if (scenarios.length !== new Set(only).size && only.length > 0) {
@@ -128,22 +132,42 @@ function exited (child, ms = 15_000) {
 }
 
 let probeId = 0
-async function probe (server) {
+/** The server's CPU and memory (and event-loop delay, if it samples it; `reset` starts the samples again). */
+async function probe (server, reset = false) {
   const id = ++probeId
   const reply = once(server, 'probe')
-  server.send({ type: 'probe', id })
+  server.send({ type: 'probe', id, reset })
   return reply
+}
+
+/** A call the target answers itself; undefined if it has no such call. */
+async function call (server, name) {
+  const reply = once(server, 'called')
+  server.send({ type: 'call', name })
+  return (await reply).result
 }
 
 /** The median of five timed calls the target answers itself (e.g. presence.list()). */
 async function callServer (server, name) {
   const results = []
-  for (let i = 0; i < 5; i++) {
-    const reply = once(server, 'called')
-    server.send({ type: 'call', name })
-    results.push((await reply).result)
-  }
-  return results.sort((a, b) => a.ms - b.ms)[2]
+  for (let i = 0; i < 5; i++) results.push(await call(server, name))
+  return results[0] === undefined ? undefined : results.sort((a, b) => a.ms - b.ms)[2]
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Scale's idle window, every connection open: `seconds` of idleness, over which the event-loop
+ * delay is sampled and the heartbeat's rounds timed; then one stats collection and one
+ * presence.list() (medians of five). Targets without a heartbeat or those calls have none.
+ */
+async function holdIdle (server, seconds) {
+  await call(server, 'sweep')
+  await probe(server, true)
+  await sleep(seconds * 1000)
+  const { loop } = await probe(server)
+  const sweep = await call(server, 'sweep')
+  return { loop, sweep, stats: await callServer(server, 'stats'), list: await callServer(server, 'presenceList') }
 }
 
 // Descriptors a Node process needs besides its sockets: stdio, IPC, epoll, the listener, …
@@ -229,9 +253,9 @@ function planOf ({ scenario, params }) {
   return scenario === 'storm' ? { fdLimit: hardFdLimit(), loads: [params] } : { loads: [params] }
 }
 
-async function runOnce (target, { scenario, params, serverCall }) {
+async function runOnce (target, { scenario, params, serverCall, serverArgs, idleSeconds }) {
   const plan = planOf({ scenario, params })
-  const servers = startServers(target, plan.fdLimit)
+  const servers = startServers(target, plan.fdLimit, serverArgs)
   const loads = []
   const watchdog = setTimeout(() => { for (const child of [...servers, ...loads]) child.kill() }, 150_000)
   try {
@@ -248,6 +272,7 @@ async function runOnce (target, { scenario, params, serverCall }) {
     for (const load of loads) load.send({ type: 'go', killedAt: storm?.killedAt })
     await allOnce(loads, 'measured')
     const after = await probeAll(servers)
+    const idle = idleSeconds === undefined ? undefined : await holdIdle(servers[0], idleSeconds)
     const results = allOnce(loads, 'result')
     for (const load of loads) load.send({ type: 'go' })
     const replies = await results
@@ -257,7 +282,7 @@ async function runOnce (target, { scenario, params, serverCall }) {
     return {
       ...r, ...plan.notes, called, serverCpuUs: after.cpuUs - (storm?.cpuUs ?? before.cpuUs), loadCpuUs, redisCpuUs: redisCpuUsed,
       rss: after.rss, rssDelta: after.rss - before.rss, heapDelta: after.heap - before.heap,
-      ...(storm && { restartS: storm.restartS, maxRss: after.maxRss, loop: after.loop })
+      ...(storm && { restartS: storm.restartS, maxRss: after.maxRss, loop: after.loop }), idle
     }
   } finally {
     clearTimeout(watchdog)
@@ -291,7 +316,20 @@ const figures = {
     ['event-loop delay p99 ms', (r) => r.loop.p99Ms, false],
     ['server CPU s', (r) => r.serverCpuUs / 1e6, false]
   ],
-  scale: [['connections held', (r) => r.connections, true], ['server RSS MiB', (r) => r.rss / 2 ** 20, false], ['RSS KiB/connection', (r) => r.rssDelta / 1024 / r.connections, false], ['connections/s', (r) => r.connections / r.elapsed, true]]
+  scale: [
+    ['connections held', (r) => r.connections, true],
+    ['server RSS MiB', (r) => r.rss / 2 ** 20, false],
+    ['RSS KiB/connection', (r) => r.rssDelta / 1024 / r.connections, false],
+    ['heap KiB/connection', (r) => r.heapDelta / 1024 / r.connections, false],
+    ['connections/s', (r) => r.connections / r.elapsed, true],
+    ['idle event-loop delay max ms', (r) => r.idle.loop.maxMs, false],
+    ['idle event-loop delay p99 ms', (r) => r.idle.loop.p99Ms, false],
+    ['heartbeat sweep µs/tick', (r) => (r.idle.sweep?.rounds.length ? median(r.idle.sweep.rounds) * 1000 : undefined), false],
+    ['heartbeat sweep CPU µs/tick', (r) => (r.idle.sweep?.rounds.length ? median(r.idle.sweep.roundsCpu) * 1000 : undefined), false],
+    ['longest heartbeat slice µs', (r) => (r.idle.sweep?.rounds.length ? r.idle.sweep.sliceMaxMs * 1000 : undefined), false],
+    ['stats() ms', (r) => r.idle.stats?.ms, false],
+    ['presence.list() ms', (r) => r.idle.list?.ms, false]
+  ]
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]

@@ -6,6 +6,8 @@ export interface SweepTimes {
   cpu: number[]
   /** Wall-clock ms of each round's calls together. */
   rounds: number[]
+  /** CPU ms of each round's calls together. */
+  roundsCpu: number[]
 }
 
 export declare function timeSweepWork (Monitor: abstract new (...args: any[]) => unknown): SweepTimes

@@ -53,7 +53,7 @@ async function main (): Promise<void> {
     }
     if (query.reset !== undefined) {
       loop.reset()
-      sweep.wall.length = sweep.cpu.length = sweep.rounds.length = 0
+      for (const list of Object.values(sweep)) list.length = 0
     }
     return probe
   })

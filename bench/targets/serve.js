@@ -3,9 +3,13 @@
 // target's own named calls over IPC.
 //   --port=N      listen on N (a restarted server takes its predecessor's port); 0 by default
 //   --loop-delay  sample the event loop's delay from listening on, reported by every probe
+//                 (a probe with `reset` starts the samples again)
+// A call the target does not have is answered with an undefined result.
 const { monitorEventLoopDelay } = require('node:perf_hooks')
 
-const listenPort = () => Number(process.argv.find((arg) => arg.startsWith('--port='))?.slice('--port='.length) ?? 0)
+/** The value of `--name=value` in argv, if given. */
+const option = (name) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3)
+const listenPort = () => Number(option('port') ?? 0)
 
 function serve (start) {
   start().then(({ port, close, calls = {} }) => {
@@ -13,9 +17,11 @@ function serve (start) {
     loop?.enable()
     process.send({ type: 'listening', port, cpu: process.cpuUsage() })
     process.on('message', (msg) => {
-      if (msg.type === 'probe') process.send({ type: 'probe', id: msg.id, ...measure(loop) })
-      else if (msg.type === 'call') {
-        Promise.resolve(calls[msg.name]()).then((result) => process.send({ type: 'called', result }))
+      if (msg.type === 'probe') {
+        process.send({ type: 'probe', id: msg.id, ...measure(loop) })
+        if (msg.reset) loop?.reset()
+      } else if (msg.type === 'call') {
+        Promise.resolve(calls[msg.name]?.()).then((result) => process.send({ type: 'called', result }))
       } else if (msg.type === 'stop') {
         Promise.resolve(close()).finally(() => process.exit(0))
       }
@@ -39,4 +45,4 @@ function historyPolicies () {
   return process.argv.includes('--history') ? { '*': { history: { size: 100, ttl: 300_000 } } } : {}
 }
 
-module.exports = { serve, listenPort, historyPolicies }
+module.exports = { serve, option, listenPort, historyPolicies }
