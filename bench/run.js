@@ -296,6 +296,9 @@ const throughput = [['delivered msg/s', (r) => r.perSecond, true], ['server CPU 
 // Only two-node targets have it; the other targets' cells stay empty.
 const redisCpu = ['Redis CPU µs/delivery', (r) => (r.redisCpuUs === undefined ? undefined : r.redisCpuUs / r.delivered), false]
 
+/** A figure of the heartbeat rounds timed in scale's idle window; undefined for targets without a heartbeat. */
+const sweepFigure = (r, pick) => (r.idle.sweep?.rounds.length ? pick(r.idle.sweep) : undefined)
+
 /** The figure each scenario is judged by; `higher` says which direction is better. */
 const figures = {
   fanout: [...throughput, redisCpu],
@@ -324,9 +327,10 @@ const figures = {
     ['connections/s', (r) => r.connections / r.elapsed, true],
     ['idle event-loop delay max ms', (r) => r.idle.loop.maxMs, false],
     ['idle event-loop delay p99 ms', (r) => r.idle.loop.p99Ms, false],
-    ['heartbeat sweep µs/tick', (r) => (r.idle.sweep?.rounds.length ? median(r.idle.sweep.rounds) * 1000 : undefined), false],
-    ['heartbeat sweep CPU µs/tick', (r) => (r.idle.sweep?.rounds.length ? median(r.idle.sweep.roundsCpu) * 1000 : undefined), false],
-    ['longest heartbeat slice µs', (r) => (r.idle.sweep?.rounds.length ? r.idle.sweep.sliceMaxMs * 1000 : undefined), false],
+    ['heartbeat sweep ms/tick', (r) => sweepFigure(r, (sweep) => median(sweep.rounds)), false],
+    ['heartbeat sweep CPU ms/tick', (r) => sweepFigure(r, (sweep) => median(sweep.roundsCpu)), false],
+    ['heartbeat sweep CPU µs/connection', (r) => sweepFigure(r, (sweep) => (median(sweep.roundsCpu) * 1000) / r.connections), false],
+    ['longest heartbeat slice ms', (r) => sweepFigure(r, (sweep) => sweep.sliceMaxMs), false],
     ['stats() ms', (r) => r.idle.stats?.ms, false],
     ['presence.list() ms', (r) => r.idle.list?.ms, false]
   ]
