@@ -12,6 +12,7 @@ import { fork } from 'node:child_process'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import Fastify from 'fastify'
 import hauyna from '../lib/index'
+import { HeartbeatMonitor } from '../lib/session/heartbeat'
 import { timeSweepWork } from './sweep-timer'
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -50,7 +51,7 @@ async function server (count: number, interval: number): Promise<void> {
   const stats = await app.hauyna.stats()
   console.log(`${stats.connections} connections open in ${((performance.now() - opening) / 1000).toFixed(1)} s`)
 
-  const work = timeSweepWork()
+  const work = timeSweepWork(HeartbeatMonitor)
   const loop = monitorEventLoopDelay({ resolution: 1 })
   loop.enable()
   await new Promise((resolve) => setTimeout(resolve, ROUNDS * interval))

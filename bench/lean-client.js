@@ -40,6 +40,7 @@ class LeanClient {
     this.socket.setNoDelay(true)
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve
+      this.rejectReady = reject
       this.socket.once('error', reject)
     })
     this.socket.on('connect', () => {
@@ -56,6 +57,10 @@ class LeanClient {
     if (!this.upgraded) {
       const end = this.buffer.indexOf('\r\n\r\n')
       if (end === -1) return
+      if (this.buffer.toString('latin1', 9, 12) !== '101') {
+        this.refused(this.buffer.toString('latin1', 0, end))
+        return
+      }
       this.upgraded = true
       this.buffer = this.buffer.subarray(end + 4)
       this.resolveReady()
@@ -83,6 +88,19 @@ class LeanClient {
       offset += header + len
     }
     this.buffer = offset === buf.length ? Buffer.alloc(0) : buf.subarray(offset)
+  }
+
+  /**
+   * An upgrade answered with anything but 101: `ready` rejects with the status as its code
+   * ("HTTP 503") and the Retry-After in milliseconds, if the server gave one.
+   */
+  refused (head) {
+    const retryAfter = /\r\nretry-after: *(\d+)/i.exec(head)?.[1]
+    this.rejectReady(Object.assign(new Error(head.slice(0, head.indexOf('\r\n'))), {
+      code: `HTTP ${head.slice(9, 12)}`,
+      retryAfter: retryAfter === undefined ? undefined : Number(retryAfter) * 1000
+    }))
+    this.destroy()
   }
 
   pong (payload) {

@@ -5,6 +5,7 @@
 const { encodeText } = require('./lean-client')
 const { protocols } = require('./protocols')
 const { subscriber: subscribeClient, openUntil } = require('./subscriber')
+const { Fleet } = require('./reconnecting')
 
 const port = Number(process.argv[2])
 const proto = protocols[process.argv[3]]
@@ -217,7 +218,23 @@ async function scale ({ count, first, addresses, seconds }) {
   return { connections: clients.length, elapsed, failure }
 }
 
-const scenarios = { fanout, latency, memory, connectRate, presenceList, presenceFanout, channels, direct, scale }
+/**
+ * The reconnect storm: `clients` subscribers of one channel, from source addresses as in
+ * `scale`. Between 'ready' and 'go' run.js kills the server and starts a new one on the same
+ * port; every client comes back as its target's client would (bench/reconnecting.js). The
+ * 'go' says when the server was killed; the storm ends when all are back, or `seconds` after.
+ */
+async function storm ({ clients, seconds, addresses }) {
+  const fleet = new Fleet((i, timeout) => subscriber(i, 'storm', { localAddress: `127.0.0.${1 + (i % addresses)}`, timeout }), proto.retry)
+  await fleet.start(clients)
+  const { killedAt } = await ask('ready')
+  await fleet.allBack(killedAt + seconds * 1000)
+  await ask('measured')
+  fleet.stop()
+  return fleet.result(killedAt)
+}
+
+const scenarios = { fanout, latency, memory, connectRate, presenceList, presenceFanout, channels, direct, scale, storm }
 
 process.once('message', async ({ scenario, params }) => {
   try {

@@ -7,6 +7,8 @@
 //   parse(text)              a received frame as a message shaped like PROTOCOL.md's ({ type, channel, from, data, … })
 //   control(client, text)    answers a transport-level frame and returns true, so it is not counted as a delivery
 //                            (optional; called only for frames of at most one byte, which no application message is)
+//   retry                    how that target's clients wait between reconnection attempts, as a partial
+//                            RetryPolicy of the SDK (lib/client/retry-policy.ts; its defaults fill the rest)
 
 /** fastify-hauyna speaks PROTOCOL.md; the raw `ws` target implements the same subset of it. */
 const protocolV1 = {
@@ -18,6 +20,10 @@ const protocolV1 = {
   presence: (meta) => JSON.stringify({ type: 'presence', meta }),
   parse: JSON.parse
 }
+// The SDK's own defaults: 1 s doubling to 30 s, ± 10 %.
+const hauyna = { ...protocolV1, retry: {} }
+// Raw `ws` clients as naive code retries: every second, no backoff, no jitter.
+const rawWs = { ...protocolV1, retry: { baseDelay: 1000, maxDelay: 1000, backoffMultiplier: 1, jitter: 0 } }
 
 // Socket.IO 4 over a bare WebSocket: Engine.IO v4 packets (a digit, then the body) carrying Socket.IO
 // packets ('40' connects the default namespace, '42' is an event: a JSON array [name, argument]).
@@ -32,6 +38,8 @@ const socketIo = {
   publish: (room, data) => event('publish', { room, data }),
   direct: (to, data) => event('direct', { to, data }),
   parse: parseSocketIo,
+  // socket.io-client's defaults: reconnectionDelay 1 s doubling to reconnectionDelayMax 5 s, randomizationFactor 0.5.
+  retry: { baseDelay: 1000, maxDelay: 5000, backoffMultiplier: 2, jitter: 0.5 },
   control: (client, text) => {
     if (text !== ENGINE_PING) return false
     client.send(ENGINE_PONG)
@@ -53,6 +61,6 @@ function parseSocketIo (text) {
   return { type: 'engine.io', text }
 }
 
-const protocols = { hauyna: protocolV1, 'hauyna-redis': protocolV1, 'hauyna+history': protocolV1, 'hauyna-redis+history': protocolV1, ws: protocolV1, 'fastify-ws': protocolV1, socketio: socketIo }
+const protocols = { hauyna, 'hauyna-redis': hauyna, 'hauyna+history': hauyna, 'hauyna-redis+history': hauyna, 'hauyna+cap': hauyna, ws: rawWs, 'fastify-ws': rawWs, socketio: socketIo }
 
 module.exports = { protocols }

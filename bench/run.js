@@ -23,7 +23,8 @@ const LABELS = {
   'fastify-ws': '@fastify/websocket loop',
   'hauyna-redis': 'hauyna, 2 nodes on Redis',
   'hauyna+history': 'hauyna, history on',
-  'hauyna-redis+history': 'hauyna, 2 nodes on Redis, history on'
+  'hauyna-redis+history': 'hauyna, 2 nodes on Redis, history on',
+  'hauyna+cap': 'hauyna, maxPendingUpgrades 256'
 }
 const TARGETS = (process.env.BENCH_TARGETS ?? 'ws,hauyna,socketio').split(',')
 for (const target of TARGETS) {
@@ -31,6 +32,8 @@ for (const target of TARGETS) {
 }
 // Targets of two server processes: the publisher on the first node, the subscribers on the second.
 const TWO_NODES = new Set(['hauyna-redis'])
+// Loopback source addresses the many-connection scenarios spread over, so ephemeral ports never run out.
+const SOURCE_ADDRESSES = 64
 const REDIS_PORT = Number(new URL(process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379').port || 6379)
 
 /** Redis's own CPU time so far in µs, or undefined when no Redis answers on REDIS_PORT. */
@@ -49,6 +52,11 @@ const crossNode = TARGETS.includes('hauyna') && redisCpuUs() !== undefined ? ['h
 // Scenarios marked `history` also run hauyna with channel history on (every channel keeps 100
 // messages), on one node and, where Redis answers, on two: the cost of history, in the same run.
 const withHistory = TARGETS.includes('hauyna') ? ['hauyna+history', ...crossNode.map((t) => `${t}+history`)] : []
+// Scenarios marked `cap` also run hauyna with at most 256 upgrades handled at once (maxPendingUpgrades).
+const withCap = TARGETS.includes('hauyna') ? ['hauyna+cap'] : []
+// Scale's idle window: 11 s of idleness holds two heartbeat rounds of hauyna, pinging every 5 s
+// for it (30 s by default), with the event-loop delay sampled on every target.
+const IDLE = { serverArgs: ['--loop-delay', '--heartbeat=5000'], idleSeconds: 11 }
 const all = quick
   ? [
       { name: 'fan-out 1k', scenario: 'fanout', params: { subscribers: 1000, seconds: 2 }, crossNode: true, history: true },
@@ -58,7 +66,8 @@ const all = quick
       { name: 'presence.list() 2k users', scenario: 'presenceList', params: { users: 2000 }, targets: ['hauyna'], serverCall: 'presenceList' },
       { name: 'presence update 50/s × 1k watchers', scenario: 'presenceFanout', params: { watchers: 1000, rate: 50, seconds: 2 }, targets: ['hauyna'] },
       { name: 'channels 200 × 10', scenario: 'channels', params: { rooms: 200, members: 10, seconds: 2 } },
-      { name: 'direct 2k users', scenario: 'direct', params: { users: 2000, seconds: 2 } }
+      { name: 'direct 2k users', scenario: 'direct', params: { users: 2000, seconds: 2 } },
+      { name: 'reconnect storm 2k', scenario: 'storm', params: { clients: 2000, seconds: 60, addresses: SOURCE_ADDRESSES }, cap: true }
     ]
   : [
       { name: 'fan-out 1k', scenario: 'fanout', params: { subscribers: 1000, seconds: 5 }, crossNode: true, history: true },
@@ -71,7 +80,9 @@ const all = quick
       { name: 'presence update 50/s × 1k watchers', scenario: 'presenceFanout', params: { watchers: 1000, rate: 50, seconds: 5 }, targets: ['hauyna'] },
       { name: 'channels 1k × 10', scenario: 'channels', params: { rooms: 1000, members: 10, seconds: 5 } },
       { name: 'direct 10k users', scenario: 'direct', params: { users: 10000, seconds: 5 } },
-      { name: 'scale 50k', scenario: 'scale', params: { connections: 50000, seconds: 90 } }
+      { name: 'reconnect storm 10k', scenario: 'storm', params: { clients: 10000, seconds: 60, addresses: SOURCE_ADDRESSES }, cap: true },
+      { name: 'scale 5k', scenario: 'scale', params: { connections: 5000, seconds: 90 }, ...IDLE },
+      { name: 'scale 50k', scenario: 'scale', params: { connections: 50000, seconds: 90 }, ...IDLE }
     ]
 const scenarios = only.length === 0 ? all : all.filter((s) => only.includes(s.name))
 if (scenarios.length !== new Set(only).size && only.length > 0) {
@@ -122,29 +133,48 @@ function exited (child, ms = 15_000) {
 }
 
 let probeId = 0
-async function probe (server) {
+/** The server's CPU and memory (and event-loop delay, if it samples it; `reset` starts the samples again). */
+async function probe (server, reset = false) {
   const id = ++probeId
   const reply = once(server, 'probe')
-  server.send({ type: 'probe', id })
+  server.send({ type: 'probe', id, reset })
   return reply
+}
+
+/** A call the target answers itself; undefined if it has no such call. */
+async function call (server, name) {
+  const reply = once(server, 'called')
+  server.send({ type: 'call', name })
+  return (await reply).result
 }
 
 /** The median of five timed calls the target answers itself (e.g. presence.list()). */
 async function callServer (server, name) {
   const results = []
-  for (let i = 0; i < 5; i++) {
-    const reply = once(server, 'called')
-    server.send({ type: 'call', name })
-    results.push((await reply).result)
-  }
-  return results.sort((a, b) => a.ms - b.ms)[2]
+  for (let i = 0; i < 5; i++) results.push(await call(server, name))
+  return results[0] === undefined ? undefined : results.sort((a, b) => a.ms - b.ms)[2]
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Scale's idle window, every connection open: `seconds` of idleness, over which the event-loop
+ * delay is sampled and the heartbeat's rounds timed; then one stats collection and one
+ * presence.list() (medians of five). Targets without a heartbeat or those calls have none.
+ */
+async function holdIdle (server, seconds) {
+  await call(server, 'sweep')
+  await probe(server, true)
+  await sleep(seconds * 1000)
+  const { loop } = await probe(server)
+  const sweep = await call(server, 'sweep')
+  return { loop, sweep, stats: await callServer(server, 'stats'), list: await callServer(server, 'presenceList') }
 }
 
 // Descriptors a Node process needs besides its sockets: stdio, IPC, epoll, the listener, …
 const FD_RESERVE = 100
 // Connections per load generator process in scenario G.
 const SHARD_SIZE = 15_000
-const SOURCE_ADDRESSES = 64
 
 function hardFdLimit () {
   return Number(execFileSync('sh', ['-c', 'ulimit -Hn']).toString().trim())
@@ -180,11 +210,11 @@ function mergeShards (results) {
  * The target's server processes on core 0: one, or two nodes sharing a run-specific Redis key
  * prefix. The load generator's subscribers go to the last, its publisher to the first.
  */
-function startServers (target, fdLimit) {
+function startServers (target, fdLimit, extraArgs = []) {
   const [base, variant] = target.split('+')
   const file = path.join(__dirname, 'targets', `${base}.js`)
   const twoNodes = TWO_NODES.has(base)
-  const args = [...(twoNodes ? [`${process.pid}-${++probeId}`] : []), ...(variant === 'history' ? ['--history'] : [])]
+  const args = [...(twoNodes ? [`${process.pid}-${++probeId}`] : []), ...(variant === undefined ? [] : [`--${variant}`]), ...extraArgs]
   return Array.from({ length: twoNodes ? 2 : 1 }, () => start(file, args, 0, { execArgv: ['--expose-gc', ...serverFlags], fdLimit }))
 }
 
@@ -195,13 +225,38 @@ async function probeAll (servers) {
     cpuUs: replies.reduce((n, r) => n + r.cpu.user + r.cpu.system, 0),
     rss: replies.reduce((n, r) => n + r.rss, 0),
     heap: replies.reduce((n, r) => n + r.heap, 0),
-    redisUs: servers.length > 1 ? redisCpuUs() : undefined
+    redisUs: servers.length > 1 ? redisCpuUs() : undefined,
+    maxRss: replies.reduce((n, r) => n + r.maxRss, 0),
+    loop: replies[0].loop
   }
 }
 
-async function runOnce (target, { scenario, params, serverCall }) {
-  const plan = scenario === 'scale' ? scalePlan(params) : { loads: [params] }
-  const servers = startServers(target, plan.fdLimit)
+const now = () => performance.timeOrigin + performance.now()
+
+/**
+ * The reconnect storm's blow: the (single) server is killed with SIGKILL, as in a crash (no
+ * close frames, no drain), and a fresh one is started on the same port, sampling its event-loop
+ * delay from listening on. Returns when it was killed, the seconds until the new one listened,
+ * and the new one's CPU when it did.
+ */
+async function restart (servers, target, fdLimit, port) {
+  const killedAt = now()
+  servers[0].kill('SIGKILL')
+  await exited(servers[0])
+  servers[0] = startServers(target, fdLimit, [`--port=${port}`, '--loop-delay'])[0]
+  const { cpu } = await once(servers[0], 'listening')
+  return { killedAt, restartS: (now() - killedAt) / 1000, cpuUs: cpu.user + cpu.system }
+}
+
+/** The load generators' parameters, and the descriptor limit of every process where many sockets are opened. */
+function planOf ({ scenario, params }) {
+  if (scenario === 'scale') return scalePlan(params)
+  return scenario === 'storm' ? { fdLimit: hardFdLimit(), loads: [params] } : { loads: [params] }
+}
+
+async function runOnce (target, { scenario, params, serverCall, serverArgs, idleSeconds }) {
+  const plan = planOf({ scenario, params })
+  const servers = startServers(target, plan.fdLimit, serverArgs)
   const loads = []
   const watchdog = setTimeout(() => { for (const child of [...servers, ...loads]) child.kill() }, 150_000)
   try {
@@ -214,9 +269,11 @@ async function runOnce (target, { scenario, params, serverCall }) {
     await allOnce(loads, 'ready')
     const called = serverCall === undefined ? undefined : await callServer(servers[0], serverCall)
     const before = await probeAll(servers)
-    for (const load of loads) load.send({ type: 'go' })
+    const storm = scenario === 'storm' ? await restart(servers, target, plan.fdLimit, ports[0]) : undefined
+    for (const load of loads) load.send({ type: 'go', killedAt: storm?.killedAt })
     await allOnce(loads, 'measured')
     const after = await probeAll(servers)
+    const idle = idleSeconds === undefined ? undefined : await holdIdle(servers[0], idleSeconds)
     const results = allOnce(loads, 'result')
     for (const load of loads) load.send({ type: 'go' })
     const replies = await results
@@ -224,8 +281,9 @@ async function runOnce (target, { scenario, params, serverCall }) {
     const loadCpuUs = replies.reduce((n, { cpu }) => n + cpu.user + cpu.system, 0)
     const redisCpuUsed = before.redisUs === undefined || after.redisUs === undefined ? undefined : after.redisUs - before.redisUs
     return {
-      ...r, ...plan.notes, called, serverCpuUs: after.cpuUs - before.cpuUs, loadCpuUs, redisCpuUs: redisCpuUsed,
-      rss: after.rss, rssDelta: after.rss - before.rss, heapDelta: after.heap - before.heap
+      ...r, ...plan.notes, called, serverCpuUs: after.cpuUs - (storm?.cpuUs ?? before.cpuUs), loadCpuUs, redisCpuUs: redisCpuUsed,
+      rss: after.rss, rssDelta: after.rss - before.rss, heapDelta: after.heap - before.heap,
+      ...(storm && { restartS: storm.restartS, maxRss: after.maxRss, loop: after.loop }), idle
     }
   } finally {
     clearTimeout(watchdog)
@@ -239,6 +297,9 @@ const throughput = [['delivered msg/s', (r) => r.perSecond, true], ['server CPU 
 // Only two-node targets have it; the other targets' cells stay empty.
 const redisCpu = ['Redis CPU µs/delivery', (r) => (r.redisCpuUs === undefined ? undefined : r.redisCpuUs / r.delivered), false]
 
+/** A figure of the heartbeat rounds timed in scale's idle window; undefined for targets without a heartbeat. */
+const sweepFigure = (r, pick) => (r.idle.sweep?.rounds.length ? pick(r.idle.sweep) : undefined)
+
 /** The figure each scenario is judged by; `higher` says which direction is better. */
 const figures = {
   fanout: [...throughput, redisCpu],
@@ -249,13 +310,38 @@ const figures = {
   presenceFanout: [['diff p50 ms', (r) => r.p50, false], ['diff p99 ms', (r) => r.p99, false], ['server CPU µs/diff delivered', (r) => r.serverCpuUs / r.delivered, false], ['delivered/expected', (r) => r.delivered / r.expected, true]],
   channels: throughput,
   direct: throughput,
-  scale: [['connections held', (r) => r.connections, true], ['server RSS MiB', (r) => r.rss / 2 ** 20, false], ['RSS KiB/connection', (r) => r.rssDelta / 1024 / r.connections, false], ['connections/s', (r) => r.connections / r.elapsed, true]]
+  storm: [
+    ['server restart s', (r) => r.restartS, false],
+    ['s to 99 % back', (r) => r.t99, false],
+    ['s to 100 % back', (r) => r.t100, false],
+    ...['refused', '503', 'reset', 'timeout', 'other'].map((kind) => [`failed handshakes: ${kind}`, (r) => r.failures[kind] ?? 0, false]),
+    ['peak server RSS MiB', (r) => r.maxRss / 2 ** 20, false],
+    ['event-loop delay max ms', (r) => r.loop.maxMs, false],
+    ['event-loop delay p99 ms', (r) => r.loop.p99Ms, false],
+    ['server CPU s', (r) => r.serverCpuUs / 1e6, false]
+  ],
+  scale: [
+    ['connections held', (r) => r.connections, true],
+    ['server RSS MiB', (r) => r.rss / 2 ** 20, false],
+    ['RSS KiB/connection', (r) => r.rssDelta / 1024 / r.connections, false],
+    ['heap KiB/connection', (r) => r.heapDelta / 1024 / r.connections, false],
+    ['connections/s', (r) => r.connections / r.elapsed, true],
+    ['idle event-loop delay max ms', (r) => r.idle.loop.maxMs, false],
+    ['idle event-loop delay p99 ms', (r) => r.idle.loop.p99Ms, false],
+    ['heartbeat sweep ms/tick', (r) => sweepFigure(r, (sweep) => median(sweep.rounds)), false],
+    ['heartbeat sweep CPU ms/tick', (r) => sweepFigure(r, (sweep) => median(sweep.roundsCpu)), false],
+    ['heartbeat sweep CPU µs/connection', (r) => sweepFigure(r, (sweep) => (median(sweep.roundsCpu) * 1000) / r.connections), false],
+    ['longest heartbeat slice ms', (r) => sweepFigure(r, (sweep) => sweep.sliceMaxMs), false],
+    ['stats() ms', (r) => r.idle.stats?.ms, false],
+    ['presence.list() ms', (r) => r.idle.list?.ms, false]
+  ]
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const fmt = (x) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2))
 const cell = (s) => (s === undefined ? '—' : s.min === s.max ? fmt(s.median) : `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`)
-const ratioCell = (x) => (x === undefined ? '—' : `${x.toFixed(2)}×`)
+// No ratio to a raw ws figure of 0 (failed handshakes of a kind it never had).
+const ratioCell = (x) => (x === undefined || !Number.isFinite(x) ? '—' : `${x.toFixed(2)}×`)
 
 /** Why each scale run stopped where it did, one line per target. */
 function scaleNotes (s, runs) {
@@ -266,10 +352,19 @@ function scaleNotes (s, runs) {
   })
 }
 
+/** How many clients came back in each storm run, and the reasons of its failed handshakes. */
+function stormNotes (s, runs) {
+  return Object.entries(runs).map(([target, results]) => {
+    const backs = results.map((r) => (r.t100 === undefined ? `${r.back} of ${r.clients} (not all back after ${s.params.seconds} s)` : `${r.back} of ${r.clients}`))
+    const reasons = results.map((r) => Object.entries(r.reasons).map(([reason, n]) => `${reason} ${n}`).join(', ') || 'none')
+    return `- ${s.name}, ${target}: back ${backs.join(' / ')}; failed handshakes: ${reasons.join(' / ')}`
+  })
+}
+
 /** One column per target, each but raw ws followed by its ratio to raw ws. */
 function table (rows) {
   const stat = RUNS > 1 ? ' median (range)' : ''
-  const others = [...TARGETS, ...crossNode, ...withHistory].filter((t) => t !== 'ws' && rows.some((r) => r[t] !== undefined))
+  const others = [...TARGETS, ...crossNode, ...withHistory, ...withCap].filter((t) => t !== 'ws' && rows.some((r) => r[t] !== undefined))
   const head = [`raw ws${stat}`, ...others.flatMap((t) => [`${LABELS[t]}${stat}`, `${t === 'hauyna' ? 'hauyna' : LABELS[t]} ÷ ws`])]
   const line = (r) => [cell(r.ws), ...others.flatMap((t) => [cell(r[t]), ratioCell(r.ratio[t])])]
   return [`| scenario | figure | ${head.join(' | ')} |`, `|---|---|${head.map(() => '---|').join('')}`,
@@ -282,7 +377,7 @@ async function main () {
   const notes = []
   for (const s of scenarios) {
     raw[s.name] = {}
-    const targets = s.targets ?? [...TARGETS, ...(s.crossNode ? crossNode : []), ...(s.history ? withHistory.filter((t) => s.crossNode || !t.startsWith('hauyna-redis')) : [])]
+    const targets = s.targets ?? [...TARGETS, ...(s.crossNode ? crossNode : []), ...(s.history ? withHistory.filter((t) => s.crossNode || !t.startsWith('hauyna-redis')) : []), ...(s.cap ? withCap : [])]
     for (const target of targets) raw[s.name][target] = []
     // Targets take turns run by run, so a drift in the machine's speed reaches them all alike.
     for (let run = 0; run < RUNS; run++) {
@@ -301,6 +396,7 @@ async function main () {
       rows.push({ scenario: s.name, figure: label, higherIsBetter: higher, ...stats, ratio })
     }
     if (s.scenario === 'scale') notes.push(...scaleNotes(s, raw[s.name]))
+    if (s.scenario === 'storm') notes.push(...stormNotes(s, raw[s.name]))
   }
   const machine = `${os.cpus()[0].model}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}${pin ? ', server and load generator pinned to separate cores' : ''}`
   const report = [table(rows), ...(notes.length ? ['', ...notes] : [])].join('\n')

@@ -28,12 +28,13 @@ function subscriber (port, proto, user, channel, { decodeAll = false, onData, lo
         } else if (proto.hello && msg.type === 'connected') client.send(proto.subscribe(channel))
       }
     })
-    const fail = (reason) => {
+    // `retryAfter`: the milliseconds a refused upgrade's Retry-After asked for.
+    const fail = (reason, retryAfter) => {
       if (subscribed) return
       client.destroy()
-      reject(new Error(reason))
+      reject(Object.assign(new Error(reason), { retryAfter }))
     }
-    client.ready.then(() => client.send(proto.hello ?? proto.subscribe(channel)), (error) => fail(error.code ?? error.message))
+    client.ready.then(() => client.send(proto.hello ?? proto.subscribe(channel)), (error) => fail(error.code ?? error.message, error.retryAfter))
     // A server out of file descriptors accepts and closes at once: fail then, not at the timeout.
     client.socket.once('close', () => fail('closed before subscribed'))
     setTimeout(() => fail(`not subscribed within ${timeout / 1000} s`), timeout).unref()

@@ -6,6 +6,7 @@ import Fastify from 'fastify'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import hauyna from '../lib/index'
+import { HeartbeatMonitor } from '../lib/session/heartbeat'
 import { timeSweepWork } from '../bench/sweep-timer'
 import type { Probe, ServerConfig } from './config'
 
@@ -25,7 +26,7 @@ async function main (): Promise<void> {
   const pristine = prototypeSnapshot()
   const loop = monitorEventLoopDelay({ resolution: 5 })
   loop.enable()
-  const sweep = timeSweepWork()
+  const sweep = timeSweepWork(HeartbeatMonitor)
   const app = Fastify({ logger: config.logFile === undefined ? false : { level: 'info', file: config.logFile } })
   await app.register(hauyna, {
     ...config.options,
@@ -52,7 +53,7 @@ async function main (): Promise<void> {
     }
     if (query.reset !== undefined) {
       loop.reset()
-      sweep.wall.length = sweep.cpu.length = 0
+      for (const list of Object.values(sweep)) list.length = 0
     }
     return probe
   })

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { defaultRetryPolicy, resolveRetryPolicy, retryDelay } from '../lib/client/index'
+import { reconnectDelay } from '../lib/client/retry-policy'
 
 const policy = resolveRetryPolicy({ baseDelay: 100, maxDelay: 1000, backoffMultiplier: 2, jitter: 0 })
 
@@ -35,6 +36,14 @@ t.test('jitter spreads the delay by ± that fraction of it, never further', asyn
 t.test('a delay is never negative', async (t) => {
   const full = resolveRetryPolicy({ baseDelay: 0, maxDelay: 0, jitter: 1 })
   t.equal(retryDelay(full, 3, () => 0), 0)
+})
+
+t.test("a Retry-After is waited at least, spread upward by the jitter; the policy's delay when that is longer", async (t) => {
+  const jittery = resolveRetryPolicy({ baseDelay: 1000, maxDelay: 8000, backoffMultiplier: 2, jitter: 0.25 })
+  t.equal(reconnectDelay(jittery, 0, 5000, () => 0), 5000, 'random 0 → Retry-After itself')
+  t.equal(reconnectDelay(jittery, 0, 5000, () => 0.999999), 6250, 'random → 1 gives +25 %')
+  t.equal(reconnectDelay(jittery, 3, 1000, () => 0.5), 8000, "the policy's longer delay wins")
+  t.equal(reconnectDelay(jittery, 1, undefined, () => 0.5), retryDelay(jittery, 1, () => 0.5), 'no Retry-After: retryDelay')
 })
 
 t.test('defaults follow the seed: infinite attempts, 1 s base, 30 s cap, ×2, 10 % jitter', async (t) => {

@@ -6,7 +6,7 @@
 // (the sender too, like a hauyna subscriber with echo), direct → to one socket.
 const { createServer } = require('node:http')
 const { Server } = require('socket.io')
-const { serve } = require('./serve')
+const { serve, listenPort } = require('./serve')
 
 serve(async () => {
   const httpServer = createServer()
@@ -29,6 +29,6 @@ serve(async () => {
     })
     socket.on('disconnect', () => { if (sockets.get(userId) === socket.id) sockets.delete(userId) })
   })
-  await new Promise((resolve) => httpServer.listen(0, '127.0.0.1', resolve))
+  await new Promise((resolve) => httpServer.listen(listenPort(), '127.0.0.1', resolve))
   return { port: httpServer.address().port, close: () => new Promise((resolve) => io.close(() => resolve())) }
 })

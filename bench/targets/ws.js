@@ -2,11 +2,11 @@
 // The usual raw `ws` baseline (see hand-written.js for what it does with each message).
 const { WebSocketServer } = require('ws')
 const { handWritten } = require('./hand-written')
-const { serve } = require('./serve')
+const { serve, listenPort } = require('./serve')
 
 serve(async () => {
   const attach = handWritten()
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', clientTracking: false })
+  const wss = new WebSocketServer({ port: listenPort(), host: '127.0.0.1', clientTracking: false })
   wss.on('connection', (socket, request) => {
     attach(socket, new URL(request.url, 'http://x').searchParams.get('userId'))
   })

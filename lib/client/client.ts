@@ -6,7 +6,7 @@ import { ClientHeartbeat, heartbeatSettings } from './heartbeat'
 import { OutgoingQueue } from './outgoing-queue'
 import { type AnswerFrame, type PendingRequest, PendingRequests } from './pending-requests'
 import { checkSince, subscribedAt } from './recovery'
-import { resolveRetryPolicy, retryDelay, type RetryPolicy } from './retry-policy'
+import { reconnectDelay, resolveRetryPolicy, type RetryPolicy } from './retry-policy'
 import { SessionResume } from './session-resume'
 import { type ChannelHandler, type Subscription, Subscriptions } from './subscriptions'
 import { type CloseInfo, openSocket, resolveWebSocket, type SocketHandle } from './transport'
@@ -604,12 +604,9 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
     this.socket = undefined
   }
 
-  /**
-   * A server that said how long to wait (503 with Retry-After) is waited for at least that long,
-   * spread by the policy's jitter so that the clients it turned away do not all come back at once.
-   */
-  private scheduleRetry (retryAfter = 0): void {
-    const delay = Math.max(Math.round(retryAfter * (1 + this.policy.jitter * Math.random())), retryDelay(this.policy, this.retries))
+  /** A server that said how long to wait (503 with Retry-After) is waited for at least that long (`reconnectDelay`). */
+  private scheduleRetry (retryAfter?: number): void {
+    const delay = reconnectDelay(this.policy, this.retries, retryAfter)
     this.retries++
     this.setState('reconnecting')
     this.emitter.emit('retry', { attempt: this.retries, delay })

@@ -52,3 +52,13 @@ export function retryDelay (policy: RetryPolicy, attempt: number, random: () => 
   const spread = base * policy.jitter * (random() * 2 - 1)
   return Math.max(0, Math.round(base + spread))
 }
+
+/**
+ * Milliseconds to wait before attempt `attempt` when the server may have said how long to wait
+ * (`retryAfter` ms, from a 503's Retry-After): at least that long, spread by the policy's jitter
+ * so that the clients it turned away do not all come back at once, and never less than
+ * `retryDelay`. The load generator's reconnect storm (bench/storm.js) waits by this rule too.
+ */
+export function reconnectDelay (policy: RetryPolicy, attempt: number, retryAfter = 0, random: () => number = Math.random): number {
+  return Math.max(Math.round(retryAfter * (1 + policy.jitter * random())), retryDelay(policy, attempt, random))
+}
