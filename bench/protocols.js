@@ -61,6 +61,6 @@ function parseSocketIo (text) {
   return { type: 'engine.io', text }
 }
 
-const protocols = { hauyna, 'hauyna-redis': hauyna, 'hauyna+history': hauyna, 'hauyna-redis+history': hauyna, 'hauyna+cap': hauyna, ws: rawWs, 'fastify-ws': rawWs, socketio: socketIo }
+const protocols = { hauyna, 'hauyna-redis': hauyna, 'hauyna+history': hauyna, 'hauyna-redis+history': hauyna, 'hauyna+auth': hauyna, 'hauyna+cap': hauyna, ws: rawWs, 'fastify-ws': rawWs, socketio: socketIo }
 
 module.exports = { protocols }

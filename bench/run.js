@@ -24,7 +24,8 @@ const LABELS = {
   'hauyna-redis': 'hauyna, 2 nodes on Redis',
   'hauyna+history': 'hauyna, history on',
   'hauyna-redis+history': 'hauyna, 2 nodes on Redis, history on',
-  'hauyna+cap': 'hauyna, maxPendingUpgrades 256'
+  'hauyna+auth': 'hauyna, authenticate 100 ms',
+  'hauyna+cap': 'hauyna, authenticate 100 ms, maxPendingUpgrades 256'
 }
 const TARGETS = (process.env.BENCH_TARGETS ?? 'ws,hauyna,socketio').split(',')
 for (const target of TARGETS) {
@@ -52,8 +53,10 @@ const crossNode = TARGETS.includes('hauyna') && redisCpuUs() !== undefined ? ['h
 // Scenarios marked `history` also run hauyna with channel history on (every channel keeps 100
 // messages), on one node and, where Redis answers, on two: the cost of history, in the same run.
 const withHistory = TARGETS.includes('hauyna') ? ['hauyna+history', ...crossNode.map((t) => `${t}+history`)] : []
-// Scenarios marked `cap` also run hauyna with at most 256 upgrades handled at once (maxPendingUpgrades).
-const withCap = TARGETS.includes('hauyna') ? ['hauyna+cap'] : []
+// Scenarios marked `cap` also run hauyna with an `authenticate` that takes 100 ms, without and
+// with at most 256 upgrades handled at once (maxPendingUpgrades): what the cap changes when
+// handshakes overlap.
+const withCap = TARGETS.includes('hauyna') ? ['hauyna+auth', 'hauyna+cap'] : []
 // Scale's idle window: 11 s of idleness holds two heartbeat rounds of hauyna, pinging every 5 s
 // for it (30 s by default), with the event-loop delay sampled on every target.
 const IDLE = { serverArgs: ['--loop-delay', '--heartbeat=5000'], idleSeconds: 11 }
@@ -338,7 +341,8 @@ const figures = {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const fmt = (x) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2))
+// Whole numbers (counts) as they are; the rest to three significant figures or so.
+const fmt = (x) => (Number.isInteger(x) || Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2))
 const cell = (s) => (s === undefined ? '—' : s.min === s.max ? fmt(s.median) : `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`)
 // No ratio to a raw ws figure of 0 (failed handshakes of a kind it never had).
 const ratioCell = (x) => (x === undefined || !Number.isFinite(x) ? '—' : `${x.toFixed(2)}×`)
