@@ -87,6 +87,10 @@ t.test('the other users hear of a connect, a status change and a disconnect as P
   alice.send('PRESENCE_UPDATE', { payload: { status: 'busy', metadata: { device: 'phone' } } })
   t.match((await updates(2))[1], { userId: 'alice', payload: { status: 'busy', metadata: { device: 'phone' } } })
 
+  // A protocol v1 frame the document does not know passes through the codec as it is.
+  alice.ws.send(JSON.stringify({ type: 'direct', to: 'bob', data: { text: 'hi' } }))
+  t.match(await bob.frame('direct'), { from: 'alice', data: { text: 'hi' } }, 'a user\'s direct message reaches bob as v1')
+
   alice.send('DISCONNECT')
   await alice.closed
   t.match((await updates(3))[2], { userId: 'alice', payload: { status: 'offline' } })
