@@ -9,7 +9,7 @@ import { type NodeProbe, probe } from './composition/probe'
 import { RealtimeNode } from './composition/node'
 import { collectStats } from './stats/collect'
 import type { Stats } from './stats/stats'
-import { type HauynaOptions, resolveOptions } from './config/options'
+import { type DrainOptions, type HauynaOptions, resolveDrain, resolveOptions } from './config/options'
 import { registerAsyncApiRoute } from './routes/asyncapi'
 import { registerHealthRoute } from './routes/health'
 import { registerMetrics } from './routes/metrics'
@@ -23,6 +23,12 @@ export interface HauynaInfo {
   readonly nodeId: string
   /** The node's stats with every detail (channel names, meta keys): server-side, whatever `stats.detail` says. */
   stats (): Promise<Stats>
+  /**
+   * Drains the node for a rolling deploy: new upgrades are answered 503, every client is told
+   * to reconnect elsewhere and closed with 1001 at a random time within `timeout` ms (default:
+   * the `drain.timeout` option). Resolves when every connection is gone.
+   */
+  drain (options?: DrainOptions): Promise<void>
 }
 
 // Keyed by the `fastify.hauyna` object: one per registration, seen from every child context.
@@ -66,20 +72,26 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
   fastify.decorate('groups', node.groups)
   fastify.decorate('events', node.events)
   fastify.decorate('connections', node.connections)
-  const info: HauynaInfo = { nodeId: node.nodeId, stats: () => collectStats(node, true) }
+  const info: HauynaInfo = {
+    nodeId: node.nodeId,
+    stats: () => collectStats(node, true),
+    // async: an invalid argument rejects, like the drain itself would.
+    drain: async (drainOptions) => { await node.session.handOff(resolveDrain(drainOptions, options.drain.timeout).timeout) }
+  }
   nodes.set(info, node)
   fastify.decorate('hauyna', info)
   fastify.decorateRequest('hauynaIdentity', null)
   fastify.decorateRequest('hauynaUpgrade', null)
-  const gate = options.maxPendingUpgrades === 0
-    ? undefined
-    : new UpgradeGate(options.maxPendingUpgrades, options.upgradeRetryAfter, () => node.meter.refused('overloaded'))
+  const gate = new UpgradeGate(options.maxPendingUpgrades, options.upgradeRetryAfter, {
+    draining: () => node.session.draining,
+    refused: (code) => node.meter.refused(code)
+  })
 
   fastify.decorate('realtime', function realtime (this: FastifyInstance, path: string, endpointOptions: EndpointOptions = {}) {
     const { schema, onRequest, preValidation, preHandler } = endpointOptions
-    registerEndpointRoute(this, node, resolveRealtimeEndpoint(path, endpointOptions, options), { schema, onRequest, preValidation, preHandler }, gate)
+    registerEndpointRoute(this, node, resolveRealtimeEndpoint(path, endpointOptions, options), gate, { schema, onRequest, preValidation, preHandler })
   })
-  if (options.path !== false) registerEndpointRoute(fastify, node, resolveRealtimeEndpoint(options.path, {}, options), {}, gate)
+  if (options.path !== false) registerEndpointRoute(fastify, node, resolveRealtimeEndpoint(options.path, {}, options), gate)
   fastify.addHook('onReady', async () => {
     checkEndpointMessages(node.endpoints, (type) => Object.hasOwn(builtinTypes, type) || node.events.messageTypes.has(type))
     warnUnverifiedIdentity(fastify.log, node.endpoints, options.allowUnverifiedIdentity)
@@ -90,6 +102,8 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
 
   node.session.heartbeat.start()
   fastify.addHook('preClose', async () => {
+    // Fastify answers new requests 503 from now on; the clients still here are handed off first.
+    if (options.drain.timeout > 0) await node.session.handOff(options.drain.timeout)
     node.session.heartbeat.stop()
     await node.session.drain()
   })
