@@ -44,6 +44,12 @@ expectType<Promise<number>>(app.hauyna.stats().then((stats) => stats.cleanup.que
 expectAssignable<HauynaOptions>({ stats: { detail: true }, allowUnverifiedIdentity: true })
 expectError(app.register(hauyna, { stats: { detail: 'yes' } }))
 expectType<Promise<Array<{ channel: string, subscribers: number }> | undefined>>(app.hauyna.stats().then((stats) => stats.channels.top))
+// Rolling deploys: the drain option, and drain() on fastify.hauyna.
+expectAssignable<HauynaOptions>({ drain: { timeout: 30_000 } })
+expectError(app.register(hauyna, { drain: { timeout: '30s' } }))
+expectType<Promise<void>>(app.hauyna.drain())
+expectType<Promise<void>>(app.hauyna.drain({ timeout: 10_000 }))
+expectError(app.hauyna.drain(10_000))
 
 // Decorators arrive through declaration merging.
 expectType<Promise<number>>(app.channels.broadcastTo('room', { text: 'hi' }))
