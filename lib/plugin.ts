@@ -16,6 +16,7 @@ import { registerMetrics } from './routes/metrics'
 import { registerStatsRoute } from './routes/stats'
 import { UpgradeGate } from './routes/upgrade-gate'
 import { registerEndpointRoute } from './routes/websocket'
+import { endUpgradesWithPeer } from './transport/closing-upgrades'
 import { limitHandshakeTime } from './transport/handshake-timeout'
 
 /** What `fastify.hauyna` exposes besides the service decorators. */
@@ -62,6 +63,17 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
   const options = resolveOptions(opts)
   const node = new RealtimeNode(options, fastify.log)
   await node.start()
+  // Added before @fastify/websocket's preClose, which stops taking upgrades: a late upgrade
+  // during the hand-off is then answered (Fastify's 503 while closing) instead of left hanging.
+  fastify.addHook('preClose', async () => {
+    if (options.drain.timeout === 0) return
+    const stopEnding = endUpgradesWithPeer(fastify.server)
+    try {
+      await node.session.handOff(options.drain.timeout)
+    } finally {
+      stopEnding()
+    }
+  })
   await registerWebsocket(fastify, node)
   const unlimitHandshakes = options.handshakeTimeout > 0 ? limitHandshakeTime(fastify.server, options.handshakeTimeout) : undefined
   // Before the routes, so fastify-metrics times /ws/stats, /health and the app's later routes.
@@ -102,8 +114,6 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
 
   node.session.heartbeat.start()
   fastify.addHook('preClose', async () => {
-    // Fastify answers new requests 503 from now on; the clients still here are handed off first.
-    if (options.drain.timeout > 0) await node.session.handOff(options.drain.timeout)
     node.session.heartbeat.stop()
     await node.session.drain()
   })

@@ -64,6 +64,8 @@ t.test('close() with drain.timeout hands the clients off first; without it, clos
   const { server: draining } = await countingServer(t, { drain: { timeout: DRAIN_MS } })
   const clients = await Promise.all(['alice', 'bob'].map((userId) => connect(draining.url({ userId }))))
   const closing = draining.stop()
+  const late = await refusal(draining.url({ userId: 'carol' }))
+  t.equal(late.status, 503, 'an upgrade during the hand-off is answered (Fastify\'s 503 while closing), not left hanging')
   for (const client of clients) await handedOff(t, client, DRAIN_MS)
   await closing
 

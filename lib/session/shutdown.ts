@@ -29,11 +29,11 @@ export async function waitForEmpty (connections: OpenConnections, ms: number): P
 }
 
 /**
- * Every client gets 1001; those that have not finished the closing handshake within
- * `closeTimeout` are terminated, so that the caller resolves promptly.
+ * Every client gets 1001 with `reason`; those that have not finished the closing handshake
+ * within `closeTimeout` are terminated, so that the caller resolves promptly.
  */
-export async function closeEvery (connections: OpenConnections, closeTimeout: number): Promise<void> {
-  for (const conn of connections.values()) conn.close(CloseCode.GoingAway, 'server shutting down')
+export async function closeEvery (connections: OpenConnections, closeTimeout: number, reason: string): Promise<void> {
+  for (const conn of connections.values()) conn.close(CloseCode.GoingAway, reason)
   await waitForEmpty(connections, closeTimeout)
   for (const conn of connections.values()) conn.terminate()
   await waitForEmpty(connections, closeTimeout)
@@ -42,7 +42,7 @@ export async function closeEvery (connections: OpenConnections, closeTimeout: nu
 /** Graceful shutdown: new connections refused, every connection closed, then the cleanup finished. */
 export async function drain (deps: DrainDeps): Promise<void> {
   deps.stopAccepting()
-  await closeEvery(deps.connections, deps.closeTimeout)
+  await closeEvery(deps.connections, deps.closeTimeout, 'server shutting down')
   // Closed connections may still hold subscriptions and presence until their cleanup ran.
   await deps.cleanup.drain()
   await deps.deferrals.flush()
