@@ -59,21 +59,30 @@ async function registerWebsocket (fastify: FastifyInstance, node: RealtimeNode):
   })
 }
 
-async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<void> {
-  const options = resolveOptions(opts)
-  const node = new RealtimeNode(options, fastify.log)
-  await node.start()
-  // Added before @fastify/websocket's preClose, which stops taking upgrades: a late upgrade
-  // during the hand-off is then answered (Fastify's 503 while closing) instead of left hanging.
+/**
+ * With `drain.timeout`, `close()` hands the clients off before the shutdown. Called before
+ * @fastify/websocket is registered, so that this preClose runs before its own, which stops
+ * taking upgrades: a late upgrade during the hand-off is answered (Fastify's 503 while
+ * closing) instead of left hanging.
+ */
+function handOffOnClose (fastify: FastifyInstance, node: RealtimeNode): void {
+  const { timeout } = node.options.drain
+  if (timeout === 0) return
   fastify.addHook('preClose', async () => {
-    if (options.drain.timeout === 0) return
     const stopEnding = endUpgradesWithPeer(fastify.server)
     try {
-      await node.session.handOff(options.drain.timeout)
+      await node.session.handOff(timeout)
     } finally {
       stopEnding()
     }
   })
+}
+
+async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<void> {
+  const options = resolveOptions(opts)
+  const node = new RealtimeNode(options, fastify.log)
+  await node.start()
+  handOffOnClose(fastify, node)
   await registerWebsocket(fastify, node)
   const unlimitHandshakes = options.handshakeTimeout > 0 ? limitHandshakeTime(fastify.server, options.handshakeTimeout) : undefined
   // Before the routes, so fastify-metrics times /ws/stats, /health and the app's later routes.
@@ -87,7 +96,7 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
   const info: HauynaInfo = {
     nodeId: node.nodeId,
     stats: () => collectStats(node, true),
-    // async: an invalid argument rejects, like the drain itself would.
+    // async: an invalid argument rejects the promise rather than throwing.
     drain: async (drainOptions) => { await node.session.handOff(resolveDrain(drainOptions, options.drain.timeout).timeout) }
   }
   nodes.set(info, node)
