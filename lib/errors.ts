@@ -20,6 +20,7 @@ export const errors = {
   NotSubscribed: createError<[string]>('HAUYNA_NOT_SUBSCRIBED', 'Not subscribed to channel "%s"', 403),
   ResumeFailed: createError('HAUYNA_RESUME_FAILED', 'No session to resume: the token is unknown, expired, used already, or another user\'s', 404),
   Overloaded: createError<[number]>('HAUYNA_OVERLOADED', 'Too many connections being opened (more than %d at once): retry after the Retry-After seconds', 503),
+  Draining: createError('HAUYNA_DRAINING', 'This server is draining for a restart: connect to another instance, or retry after the Retry-After seconds', 503),
   NoHistory: createError<[string]>('HAUYNA_NO_HISTORY', 'Channel "%s" keeps no history (its policy has no `history`)', 404),
   TooLarge: createError<[string, number, number]>('HAUYNA_TOO_LARGE', '%s is %d bytes, over the limit of %d bytes', 413),
   InvalidCloseCode: createError<[number]>('HAUYNA_INVALID_CLOSE_CODE', 'Close code %d is not one an endpoint may send', 400),

@@ -31,6 +31,7 @@ const hauyna = Object.assign(plugin, {
 namespace hauyna {
   export type HauynaOptions = import('./config/options').HauynaOptions
   export type HeartbeatOptions = import('./config/options').HeartbeatOptions
+  export type DrainOptions = import('./config/options').DrainOptions
   export type Authenticate = import('./connection/connection').Authenticate
   export type EndpointOptions = import('./config/endpoint-options').EndpointOptions
   export type AutoSubscribe = import('./connection/connection').AutoSubscribe

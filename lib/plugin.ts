@@ -10,7 +10,7 @@ import { RealtimeNode } from './composition/node'
 import { collectStats } from './stats/collect'
 import type { StatsFeed } from './stats/feed'
 import type { Stats } from './stats/stats'
-import { type HauynaOptions, resolveOptions } from './config/options'
+import { type DrainOptions, type HauynaOptions, resolveDrain, resolveOptions } from './config/options'
 import { registerAsyncApiRoute } from './routes/asyncapi'
 import { registerDashboardRoute } from './routes/dashboard'
 import { registerHealthRoute } from './routes/health'
@@ -18,6 +18,7 @@ import { registerMetrics } from './routes/metrics'
 import { registerStatsRoute } from './routes/stats'
 import { UpgradeGate } from './routes/upgrade-gate'
 import { registerEndpointRoute } from './routes/websocket'
+import { endUpgradesWithPeer } from './transport/closing-upgrades'
 import { limitHandshakeTime } from './transport/handshake-timeout'
 
 /** What `fastify.hauyna` exposes besides the service decorators. */
@@ -25,6 +26,12 @@ export interface HauynaInfo {
   readonly nodeId: string
   /** The node's stats with every detail (channel names, meta keys): server-side, whatever `stats.detail` says. */
   stats (): Promise<Stats>
+  /**
+   * Drains the node for a rolling deploy: new upgrades are answered 503, every client is told
+   * to reconnect elsewhere and closed with 1001 at a random time within `timeout` ms (default:
+   * the `drain.timeout` option). Resolves when every connection is gone.
+   */
+  drain (options?: DrainOptions): Promise<void>
 }
 
 // Keyed by the `fastify.hauyna` object: one per registration, seen from every child context.
@@ -60,10 +67,30 @@ async function registerWebsocket (fastify: FastifyInstance, node: RealtimeNode):
   })
 }
 
+/**
+ * With `drain.timeout`, `close()` hands the clients off before the shutdown. Called before
+ * @fastify/websocket is registered, so that this preClose runs before its own, which stops
+ * taking upgrades: a late upgrade during the hand-off is answered (Fastify's 503 while
+ * closing) instead of left hanging.
+ */
+function handOffOnClose (fastify: FastifyInstance, node: RealtimeNode): void {
+  const { timeout } = node.options.drain
+  if (timeout === 0) return
+  fastify.addHook('preClose', async () => {
+    const stopEnding = endUpgradesWithPeer(fastify.server)
+    try {
+      await node.session.handOff(timeout)
+    } finally {
+      stopEnding()
+    }
+  })
+}
+
 async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<void> {
   const options = resolveOptions(opts)
   const node = new RealtimeNode(options, fastify.log)
   await node.start()
+  handOffOnClose(fastify, node)
   await registerWebsocket(fastify, node)
   const unlimitHandshakes = options.handshakeTimeout > 0 ? limitHandshakeTime(fastify.server, options.handshakeTimeout) : undefined
   // Before the routes, so fastify-metrics times /ws/stats, /health and the app's later routes.
@@ -74,20 +101,26 @@ async function hauyna (fastify: FastifyInstance, opts: HauynaOptions): Promise<v
   fastify.decorate('groups', node.groups)
   fastify.decorate('events', node.events)
   fastify.decorate('connections', node.connections)
-  const info: HauynaInfo = { nodeId: node.nodeId, stats: () => collectStats(node, true) }
+  const info: HauynaInfo = {
+    nodeId: node.nodeId,
+    stats: () => collectStats(node, true),
+    // async: an invalid argument rejects the promise rather than throwing.
+    drain: async (drainOptions) => { await node.session.handOff(resolveDrain(drainOptions, options.drain.timeout).timeout) }
+  }
   nodes.set(info, node)
   fastify.decorate('hauyna', info)
   fastify.decorateRequest('hauynaIdentity', null)
   fastify.decorateRequest('hauynaUpgrade', null)
-  const gate = options.maxPendingUpgrades === 0
-    ? undefined
-    : new UpgradeGate(options.maxPendingUpgrades, options.upgradeRetryAfter, () => node.meter.refused('overloaded'))
+  const gate = new UpgradeGate(options.maxPendingUpgrades, options.upgradeRetryAfter, {
+    draining: () => node.session.draining,
+    refused: (code) => node.meter.refused(code)
+  })
 
   fastify.decorate('realtime', function realtime (this: FastifyInstance, path: string, endpointOptions: EndpointOptions = {}) {
     const { schema, onRequest, preValidation, preHandler } = endpointOptions
-    registerEndpointRoute(this, node, resolveRealtimeEndpoint(path, endpointOptions, options), { schema, onRequest, preValidation, preHandler }, gate)
+    registerEndpointRoute(this, node, resolveRealtimeEndpoint(path, endpointOptions, options), gate, { schema, onRequest, preValidation, preHandler })
   })
-  if (options.path !== false) registerEndpointRoute(fastify, node, resolveRealtimeEndpoint(options.path, {}, options), {}, gate)
+  if (options.path !== false) registerEndpointRoute(fastify, node, resolveRealtimeEndpoint(options.path, {}, options), gate)
   fastify.addHook('onReady', async () => {
     checkEndpointMessages(node.endpoints, (type) => Object.hasOwn(builtinTypes, type) || node.events.messageTypes.has(type))
     warnUnverifiedIdentity(fastify.log, node.endpoints, options.allowUnverifiedIdentity)

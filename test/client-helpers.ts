@@ -1,7 +1,7 @@
 import type { Test } from 'tap'
 import WebSocket from 'ws'
 import {
-  type AppMessages, type ClientEvents, type ClientOptions, type ClientState, HauynaClient, type WebSocketLike
+  type AppMessages, type ClientEvents, type ClientOptions, type ClientState, HauynaClient, type PerConnect, type WebSocketLike
 } from '../lib/client/index'
 import type { HauynaOptions } from '../lib/index'
 import { type Server, startServer, until } from './helpers'
@@ -11,7 +11,7 @@ type Observable = Pick<HauynaClient, 'on' | 'state'>
 
 /** The SDK in Node, with `ws` as its WebSocket; stopped when the test ends. */
 export function createClient<M extends AppMessages = Record<never, never>> (
-  t: Test, url: string, options: ClientOptions = {}
+  t: Test, url: PerConnect<string>, options: ClientOptions = {}
 ): HauynaClient<M> {
   const client = new HauynaClient<M>(url, { WebSocket, ...options })
   t.teardown(async () => { await client.stop({ timeout: 500 }) })

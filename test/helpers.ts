@@ -276,7 +276,7 @@ export async function expectInvalidOptions (t: Test, cases: Array<[string, unkno
   }
 }
 
-export interface Refusal { status: number, body: Record<string, unknown> }
+export interface Refusal { status: number, body: Record<string, unknown>, retryAfter?: string }
 
 /**
  * Attempts an upgrade that the server must refuse over HTTP: resolves with the status
@@ -301,7 +301,7 @@ export function refusal (url: string, headers: Record<string, string> = {}): Pro
         req.destroy()
         let body: Record<string, unknown> = {}
         try { body = JSON.parse(text) } catch {}
-        resolve({ status: res.statusCode ?? 0, body })
+        resolve({ status: res.statusCode ?? 0, body, retryAfter: res.headers['retry-after'] })
       })
     })
   })

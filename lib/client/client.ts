@@ -12,7 +12,7 @@ import { type ChannelHandler, type Subscription, Subscriptions } from './subscri
 import { type CloseInfo, openSocket, resolveWebSocket, type SocketHandle } from './transport'
 import type {
   AppMessages, AppPayload, ChannelMessage, ClientEvents, ClientHealth, ClientOptions, ClientState, ClientStatus,
-  ConnectedFrame, Delivery, HeartbeatSettings, OutgoingMessage, PerConnect, RequestOptions, StopOptions, StopResult,
+  ConnectedFrame, Delivery, HeartbeatSettings, OutgoingMessage, PerConnect, ReconnectFrame, RequestOptions, StopOptions, StopResult,
   StreamPosition, SubscribedFrame, UnsubscribedFrame, SubscribeOptions, Unsubscribe, WebSocketConstructor
 } from './types'
 
@@ -91,6 +91,11 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
   /** The app's functions have not answered yet for the current attempt. */
   private pendingTarget: Promise<ConnectTarget> | undefined
   private connectedFrame: ConnectedFrame | undefined
+  /**
+   * The server said it drains (`reconnect`): the close that follows is answered with an attempt
+   * at once, without backoff, since the load balancer sends it to another server.
+   */
+  private handedOff = false
   /** Whether a reconnect takes the dropped connection's session over (when the server offers it). */
   private readonly resumeSessions: boolean
   private resuming: SessionResume | undefined
@@ -461,6 +466,10 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
       case 'heartbeat_ack':
         this.heartbeat.acked(frame.ts, now)
         return
+      case 'reconnect':
+        this.handedOff = true
+        this.emitter.emit('reconnect', frame as unknown as ReconnectFrame)
+        return
       case 'message':
         this.channelMessage(frame as unknown as ChannelMessage)
         return
@@ -569,6 +578,7 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
 
   private socketClosed (handle: SocketHandle, info: CloseInfo): void {
     if (handle !== this.socket) return
+    const handedOff = this.handedOff
     this.releaseSocket()
     this.requests.rejectWhere((request) => request.sent, (request) => new HauynaError(ClientErrorCode.ConnectionLost,
       `the connection closed (${info.code}) before "${request.message.type}" was answered`,
@@ -580,7 +590,7 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
     }
     const terminal = terminalError(info, this.verdictContext())
     this.emitter.emit('disconnected', { ...info, willReconnect: terminal === undefined && this.canRetry() })
-    this.retryOrEnd(terminal, info.retryAfter)
+    this.retryOrEnd(terminal, info.retryAfter, handedOff)
   }
 
   private verdictContext (): VerdictContext {
@@ -591,22 +601,29 @@ export class HauynaClient<M extends AppMessages = Record<never, never>> {
     return this.retries < this.policy.maxAttempts
   }
 
-  /** After a failed attempt or a lost connection: closed for good on a terminal error, else retried while the policy allows. */
-  private retryOrEnd (terminal: HauynaError | undefined, retryAfter?: number): void {
+  /**
+   * After a failed attempt or a lost connection: closed for good on a terminal error, else
+   * retried while the policy allows (`atOnce`: without waiting, after a drain's `reconnect`).
+   */
+  private retryOrEnd (terminal: HauynaError | undefined, retryAfter?: number, atOnce = false): void {
     if (terminal !== undefined) this.fail(terminal)
-    else if (this.canRetry()) this.scheduleRetry(retryAfter)
+    else if (this.canRetry()) this.scheduleRetry(atOnce ? 0 : this.delayBefore(retryAfter))
     else this.retriesExhausted()
   }
 
   private releaseSocket (): void {
+    this.handedOff = false
     clearTimeout(this.connectTimer)
     this.heartbeat.stop()
     this.socket = undefined
   }
 
   /** A server that said how long to wait (503 with Retry-After) is waited for at least that long (`reconnectDelay`). */
-  private scheduleRetry (retryAfter?: number): void {
-    const delay = reconnectDelay(this.policy, this.retries, retryAfter)
+  private delayBefore (retryAfter?: number): number {
+    return reconnectDelay(this.policy, this.retries, retryAfter)
+  }
+
+  private scheduleRetry (delay: number): void {
     this.retries++
     this.setState('reconnecting')
     this.emitter.emit('retry', { attempt: this.retries, delay })

@@ -6,7 +6,7 @@ export { defaultRetryPolicy, resolveRetryPolicy, retryDelay, type RetryPolicy } 
 export type {
   AppMessages, AppPayload, BroadcastMessage, ChannelMessage, ClientEvents, ClientHealth, ClientOptions, ClientState,
   ClientStatus, ConnectedFrame, Delivery, DirectMessage, DisconnectInfo, ErrorFrame, GroupMessage, HeartbeatSettings,
-  MessageSchema, OutgoingMessage, OverflowStrategy, PerConnect, PresenceDiff, QueryParams, RecoveryInfo, RequestOptions,
+  MessageSchema, OutgoingMessage, OverflowStrategy, PerConnect, PresenceDiff, QueryParams, ReconnectFrame, RecoveryInfo, RequestOptions,
   StopOptions, StopResult, StreamPosition, SubscribedFrame, SubscribeOptions, Subprotocols, UnsubscribedFrame, Unsubscribe,
   WebSocketConstructor, WebSocketLike, WebSocketOptions
 } from './types'

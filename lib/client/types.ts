@@ -17,6 +17,7 @@ export type SubscribedFrame = ServerMessage<'subscribed'>
 export type UnsubscribedFrame = ServerMessage<'unsubscribed'>
 export type PresenceDiff = ServerMessage<'presence_diff'>
 export type ErrorFrame = ServerMessage<'error'>
+export type ReconnectFrame = ServerMessage<'reconnect'>
 export type ChannelMessage<T = unknown> = Omit<ServerMessage<'message'>, 'data'> & { data: T }
 export type DirectMessage<T = unknown> = Omit<ServerMessage<'direct'>, 'data'> & { data: T }
 export type GroupMessage<T = unknown> = Omit<ServerMessage<'group'>, 'data'> & { data: T }
@@ -202,6 +203,11 @@ export interface ClientEvents {
    */
   recovery: (info: RecoveryInfo) => void
   disconnected: (info: DisconnectInfo) => void
+  /**
+   * The server drains (a rolling deploy): it closes this connection with 1001 in `after` ms.
+   * The client then reconnects at once, without backoff, resuming where it was.
+   */
+  reconnect: (frame: ReconnectFrame) => void
   /** A reconnection attempt is scheduled: `attempt` counts from 1, `delay` in milliseconds. */
   retry: (info: { attempt: number, delay: number }) => void
   reconnect_failed: (info: { attempts: number }) => void

@@ -49,8 +49,10 @@ export interface HauynaOptions {
   handshakeTimeout?: number
   /** Upgrades handled at once (from request to the end of setup); more get 503 with Retry-After. `0`: no cap. */
   maxPendingUpgrades?: number
-  /** Seconds a client refused by `maxPendingUpgrades` is told to wait (`Retry-After`). */
+  /** Seconds a client refused by `maxPendingUpgrades` or by a draining node is told to wait (`Retry-After`). */
   upgradeRetryAfter?: number
+  /** How `fastify.close()` and `fastify.hauyna.drain()` hand the clients off to other nodes. */
+  drain?: DrainOptions
   channels?: { default?: 'allow' | 'deny', policies?: Record<string, ChannelPolicy> }
   permissions?: { group?: PermissionRule, broadcast?: PermissionRule, direct?: PermissionRule }
   presence?: { autoTrack?: boolean, autoUntrack?: boolean, defaultStatus?: string, leaveGrace?: number }
@@ -74,6 +76,15 @@ export interface HauynaOptions {
   websocket?: WebsocketPluginOptions['options']
   nodeId?: string
   codec?: Codec
+}
+
+/** A rolling deploy's drain. */
+export interface DrainOptions {
+  /**
+   * Ms over which the clients are told to reconnect elsewhere and closed, each at its own
+   * random time. `0` (the default for `fastify.close()`): all at once, as a plain shutdown.
+   */
+  timeout?: number
 }
 
 /** The stats route; `detail` adds channel names and meta keys (default: when a hook guards it). */
@@ -117,6 +128,7 @@ export interface ResolvedOptions {
   handshakeTimeout: number
   maxPendingUpgrades: number
   upgradeRetryAfter: number
+  drain: Required<DrainOptions>
   channels: { default: 'allow' | 'deny', policies: Record<string, ChannelPolicy> }
   permissions: { group: PermissionRule, broadcast: PermissionRule, direct: PermissionRule }
   presence: { autoTrack: boolean, autoUntrack: boolean, defaultStatus: string, leaveGrace: number }
@@ -135,7 +147,7 @@ export interface ResolvedOptions {
 const known = new Set([
   'path', 'adapter', 'authenticate', 'allowAnonymous', 'allowUnverifiedIdentity', 'heartbeat', 'idleTimeout', 'maxPayload',
   'maxMetaBytes', 'rateLimit', 'maxConnectionsPerUser', 'maxSubscriptionsPerConnection',
-  'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'maxQueuedBytesTotal', 'closeTimeout', 'handshakeTimeout', 'maxPendingUpgrades', 'upgradeRetryAfter', 'channels', 'permissions', 'presence',
+  'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'maxQueuedBytesTotal', 'closeTimeout', 'handshakeTimeout', 'maxPendingUpgrades', 'upgradeRetryAfter', 'drain', 'channels', 'permissions', 'presence',
   'resume', 'stats', 'asyncapi', 'health', 'websocket', 'nodeId', 'codec', 'metrics', 'dashboard', 'cleanup'
 ])
 
@@ -177,6 +189,13 @@ function resolveResume (value: HauynaOptions['resume']): ResolvedOptions['resume
   if (value === undefined || value === false) return false
   const resume = value === true ? {} : object<{ window: number }>('resume', value)
   return { window: integer('resume.window', resume.window, 30_000, 1) }
+}
+
+/** The `drain` option, and the argument of `fastify.hauyna.drain()`, whose default is the option's. */
+export function resolveDrain (value: unknown, fallback: number): Required<DrainOptions> {
+  const drain = object<DrainOptions>('drain', value)
+  onlyKeys('drain', drain, ['timeout'], 'the drain')
+  return { timeout: integer('drain.timeout', drain.timeout, fallback, 0) }
 }
 
 function resolveHeartbeat (value: HauynaOptions['heartbeat']): HeartbeatOptions {
@@ -323,6 +342,7 @@ export function resolveOptions (options: HauynaOptions): ResolvedOptions {
     handshakeTimeout: integer('handshakeTimeout', options.handshakeTimeout, 10_000, 0),
     maxPendingUpgrades: integer('maxPendingUpgrades', options.maxPendingUpgrades, 0, 0),
     upgradeRetryAfter: integer('upgradeRetryAfter', options.upgradeRetryAfter, 1, 1),
+    drain: resolveDrain(options.drain, 0),
     channels: resolveChannels(options.channels),
     resume: resolveResume(options.resume),
     permissions: {

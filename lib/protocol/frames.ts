@@ -37,6 +37,7 @@ export const frames = {
     ({ type: 'presence_diff', channel, joins, leaves, updates }),
   ack: (ref: Ref): Frame<'ack'> => ({ type: 'ack', ref }),
   heartbeatAck: (ts: string | number | undefined): Frame<'heartbeat_ack'> => ({ type: 'heartbeat_ack', ts, serverTs: isoNow() }),
+  reconnect: (after: number): Frame<'reconnect'> => ({ type: 'reconnect', after }),
   error: (code: ErrorCode, message: string, ref?: Ref, details?: ValidationDetail[]): Frame<'error'> =>
     ({ type: 'error', code, message, ref, details })
 }

@@ -108,6 +108,8 @@ export const serverSchemas = {
     ts: Type.Optional(Type.Union([Type.String(), Type.Number()])),
     serverTs: IsoTime
   }),
+  /** The server drains: it closes this connection with 1001 in `after` ms; the client should then reconnect at once. */
+  reconnect: serverMessage('reconnect', { after: Type.Integer({ minimum: 0 }) }),
   error: serverMessage('error', {
     code: Type.String(),
     message: Type.String(),

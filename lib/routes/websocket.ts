@@ -60,7 +60,7 @@ function authenticationHook (node: RealtimeNode, endpoint: Endpoint): preValidat
  * validation follows the hooks, so every check is done before the upgrade.
  */
 export function registerEndpointRoute (
-  fastify: FastifyInstance, node: RealtimeNode, endpoint: Endpoint, route: EndpointRouteOptions = {}, gate?: UpgradeGate
+  fastify: FastifyInstance, node: RealtimeNode, endpoint: Endpoint, gate: UpgradeGate, route: EndpointRouteOptions = {}
 ): void {
   const authenticate = authenticationHook(node, endpoint)
   const preValidation = [authenticate ?? [], route.preValidation ?? []].flat()
@@ -70,8 +70,8 @@ export function registerEndpointRoute (
     url: endpoint.path,
     websocket: true,
     schema: route.schema,
-    onRequest: gate === undefined ? route.onRequest : [gate.admit, route.onRequest ?? []].flat(),
-    onResponse: gate?.answered,
+    onRequest: [gate.admit, route.onRequest ?? []].flat(),
+    onResponse: gate.answered,
     preValidation: preValidation.length === 0 ? undefined : preValidation,
     preHandler: [route.preHandler ?? [], holdUpgradeWrites].flat(),
     // Upgrades never send an HTTP response: timing them would only hold a timer per socket.

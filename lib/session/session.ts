@@ -21,6 +21,7 @@ import type { ErrorSink } from './error-sink'
 import type { HeartbeatMonitor } from './heartbeat'
 import { closeConnection, type LifecycleDeps, openConnection } from './lifecycle'
 import type { Resumption } from './resume'
+import { handOff } from './handoff'
 import { drain } from './shutdown'
 
 /** The options a session acts on, resolved. */
@@ -73,6 +74,7 @@ export class Session implements ConnectionHost {
   readonly heartbeat: HeartbeatMonitor
   private readonly lifecycle: LifecycleDeps
   private drainStarted = false
+  private handoff: Promise<void> | undefined
 
   constructor (private readonly deps: SessionDeps) {
     const { settings, errors, cleanup } = deps
@@ -103,7 +105,7 @@ export class Session implements ConnectionHost {
     }
   }
 
-  /** The server drains: new connections are refused and /health answers 503. */
+  /** The server drains (`handOff`, or shutdown): new connections are refused and /health answers 503. */
   get draining (): boolean {
     return this.drainStarted
   }
@@ -122,6 +124,18 @@ export class Session implements ConnectionHost {
       cleanup: this.cleanup,
       deferrals: this.deps.deferrals
     })
+  }
+
+  /**
+   * A rolling deploy's drain: new connections are refused, every client is told when to
+   * reconnect (spread over `timeout` ms) and closed then. Resolves when every connection is
+   * gone and its cleanup ran; a second call gets the first one's promise.
+   */
+  handOff (timeout: number): Promise<void> {
+    this.drainStarted = true
+    this.handoff ??= handOff({ connections: this.deps.directory, closeTimeout: this.limits.closeTimeout, random: Math.random }, timeout)
+      .then(() => this.cleanup.drain())
+    return this.handoff
   }
 
   handle (conn: Connection, data: Buffer, isBinary: boolean): Promise<void> | undefined {

@@ -4,10 +4,16 @@ import type { Connection } from '../connection/connection'
 
 const POLL_MS = 10
 
+/** The node's open connections, as the directory holds them. */
+export interface OpenConnections {
+  values (): IterableIterator<Connection>
+  readonly size: number
+}
+
 export interface DrainDeps {
   /** Refuses new connections from now on. */
   stopAccepting (): void
-  connections: { values (): IterableIterator<Connection>, readonly size: number }
+  connections: OpenConnections
   /** Ms a client has to finish the closing handshake before it is terminated. */
   closeTimeout: number
   /** The departures still being cleaned up. */
@@ -16,21 +22,27 @@ export interface DrainDeps {
   deferrals: { flush (): Promise<void> }
 }
 
-async function waitForEmpty (deps: DrainDeps): Promise<void> {
-  const deadline = Date.now() + deps.closeTimeout
-  while (deps.connections.size > 0 && Date.now() < deadline) await sleep(POLL_MS)
+/** Resolves once no connection is left, or after `ms`, whichever comes first. */
+export async function waitForEmpty (connections: OpenConnections, ms: number): Promise<void> {
+  const deadline = Date.now() + ms
+  while (connections.size > 0 && Date.now() < deadline) await sleep(POLL_MS)
 }
 
 /**
- * Graceful shutdown: every client gets 1001; those that have not finished the closing
- * handshake within `closeTimeout` are terminated, so `app.close()` resolves promptly.
+ * Every client gets 1001 with `reason`; those that have not finished the closing handshake
+ * within `closeTimeout` are terminated, so that the caller resolves promptly.
  */
+export async function closeEvery (connections: OpenConnections, closeTimeout: number, reason: string): Promise<void> {
+  for (const conn of connections.values()) conn.close(CloseCode.GoingAway, reason)
+  await waitForEmpty(connections, closeTimeout)
+  for (const conn of connections.values()) conn.terminate()
+  await waitForEmpty(connections, closeTimeout)
+}
+
+/** Graceful shutdown: new connections refused, every connection closed, then the cleanup finished. */
 export async function drain (deps: DrainDeps): Promise<void> {
   deps.stopAccepting()
-  for (const conn of deps.connections.values()) conn.close(CloseCode.GoingAway, 'server shutting down')
-  await waitForEmpty(deps)
-  for (const conn of deps.connections.values()) conn.terminate()
-  await waitForEmpty(deps)
+  await closeEvery(deps.connections, deps.closeTimeout, 'server shutting down')
   // Closed connections may still hold subscriptions and presence until their cleanup ran.
   await deps.cleanup.drain()
   await deps.deferrals.flush()

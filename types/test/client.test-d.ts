@@ -55,6 +55,7 @@ plain.on('state', (state, previous) => {
 })
 plain.on('error', (error) => { expectType<HauynaError>(error); expectType<string>(error.code) })
 plain.on('retry', ({ attempt, delay }) => { expectType<number>(attempt + delay) })
+plain.on('reconnect', (frame) => { expectType<'reconnect'>(frame.type); expectType<number>(frame.after) })
 plain.on('dropped', ({ message }) => { expectType<string>(message.type) })
 expectError(plain.on('no_such_event', () => {}))
 

@@ -49,6 +49,12 @@ expectAssignable<HauynaOptions>({ dashboard: true })
 expectAssignable<HauynaOptions>({ dashboard: { path: '/ops/live', interval: 1000, onRequest: async (request, reply) => { if (request.headers.authorization === undefined) await reply.code(401).send() } } })
 expectError(app.register(hauyna, { dashboard: { interval: '1s' } }))
 expectError(app.register(hauyna, { dashboard: { preHandler: async () => {} } }))
+// Rolling deploys: the drain option, and drain() on fastify.hauyna.
+expectAssignable<HauynaOptions>({ drain: { timeout: 30_000 } })
+expectError(app.register(hauyna, { drain: { timeout: '30s' } }))
+expectType<Promise<void>>(app.hauyna.drain())
+expectType<Promise<void>>(app.hauyna.drain({ timeout: 10_000 }))
+expectError(app.hauyna.drain(10_000))
 
 // Decorators arrive through declaration merging.
 expectType<Promise<number>>(app.channels.broadcastTo('room', { text: 'hi' }))
