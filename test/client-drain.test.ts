@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { HauynaClient } from '../lib/client/index'
 import { redisAdapter } from '../lib/index'
-import { createClient, record } from './client-helpers'
+import { createClient, publishSteadily, record } from './client-helpers'
 import { delay, type Server, startServer, until } from './helpers'
 import { REDIS_URL, requireRedis, skipRedis, testPrefix } from './redis-helpers'
 
@@ -62,24 +62,16 @@ t.test('two nodes on Redis: node a drains while a history channel streams; every
   await Promise.all(clients.map(async ({ client, room }) => { await client.start(); await room.subscribed }))
   const firsts = clients.map(({ client }) => client.connectionId)
 
-  let published = 0
-  let publishing = true
-  const stream = (async () => {
-    while (publishing) {
-      await b.app.channels.broadcastTo('room', ++published)
-      await delay(3)
-    }
-  })()
-  t.teardown(async () => { publishing = false; await stream })
+  const stream = publishSteadily(t, b.app, 'room')
   await until(() => clients.every(({ got }) => got.length >= 20), 5000, 'the stream to flow')
 
   target = b
   await a.app.hauyna.drain({ timeout: 500 })
   await Promise.all(clients.map(({ client }, i) => openOn(client, b, firsts[i])))
-  const drainedAt = published
-  await until(() => published >= drainedAt + 50, 5000, 'messages published after the move')
-  publishing = false
-  await stream
+  const drainedAt = stream.published
+  await until(() => stream.published >= drainedAt + 50, 5000, 'messages published after the move')
+  await stream.stop()
+  const published = stream.published
   await until(() => clients.every(({ got }) => got.length >= published), 5000, 'every message at every client')
   await delay(100)
 

@@ -4,7 +4,7 @@ import {
   type AppMessages, type ClientEvents, type ClientOptions, type ClientState, HauynaClient, type PerConnect, type WebSocketLike
 } from '../lib/client/index'
 import type { HauynaOptions } from '../lib/index'
-import { type Server, startServer, until } from './helpers'
+import { delay, type Server, startServer, until } from './helpers'
 
 /** What these helpers need of a client, whatever its app message types. */
 type Observable = Pick<HauynaClient, 'on' | 'state'>
@@ -115,4 +115,19 @@ export async function whileAway (server: Server, gate: { closed: boolean }, clie
   await meanwhile()
   gate.closed = false
   await until(() => client.state === 'open' && client.connectionId !== first, 3000, 'a new connection')
+}
+
+/** Publishes 1, 2, 3… to `channel` from `app`, one every 3 ms, until `stop()` (or the end of `t`). */
+export function publishSteadily (t: Test, app: { channels: { broadcastTo (channel: string, data: unknown): Promise<unknown> } }, channel: string): { readonly published: number, stop (): Promise<void> } {
+  let published = 0
+  let publishing = true
+  const stream = (async () => {
+    while (publishing) {
+      await app.channels.broadcastTo(channel, ++published)
+      await delay(3)
+    }
+  })()
+  const stop = async (): Promise<void> => { publishing = false; await stream }
+  t.teardown(stop)
+  return { get published () { return published }, stop }
 }

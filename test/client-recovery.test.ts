@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { HauynaClient, Unsubscribe } from '../lib/client/index'
 import { type HauynaOptions, redisAdapter } from '../lib/index'
-import { createClient, gatedServer, nextEvent, record, untilState, whileAway } from './client-helpers'
+import { createClient, gatedServer, nextEvent, record, untilState, publishSteadily, whileAway } from './client-helpers'
 import { ClusterNode } from './cluster-nodes'
 import { delay, type Server, startServer, until } from './helpers'
 import { REDIS_URL, requireRedis, skipRedis, testPrefix } from './redis-helpers'
@@ -264,25 +264,17 @@ t.test('the Redis-backed server killed mid-stream and started again: the app got
   await client.start()
   await room.subscribed
 
-  let published = 0
-  let publishing = true
-  const stream = (async () => {
-    while (publishing) {
-      await publisher.app.channels.broadcastTo('room', ++published)
-      await delay(3)
-    }
-  })()
-  t.teardown(async () => { publishing = false; await stream })
+  const stream = publishSteadily(t, publisher.app, 'room')
   await until(() => got.length >= 50, 5000, 'the stream to flow')
   await first.kill()
-  const killedAt = published
-  await until(() => published >= killedAt + 50, 5000, 'messages published while the node is down')
+  const killedAt = stream.published
+  await until(() => stream.published >= killedAt + 50, 5000, 'messages published while the node is down')
   await ClusterNode.start(t, 'a', { ...config, port: first.port })
-  const whileDown = published - killedAt
+  const whileDown = stream.published - killedAt
   await until(() => recoveries.length === 1, 10_000, 'the resubscribe on the restarted node')
-  await until(() => got.length >= published, 5000, 'the missed messages and the live ones')
-  publishing = false
-  await stream
+  await until(() => got.length >= stream.published, 5000, 'the missed messages and the live ones')
+  await stream.stop()
+  const published = stream.published
   await until(() => got.length >= published, 5000, 'the last messages')
   await delay(100)
 

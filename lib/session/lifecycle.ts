@@ -124,7 +124,7 @@ async function setUp (deps: LifecycleDeps, conn: Connection, identity: Identity,
     conn.send(frames.connected(conn.id, conn.userId, { interval, timeout }, deps.resumption?.tokenOf(conn)))
     conn.releaseWrites()
     if (deps.autoTrack) await deps.presence.track(conn)
-    if (conn.endpointConfig.subscribe !== undefined) await subscribeOnConnect(deps, conn)
+    await subscribeOnConnect(deps, conn)
     await deps.events.emitAfter(conn.endpointConfig.onConnect, 'connect', [conn])
     deps.log.debug({ connectionId: conn.id, userId: conn.userId }, 'websocket connection opened')
   } catch (error) {

@@ -37,8 +37,4 @@ export class OutgoingFrame {
     }
     return this.framed
   }
-
-  get byteLength (): number {
-    return this.wire.length
-  }
 }
