@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { RealtimeNode } from '../composition/node'
+import { CloseCode } from '../protocol/codes'
 import { collectStats } from './collect'
 
 // A dashboard that cannot keep up skips samples rather than piling them up in memory.
@@ -39,7 +40,7 @@ export class StatsFeed {
 
   /** Closes every dashboard socket (1001, going away) and stops the timer. */
   close (): void {
-    for (const socket of this.#sockets) socket.close(1001)
+    for (const socket of this.#sockets) socket.close(CloseCode.GoingAway)
     this.#sockets.clear()
     this.#stop()
   }
