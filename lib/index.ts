@@ -87,7 +87,7 @@ namespace hauyna {
   export type ChannelHistory = import('./services/channels').ChannelHistory
   export type ChannelMessageFrame = import('./services/channels').ChannelMessageFrame
   export type HistoryOption = import('./services/history-policy').HistoryOption
-  export type ConnectionLocation = import('./services/connections').ConnectionLocation
+  export type ConnectionLocation = import('./services/ports').ConnectionLocation
   export type ConnectionRef = import('./services/channels').ConnectionRef
   export type ConnectionsService = import('./services/connections').ConnectionsService
   export type EventsService = import('./services/events').EventsService

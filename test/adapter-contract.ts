@@ -591,7 +591,14 @@ export async function adapterContract (t: Test, name: string, makeAdapter: () =>
       // The test probe counts what this process holds: with a shared adapter, nothing of it.
       const probe = internalsOf(first.app)
       if (options.shared) t.match(probe, { presenceUsers: -1, groupMemberships: -1, userGroups: -1, sharedSets: undefined })
-      else t.same(probe.sharedSets, { channel: { sets: 1, users: 2 }, user: { sets: 2, users: 2 } })
+      // A process that is the whole cluster reads subscriptions and connections from its hub
+      // and directory: it writes no channel or user set.
+      else t.same(probe.sharedSets, {}, 'no shared set written on a local adapter')
+      for (const server of new Set([first, second])) {
+        t.same(await server.app.channels.list(), [{ channel: 'lobby', subscribers: 2 }], 'every node\'s subscribers counted')
+        t.same(await server.app.connections.count(), 2, 'every node\'s connections counted')
+        t.same((await server.app.channels.subscribers('lobby')).map((s) => s.userId).sort(), ['alice', 'bob'], 'every node\'s subscribers listed')
+      }
       await serversFlushed(new Set([first, second]), [alice, bob])
       for (const c of [alice, bob]) {
         t.equal(c.all('message').length, 1, 'one message each')

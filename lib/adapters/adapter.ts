@@ -235,6 +235,12 @@ export type AdapterHealth = { ok: true } | { ok: false, reason: string }
 
 export interface Adapter {
   readonly name: string
+  /**
+   * `true` when this process is the whole cluster (the memory adapter): what the node holds of
+   * its own connections is then every node's, so it is read from the node instead of being
+   * written to the stores as well. Leave it unset for an adapter that shares state between processes.
+   */
+  readonly local?: boolean
   readonly presence: PresenceStore
   readonly members: MemberStore
   readonly groups: GroupStore

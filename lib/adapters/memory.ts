@@ -81,6 +81,7 @@ const SWEEP_MS = 10_000
 
 class MemoryAdapter implements Adapter {
   readonly name = 'memory'
+  readonly local = true
   readonly presence = new MemoryPresenceStore()
   readonly members = new MemoryMemberStore(() => this.nodeId)
   readonly groups = new GroupTable()

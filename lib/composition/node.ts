@@ -5,12 +5,14 @@ import type { ChannelSubscription, Connection } from '../connection/connection'
 import type { ResolvedOptions } from '../config/options'
 import { ChannelPresence } from '../services/channel-presence'
 import { ChannelRegistry } from '../services/channel-registry'
-import { CHANNEL_SETS, ChannelsService } from '../services/channels'
+import { ChannelsService } from '../services/channels'
 import { ChannelPolicies } from '../services/policies'
 import { ConnectionsService } from '../services/connections'
+import { LocalConnectionRoster, LocalSubscriptionRoster, SharedConnectionRoster, SharedSubscriptionRoster } from '../services/rosters'
 import { EventsService, lifecycleEvents } from '../services/events'
 import { GroupsService } from '../services/groups'
 import { PresenceService } from '../services/presence'
+import type { ConnectionRoster } from '../services/ports'
 import { builtinTypes } from '../session/builtin-handlers'
 import { Session, type SessionSettings } from '../session/session'
 import { buildSessionParts } from './session-parts'
@@ -70,6 +72,9 @@ export class RealtimeNode {
     this.events = new EventsService(new Set([...Object.keys(builtinTypes), ...lifecycleEvents]),
       (error, event, args) => this.session.errors.handlerFailed(error, event, args))
     const policies = new ChannelPolicies(options.channels.default, options.channels.policies)
+    const subscriptions = this.adapter.local === true
+      ? new LocalSubscriptionRoster(this.hub, this.nodeId)
+      : new SharedSubscriptionRoster(this.adapter.members)
     this.channelPresence = new ChannelPresence({
       enabled: (channel) => policies.for(channel).presence,
       presence: { get: (userId) => this.presence.get(userId) },
@@ -82,7 +87,7 @@ export class RealtimeNode {
       publisher: bus,
       topics: bus,
       subscribers: this.hub,
-      members: this.adapter.members,
+      subscriptions,
       history: this.adapter.history,
       presence: this.channelPresence,
       events: this.events,
@@ -99,14 +104,14 @@ export class RealtimeNode {
       members: this.adapter.members,
       regroup: (userId) => this.adapter.regroup(userId)
     })
-    this.connections = new ConnectionsService({ connections: directory, publisher: bus, members: this.adapter.members })
+    this.connections = new ConnectionsService({ connections: directory, publisher: bus, roster: this.connectionRoster() })
     this.presence = new PresenceService({
       store: this.adapter.presence,
       events: this.events,
       maxMetaBytes: options.maxMetaBytes,
       defaultStatus: options.presence.defaultStatus,
       onUpdate: (presence) => this.channelPresence.updated(presence),
-      channelUsers: async (channel) => new Set((await this.adapter.members.users(CHANNEL_SETS, channel)).keys()),
+      channelUsers: (channel) => subscriptions.users(channel),
       groupUsers: async (group) => new Set((await this.groups.members(group)).map((m) => m.userId))
     })
     const parts = buildSessionParts({
@@ -124,6 +129,13 @@ export class RealtimeNode {
       connections: this.connections,
       presence: this.presence
     })
+  }
+
+  /** Where every node's connections are counted: this node's directory when the adapter is this process alone. */
+  private connectionRoster (): ConnectionRoster {
+    return this.adapter.local === true
+      ? new LocalConnectionRoster(this.directory, this.nodeId)
+      : new SharedConnectionRoster(this.adapter.members)
   }
 
   /** Groups whose topic has a subscriber here: groups with a member connected to this node. */

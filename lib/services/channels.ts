@@ -1,14 +1,14 @@
-import type { HistoryEntry, HistoryPolicy, HistoryStore, MemberStore, StreamPosition } from '../adapters/adapter'
+import type { HistoryEntry, HistoryPolicy, HistoryStore, StreamPosition } from '../adapters/adapter'
 import type { ChannelSubscription, Connection } from '../connection/connection'
 import { channelTopic } from '../pubsub/topics'
 import { releaseHeld } from '../pubsub/topic-hub'
 import { errors } from '../errors'
 import { frames } from '../protocol/frames'
 import { checkMeta, checkName, userKey } from '../protocol/names'
-import type { Ref, ServerMessage } from '../protocol/schemas'
+import type { PresenceSummary, Ref, ServerMessage } from '../protocol/schemas'
 import type { ChannelRegistry } from './channel-registry'
-import type { ChannelPolicy, ChannelPolicies } from './policies'
-import type { ChannelPresenceTracker, ConnectionLookup, EventSink, Publisher, TopicJoiner, TopicView } from './ports'
+import type { ChannelPolicy, ChannelPolicies, ResolvedChannelPolicy } from './policies'
+import type { ChannelPresenceTracker, ConnectionLookup, EventSink, Publisher, SubscriptionRoster, TopicJoiner, TopicView } from './ports'
 import { type SendOptions, senderOf } from './send-options'
 import type { ChannelInfo } from './types'
 import { type Later, now } from '../util/deferrals'
@@ -19,8 +19,8 @@ export interface ChannelsDeps {
   publisher: Publisher
   topics: TopicJoiner
   subscribers: Pick<TopicView, 'subscribers'>
-  /** Every node's subscriptions, shared through the adapter. */
-  members: MemberStore
+  /** Every node's subscriptions. */
+  subscriptions: SubscriptionRoster
   /** Every node's channel history, shared through the adapter. */
   history: HistoryStore
   presence: ChannelPresenceTracker
@@ -75,9 +75,6 @@ export interface Subscriber {
   nodeId: string
 }
 
-/** The kind of shared set that holds each channel's subscriptions. */
-export const CHANNEL_SETS = 'channel'
-
 /** A connection, or the id of one on this node. */
 export type ConnectionRef = Connection | string
 
@@ -107,10 +104,10 @@ export class ChannelsService {
    */
   async get (channel: string): Promise<ChannelInfo | null> {
     const local = this.registry.info(channel)
-    const subscribers = await this.deps.members.size(CHANNEL_SETS, channel)
+    const subscribers = await this.deps.subscriptions.size(channel)
     if (local !== null) return { ...local, subscribers }
     if (subscribers === 0) return null
-    const members = await this.deps.members.members(CHANNEL_SETS, channel)
+    const members = await this.deps.subscriptions.members(channel)
     // Not Math.min(...): a large channel's members would pass the engine's limit on arguments.
     const createdAt = members.reduce((oldest, m) => Math.min(oldest, m.since), Infinity)
     return { name: channel, meta: {}, createdAt, explicit: false, subscribers: members.length }
@@ -155,16 +152,17 @@ export class ChannelsService {
    * missed since `since` when they are all kept, then by whatever arrived meanwhile. @internal
    */
   async open (conn: Connection, channel: string, options: SubscribeOptions, ref?: Ref): Promise<void> {
-    const history = this.policies.for(channel).history
+    const policy = this.policies.for(channel)
+    const history = policy.history
     if (history === undefined) {
-      await this.join(conn, channel, options)
+      await this.join(conn, channel, options, policy)
       const recovered = options.since === undefined ? undefined : false
-      conn.send(frames.subscribed(channel, ref, await this.deps.presence.snapshot(channel), { recovered }))
+      conn.send(frames.subscribed(channel, ref, await this.presenceOf(channel, policy), { recovered }))
       return
     }
-    const subscription = await this.join(conn, channel, options, true)
+    const subscription = await this.join(conn, channel, options, policy, true)
     try {
-      subscription.floor = await this.answerFromHistory(conn, channel, history, options.since, ref)
+      subscription.floor = await this.answerFromHistory(conn, channel, policy, ref, options.since)
     } catch (error) {
       // Without its answer, the subscription would start with a gap nobody knows of.
       await this.leave(conn, channel)
@@ -174,17 +172,23 @@ export class ChannelsService {
     }
   }
 
+  /** The channel's presence for `subscribed`; nothing to wait for when its policy has none. */
+  private presenceOf (channel: string, policy: ResolvedChannelPolicy): Promise<Record<string, PresenceSummary> | undefined> | undefined {
+    return policy.presence ? this.deps.presence.snapshot(channel) : undefined
+  }
+
   /** `subscribed` with the stream's position, and the missed messages when every one is kept; resolves to what the subscriber has. */
   private async answerFromHistory (
-    conn: Connection, channel: string, policy: HistoryPolicy, since: StreamPosition | undefined, ref?: Ref
+    conn: Connection, channel: string, channelPolicy: ResolvedChannelPolicy, ref: Ref | undefined, since: StreamPosition | undefined
   ): Promise<StreamPosition> {
+    const policy = channelPolicy.history as HistoryPolicy
     const topic = channelTopic(channel)
     const read = since === undefined
       ? { ...await this.deps.history.position(topic, policy), entries: [], complete: false }
       : await this.deps.history.read(topic, policy, since, policy.size)
     const recovered = since === undefined ? undefined : read.complete
     const { offset, epoch } = read
-    conn.send(frames.subscribed(channel, ref, await this.deps.presence.snapshot(channel), { offset, epoch, recovered }))
+    conn.send(frames.subscribed(channel, ref, await this.presenceOf(channel, channelPolicy), { offset, epoch, recovered }))
     if (recovered === true) for (const entry of read.entries) conn.send(placed(entry, epoch))
     return { offset, epoch }
   }
@@ -230,7 +234,7 @@ export class ChannelsService {
 
   /** Every node's subscribers of `channel`. */
   async subscribers (channel: string): Promise<Subscriber[]> {
-    const members = await this.deps.members.members(CHANNEL_SETS, channel)
+    const members = await this.deps.subscriptions.members(channel)
     return members.map(({ connectionId, userId, meta, nodeId }) => ({ connectionId, userId, meta, nodeId }))
   }
 
@@ -244,7 +248,7 @@ export class ChannelsService {
 
   /** Channels with at least one subscriber on any node, largest first. */
   async list (): Promise<Array<{ channel: string, subscribers: number }>> {
-    const sets = await this.deps.members.sets(CHANNEL_SETS)
+    const sets = await this.deps.subscriptions.sizes()
     return Array.from(sets, ([channel, subscribers]) => ({ channel, subscribers })).sort((a, b) => b.subscribers - a.subscribers)
   }
 
@@ -259,7 +263,7 @@ export class ChannelsService {
    * The subscription itself, shared by the client path and the server API. `hold`: its
    * messages wait (see `Delivery.held`) until the subscribe is answered. @internal
    */
-  async join (conn: Connection, channel: string, options: SubscribeOptions, hold = false): Promise<ChannelSubscription> {
+  async join (conn: Connection, channel: string, options: SubscribeOptions, policy: ResolvedChannelPolicy, hold = false): Promise<ChannelSubscription> {
     checkName('channel', channel)
     const meta = checkMeta('subscription meta', options.meta, this.deps.maxMetaBytes)
     const limit = this.deps.maxSubscriptionsPerConnection
@@ -272,11 +276,14 @@ export class ChannelsService {
     conn.subscriptions.set(channel, subscription)
     // Registry and hub change in the same tick, so a channel exists exactly while subscribed.
     const created = this.registry.opened(channel)
-    await this.deps.topics.join(conn, channelTopic(channel), subscription)
-    await this.deps.members.add(CHANNEL_SETS, channel, { connectionId: conn.id, userId: conn.userId, meta, since: subscription.since })
+    // Each step waits only when it went async: a subscribe is most of what connecting costs.
+    const joined = this.deps.topics.join(conn, channelTopic(channel), subscription)
+    if (joined !== undefined) await joined
+    const recorded = this.deps.subscriptions.joined(conn, channel, subscription)
+    if (recorded !== undefined) await recorded
     if (created) await this.registry.announceCreated(channel)
-    if (!resubscribe) await this.deps.presence.joined(conn, channel)
-    await this.deps.events.emit('subscribe', conn, channel, meta)
+    if (policy.presence && !resubscribe) await this.deps.presence.joined(conn, channel)
+    if (this.deps.events.listenerCount('subscribe') > 0) await this.deps.events.emit('subscribe', conn, channel, meta)
     return subscription
   }
 
@@ -284,7 +291,7 @@ export class ChannelsService {
   async leave (conn: Connection, channel: string, presenceLeave: Later = now): Promise<boolean> {
     if (!conn.subscriptions.delete(channel)) return false
     await this.deps.topics.leave(conn, channelTopic(channel))
-    await this.deps.members.remove(CHANNEL_SETS, channel, conn.userId, conn.id)
+    await this.deps.subscriptions.left(conn, channel)
     const presence = this.deps.presence
     await presenceLeave(() => presence.left(conn, channel))
     await this.deps.events.emit('unsubscribe', conn, channel)

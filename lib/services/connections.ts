@@ -1,31 +1,19 @@
-import type { MemberStore } from '../adapters/adapter'
 import type { Connection } from '../connection/connection'
 import type { ConnectionState } from '../connection/state'
 import { ALL_TOPIC, userTopic } from '../pubsub/topics'
 import { errors } from '../errors'
 import { CloseCode, isValidCloseCode } from '../protocol/codes'
 import { frames } from '../protocol/frames'
-import { checkUserId, NO_META, userKey } from '../protocol/names'
-import type { ConnectionLookup, Publisher } from './ports'
+import { checkUserId, userKey } from '../protocol/names'
+import type { ConnectionLocation, ConnectionLookup, ConnectionRoster, Publisher } from './ports'
 import { type SendOptions, senderOf } from './send-options'
 
 export interface ConnectionsDeps {
   connections: ConnectionLookup
   publisher: Publisher
-  /** Every node's connections, by user, shared through the adapter. */
-  members: MemberStore
+  /** Every node's connections, by user. */
+  roster: ConnectionRoster
 }
-
-/** A connection on any node of the cluster, as `locate` finds it. */
-export interface ConnectionLocation {
-  connectionId: string
-  nodeId: string
-  /** Epoch milliseconds when it connected. */
-  connectedAt: number
-}
-
-/** The kind of shared set that holds each user's connections, on every node. */
-const USER_SETS = 'user'
 
 /**
  * The live registry of connections: this node's as objects, every node's as counts and
@@ -34,29 +22,28 @@ const USER_SETS = 'user'
 export class ConnectionsService {
   private readonly connections: ConnectionLookup
   private readonly publisher: Publisher
-  private readonly members: MemberStore
+  private readonly roster: ConnectionRoster
 
   /** @internal */
   constructor (deps: ConnectionsDeps) {
     this.connections = deps.connections
     this.publisher = deps.publisher
-    this.members = deps.members
+    this.roster = deps.roster
   }
 
-  /** A connection was set up: every node can count and locate it. @internal */
-  async registered (conn: Connection): Promise<void> {
-    await this.members.add(USER_SETS, conn.userId, { connectionId: conn.id, userId: conn.userId, meta: NO_META, since: conn.connectedAt })
+  /** A connection was set up: every node can count and locate it; `undefined` when nothing had to wait. @internal */
+  registered (conn: Connection): Promise<void> | undefined {
+    return this.roster.registered(conn)
   }
 
   /** A connection closed (safe to call again, as a retried cleanup step does). @internal */
-  async unregistered (conn: Connection): Promise<void> {
-    await this.members.remove(USER_SETS, conn.userId, conn.userId, conn.id)
+  unregistered (conn: Connection): Promise<void> | undefined {
+    return this.roster.unregistered(conn)
   }
 
   /** Where the user is connected, on every node. */
   async locate (userId: string): Promise<ConnectionLocation[]> {
-    const members = await this.members.members(USER_SETS, userKey(userId))
-    return members.map(({ connectionId, nodeId, since }) => ({ connectionId, nodeId, connectedAt: since }))
+    return this.roster.locate(userKey(userId))
   }
 
   get (id: string): Connection | undefined {
@@ -79,12 +66,12 @@ export class ConnectionsService {
 
   /** Connections set up on every node (one that is closing may still count until its cleanup). */
   async count (): Promise<number> {
-    return (await this.members.total(USER_SETS)).members
+    return (await this.roster.totals()).connections
   }
 
   /** Distinct users with at least one connection on any node. */
   async userCount (): Promise<number> {
-    return (await this.members.total(USER_SETS)).sets
+    return (await this.roster.totals()).users
   }
 
   inState (state: ConnectionState): Connection[] {

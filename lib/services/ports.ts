@@ -1,4 +1,4 @@
-import type { Appended, HistoryPolicy } from '../adapters/adapter'
+import type { Appended, HistoryPolicy, Member } from '../adapters/adapter'
 import type { ChannelSubscription, Connection } from '../connection/connection'
 import type { PresenceSummary } from '../protocol/schemas'
 import type { LifecycleEvent, LifecycleEvents } from './types'
@@ -40,6 +40,45 @@ export interface ConnectionLookup {
   values (): IterableIterator<Connection>
   readonly size: number
   readonly userCount: number
+}
+
+/** Where a user is connected: one of the user's connections, and its node. */
+export interface ConnectionLocation {
+  connectionId: string
+  nodeId: string
+  /** Epoch milliseconds when it connected. */
+  connectedAt: number
+}
+
+/**
+ * Every node's connections, counted and located by user. On a cluster, each node writes its
+ * own into a shared store; on a process that is the whole cluster, the directory already is it.
+ */
+export interface ConnectionRoster {
+  /** A connection was set up; `undefined` when nothing had to be written. */
+  registered (conn: Connection): Promise<void> | undefined
+  /** A connection closed (safe to call again, as a retried cleanup step does). */
+  unregistered (conn: Connection): Promise<void> | undefined
+  locate (userId: string): Promise<ConnectionLocation[]>
+  /** Connections, and distinct users with at least one, on every node. */
+  totals (): Promise<{ connections: number, users: number }>
+}
+
+/**
+ * Every node's channel subscriptions, by channel. On a cluster, each node writes its own into
+ * a shared store; on a process that is the whole cluster, the topic hub already is it.
+ */
+export interface SubscriptionRoster {
+  /** A subscription began (or its meta changed); `undefined` when nothing had to be written. */
+  joined (conn: Connection, channel: string, subscription: ChannelSubscription): Promise<void> | undefined
+  /** A subscription ended; `undefined` when nothing had to be written. */
+  left (conn: Connection, channel: string): Promise<void> | undefined
+  members (channel: string): Promise<Member[]>
+  size (channel: string): Promise<number>
+  /** Channels with at least one subscriber, each with their number. */
+  sizes (): Promise<Map<string, number>>
+  /** The users with at least one subscription of the channel. */
+  users (channel: string): Promise<Set<string>>
 }
 
 /** Where services announce lifecycle events; the events service implements it. */

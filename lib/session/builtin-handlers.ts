@@ -56,11 +56,11 @@ function thenDo<T> (checked: Promise<void> | undefined, next: () => T): T | Prom
 }
 
 const handlers: { [K in keyof Schemas]: BuiltinHandler<Schemas[K]> } = {
-  async subscribe (conn, { channel, meta, echo, since, ref }, context) {
+  subscribe (conn, { channel, meta, echo, since, ref }, context) {
     const rule = context.channels.policies.for(channel).subscribe
-    await check(rule, { connection: conn, channel }, conn.subscriptions.has(channel),
+    const checked = check(rule, { connection: conn, channel }, conn.subscriptions.has(channel),
       () => new errors.Forbidden(`not allowed to subscribe to channel "${channel}"`))
-    await context.channels.open(conn, channel, { meta, echo, since }, ref)
+    return thenDo(checked, () => context.channels.open(conn, channel, { meta, echo, since }, ref))
   },
 
   async unsubscribe (conn, { channel, ref }, context) {

@@ -30,10 +30,13 @@ export interface LifecycleDeps {
   directory: { countOfUser (userId: string): number, add (conn: Connection): boolean, remove (conn: Connection): boolean }
   topics: UserTopics
   groups: { attach (conn: Connection, identityGroups: Array<string | { name: string, role?: string }>): Promise<void> }
-  connections: { registered (conn: Connection): Promise<void>, unregistered (conn: Connection): Promise<void> }
+  connections: { registered (conn: Connection): Promise<void> | undefined, unregistered (conn: Connection): Promise<void> | undefined }
   presence: { track (conn: Connection): Promise<void> }
   /** Runs an event's listeners, the endpoint's own (`onConnect`) first. */
-  events: { emitAfter (first: ((...args: never[]) => unknown) | undefined, event: string, args: unknown[]): Promise<void> }
+  events: {
+    emitAfter (first: ((...args: never[]) => unknown) | undefined, event: string, args: unknown[]): Promise<void>
+    listenerCount (event: 'connect'): number
+  }
   context: HandlerContext
   errors: Pick<ErrorSink, 'send' | 'report' | 'failed'>
   cleanup: { enqueue (departure: Departure): void }
@@ -109,12 +112,19 @@ async function subscribeOnConnect (deps: LifecycleDeps, conn: Connection): Promi
  * of each other, so they run together: one wait instead of three (three round trips on Redis).
  */
 async function register (deps: LifecycleDeps, conn: Connection, identity: Identity, firstOfUser: boolean): Promise<void> {
-  const results = await Promise.allSettled([
-    firstOfUser ? deps.topics.userArrived(conn.userId) : undefined,
-    deps.connections.registered(conn),
-    deps.groups.attach(conn, identity.groups ?? [])
-  ])
+  const steps = [deps.groups.attach(conn, identity.groups ?? [])]
+  if (firstOfUser) steps.push(deps.topics.userArrived(conn.userId))
+  const registered = deps.connections.registered(conn)
+  if (registered !== undefined) steps.push(registered)
+  const results = await Promise.allSettled(steps)
   for (const result of results) if (result.status === 'rejected') throw result.reason
+}
+
+/** The `connect` listeners, the endpoint's own first; skipped (no wait) when there are none. */
+function announceConnect (deps: LifecycleDeps, conn: Connection): Promise<void> | undefined {
+  const { onConnect } = conn.endpointConfig
+  if (onConnect === undefined && deps.events.listenerCount('connect') === 0) return undefined
+  return deps.events.emitAfter(onConnect, 'connect', [conn])
 }
 
 async function setUp (deps: LifecycleDeps, conn: Connection, identity: Identity, firstOfUser: boolean): Promise<void> {
@@ -124,8 +134,9 @@ async function setUp (deps: LifecycleDeps, conn: Connection, identity: Identity,
     conn.send(frames.connected(conn.id, conn.userId, { interval, timeout }, deps.resumption?.tokenOf(conn)))
     conn.releaseWrites()
     if (deps.autoTrack) await deps.presence.track(conn)
-    await subscribeOnConnect(deps, conn)
-    await deps.events.emitAfter(conn.endpointConfig.onConnect, 'connect', [conn])
+    // Most endpoints subscribe nobody on connect and most apps listen to no `connect`: no wait then.
+    if (conn.endpointConfig.subscribe !== undefined) await subscribeOnConnect(deps, conn)
+    await announceConnect(deps, conn)
     deps.log.debug({ connectionId: conn.id, userId: conn.userId }, 'websocket connection opened')
   } catch (error) {
     deps.errors.report(error, conn, 'connection setup failed')
@@ -148,7 +159,7 @@ export async function closeConnection (deps: LifecycleDeps, conn: Connection, co
   conn.endpointConfig.connections--
   if (deps.directory.remove(conn)) deps.topics.userLeft(conn.userId).catch((error: unknown) => deps.errors.report(error, conn, 'leaving the user topic failed'))
   // At once, like the directory: every node's counts drop with the socket, not after the cleanup.
-  deps.connections.unregistered(conn).catch((error: unknown) => deps.errors.report(error, conn, 'connection unregistration failed'))
+  deps.connections.unregistered(conn)?.catch((error: unknown) => deps.errors.report(error, conn, 'connection unregistration failed'))
   deps.log.debug({ connectionId: conn.id, userId: conn.userId, code, reason, suppressed: conn.droppedLogLines || undefined },
     'websocket connection closed')
   const resumable = await suspend(deps, conn, code)
