@@ -41,6 +41,9 @@ for (const [name, makeAdapter, local] of kinds) {
     t.same((await app.channels.subscribers('room')).find((s) => s.connectionId === ids[0])?.meta, { seat: 2 }, 'a resubscribe replaces the meta')
     t.equal((await app.channels.get('room'))?.subscribers, 3, 'and is no second subscription')
 
+    t.same((await app.presence.list({ channel: 'room' })).map((p) => p.userId).sort(), ['alice', 'bob'], 'present users of a channel')
+    t.same(await app.presence.list({ channel: 'nowhere' }), [], 'and of a channel nobody is in')
+
     await bob.request({ type: 'unsubscribe', channel: 'hall' })
     t.same(await app.channels.list(), [{ channel: 'room', subscribers: 3 }], 'an emptied channel is listed no more')
     t.same(await app.channels.subscribers('hall'), [])

@@ -36,3 +36,18 @@ t.test('with permessage-deflate every frame goes through ws, in order', async (t
   t.same(client.all('message').map((f) => f.data.n), [...Array(50).keys()])
   t.same(client.violations, [])
 })
+
+t.test('frames of every header length arrive whole: 7-bit, 16-bit and 64-bit lengths, multi-byte text', async (t) => {
+  const server = await startServer(t)
+  const client = await connect(server.url({ userId: 'alice' }))
+  await client.request({ type: 'subscribe', channel: 'room' })
+  // Payloads of exactly 125, 126, 65535 and 65536 bytes (each header length's edge), then
+  // characters of two and three UTF-8 bytes, so that bytes and characters differ.
+  const overhead = JSON.stringify({ type: 'message', channel: 'room', from: null, data: '', ts: new Date().toISOString() }).length
+  const edges = [125, 126, 65_535, 65_536].map((bytes) => 'a'.repeat(bytes - overhead))
+  const texts = [...edges, ...[40, 32_700, 70_000].flatMap((n) => ['é'.repeat(n), '€'.repeat(n)])]
+  for (const text of texts) await server.app.channels.broadcastTo('room', text)
+  await until(() => client.all('message').length === texts.length, 5000, 'every message')
+  t.same(client.all('message').map((f) => f.data), texts, 'each text as sent, in order')
+  t.same(client.violations, [])
+})

@@ -1,6 +1,6 @@
 import type { Departure, PresenceEntry, PresenceStore } from '../adapters/adapter'
 import type { Connection } from '../connection/connection'
-import { checkMeta, checkStatus, userKey } from '../protocol/names'
+import { checkMeta, checkStatus, NO_META, userKey } from '../protocol/names'
 import type { EventSink } from './ports'
 import type { PresenceChange, UserPresence } from './types'
 
@@ -36,9 +36,10 @@ function summarize (userId: string, entries: PresenceEntry[]): UserPresence {
   return { userId, status: latest.status, meta: latest.meta, connections: entries }
 }
 
-/** Whether two states differ; metas are small (`maxMetaBytes`). */
+/** Whether two states differ; metas are small (`maxMetaBytes`), and most are the shared empty one. */
 function differ (a: { status: string, meta: Record<string, unknown> }, b: { status: string, meta: Record<string, unknown> }): boolean {
-  return a.status !== b.status || JSON.stringify(a.meta) !== JSON.stringify(b.meta)
+  if (a.status !== b.status) return true
+  return a.meta !== b.meta && JSON.stringify(a.meta) !== JSON.stringify(b.meta)
 }
 
 function matches (presence: UserPresence, where: Record<string, unknown>): boolean {
@@ -66,7 +67,7 @@ export class PresenceService {
     if (count === 1) await this.changed('join', userId, connection.id, [entry])
     // The newest entry sets the user's status: a channel that showed another one hears of it.
     const others = count === 1 ? [] : (await this.deps.store.get(userId)).filter((e) => e.connectionId !== connection.id)
-    const before = others.length === 0 ? { status: this.deps.defaultStatus, meta: {} } : summarize(userId, others)
+    const before = others.length === 0 ? { status: this.deps.defaultStatus, meta: NO_META } : summarize(userId, others)
     if (differ(before, entry)) await this.deps.onUpdate(summarize(userId, [...others, entry]))
   }
 

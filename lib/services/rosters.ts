@@ -103,7 +103,9 @@ export class LocalSubscriptionRoster implements SubscriptionRoster {
   async members (channel: string): Promise<Member[]> {
     const members: Member[] = []
     for (const [conn, subscription] of this.hub.subscribers(channelTopic(channel)) ?? []) {
-      members.push({ connectionId: conn.id, userId: conn.userId, meta: subscription?.meta ?? NO_META, since: subscription?.since ?? conn.connectedAt, nodeId: this.nodeId })
+      // A channel topic is only ever joined with its subscription (`null` marks the other kinds).
+      const { meta, since } = subscription as ChannelSubscription
+      members.push({ connectionId: conn.id, userId: conn.userId, meta, since, nodeId: this.nodeId })
     }
     return members
   }
