@@ -139,7 +139,10 @@ export class GroupsService {
 
   /** Joins the topics of the connection's identity groups and of `added`, and leaves any other. */
   private async follow (conn: Connection, added: Map<string, string | undefined>): Promise<void> {
-    const wanted = new Set([...this.identities.get(conn) ?? [], ...added.keys()])
+    const identity = this.identities.get(conn)
+    // Most connections are in no group at all: nothing to join or leave.
+    if (identity === undefined && added.size === 0 && conn.groups.size === 0) return
+    const wanted = new Set([...identity ?? [], ...added.keys()])
     for (const group of wanted) await this.joinTopic(conn, group)
     for (const group of [...conn.groups]) if (!wanted.has(group)) await this.leaveTopic(conn, group)
   }

@@ -111,11 +111,16 @@ async function subscribeOnConnect (deps: LifecycleDeps, conn: Connection): Promi
  * after `connected` is missed), the connection in the cluster's counts, its groups. Independent
  * of each other, so they run together: one wait instead of three (three round trips on Redis).
  */
-async function register (deps: LifecycleDeps, conn: Connection, identity: Identity, firstOfUser: boolean): Promise<void> {
+function register (deps: LifecycleDeps, conn: Connection, identity: Identity, firstOfUser: boolean): Promise<void> {
   const steps = [deps.groups.attach(conn, identity.groups ?? [])]
   if (firstOfUser) steps.push(deps.topics.userArrived(conn.userId))
   const registered = deps.connections.registered(conn)
   if (registered !== undefined) steps.push(registered)
+  return steps.length === 1 ? steps[0] : allSucceeded(steps)
+}
+
+/** Waits for every step, then fails with the first failure: no step is left running unseen. */
+async function allSucceeded (steps: Array<Promise<void>>): Promise<void> {
   const results = await Promise.allSettled(steps)
   for (const result of results) if (result.status === 'rejected') throw result.reason
 }
