@@ -196,7 +196,16 @@ export class Connection {
 
   /** Sends any JSON-serializable message to this connection only. */
   send (message: object): boolean {
-    const text = encodeMessage(this.host.limits.codec, message)
+    return this.write(message, encodeMessage(this.host.limits.codec, message))
+  }
+
+  /** `send`, with the message's JSON built already by the caller; a codec still translates the message itself. @internal */
+  sendJson (message: object, json: string): boolean {
+    const codec = this.host.limits.codec
+    return this.write(message, codec?.encode === undefined ? json : encodeMessage(codec, message))
+  }
+
+  private write (message: object, text: string | undefined): boolean {
     if (text === undefined || !this.deliver(new OutgoingFrame(text))) return false
     this.host.sent(message, text)
     return true

@@ -3,7 +3,7 @@ import type { ChannelSubscription, Connection } from '../connection/connection'
 import { channelTopic } from '../pubsub/topics'
 import { releaseHeld } from '../pubsub/topic-hub'
 import { errors } from '../errors'
-import { frames } from '../protocol/frames'
+import { frameJson, frames } from '../protocol/frames'
 import { checkMeta, checkName, userKey } from '../protocol/names'
 import type { PresenceSummary, Ref, ServerMessage } from '../protocol/schemas'
 import type { ChannelRegistry } from './channel-registry'
@@ -157,7 +157,7 @@ export class ChannelsService {
     if (history === undefined) {
       await this.join(conn, channel, options, policy)
       const recovered = options.since === undefined ? undefined : false
-      conn.send(frames.subscribed(channel, ref, await this.presenceOf(channel, policy), { recovered }))
+      answerSubscribed(conn, frames.subscribed(channel, ref, await this.presenceOf(channel, policy), { recovered }))
       return
     }
     const subscription = await this.join(conn, channel, options, policy, true)
@@ -188,7 +188,7 @@ export class ChannelsService {
       : await this.deps.history.read(topic, policy, since, policy.size)
     const recovered = since === undefined ? undefined : read.complete
     const { offset, epoch } = read
-    conn.send(frames.subscribed(channel, ref, await this.presenceOf(channel, channelPolicy), { offset, epoch, recovered }))
+    answerSubscribed(conn, frames.subscribed(channel, ref, await this.presenceOf(channel, channelPolicy), { offset, epoch, recovered }))
     if (recovered === true) for (const entry of read.entries) conn.send(placed(entry, epoch))
     return { offset, epoch }
   }
@@ -303,6 +303,11 @@ export class ChannelsService {
   async detach (conn: Connection, presenceLeave: Later): Promise<void> {
     for (const channel of [...conn.subscriptions.keys()]) await this.leave(conn, channel, presenceLeave)
   }
+}
+
+/** Every subscribe's answer, its JSON built by template. */
+function answerSubscribed (conn: Connection, frame: ServerMessage<'subscribed'>): void {
+  conn.sendJson(frame, frameJson.subscribed(frame))
 }
 
 /** A kept message as the client receives it: its place written in. */

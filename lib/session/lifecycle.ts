@@ -5,7 +5,7 @@ import type { ConnectionContext } from '../connection/connection'
 import { attachSocket } from '../connection/socket-events'
 import { ConnectionState } from '../connection/state'
 import { type Codec, encodeMessage } from '../protocol/codec'
-import { frames } from '../protocol/frames'
+import { frameJson, frames } from '../protocol/frames'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import type { UserTopics } from '../services/ports'
 import { builtinTypes, type HandlerContext } from './builtin-handlers'
@@ -136,7 +136,8 @@ async function setUp (deps: LifecycleDeps, conn: Connection, identity: Identity,
   try {
     await register(deps, conn, identity, firstOfUser)
     const { interval, timeout } = deps.heartbeat
-    conn.send(frames.connected(conn.id, conn.userId, { interval, timeout }, deps.resumption?.tokenOf(conn)))
+    const connected = frames.connected(conn.id, conn.userId, { interval, timeout }, deps.resumption?.tokenOf(conn))
+    conn.sendJson(connected, frameJson.connected(connected))
     conn.releaseWrites()
     if (deps.autoTrack) await deps.presence.track(conn)
     // Most endpoints subscribe nobody on connect and most apps listen to no `connect`: no wait then.
