@@ -3,11 +3,12 @@
 // every value a frame can carry, including names that need escaping.
 import t from 'tap'
 import { frameJson, frames } from '../lib/protocol/frames'
+import type { PresenceSummary } from '../lib/protocol/schemas'
 
 // Names as the protocol allows them (no control characters) and what JSON must escape anyway.
 const names = ['alice', 'é', 'a"b', 'back\\slash', '</script>', '€ 𝄞', 'line\u2028sep', 'x'.repeat(200)]
 const refs = [undefined, 'r-1', 'quote"ref', 0, 42, -1.5]
-const presences = [undefined, {}, { alice: { status: 'online', meta: { seat: 'a"1' }, connections: 2 } }]
+const presences: Array<Record<string, PresenceSummary> | undefined> = [undefined, {}, { alice: { status: 'online', meta: { seat: 'a"1' }, connections: 2 } }]
 const streams = [{}, { recovered: false }, { offset: 0, epoch: 'e"1', recovered: true }, { offset: 12345, epoch: 'ab' }]
 
 t.test('connected: the template writes what JSON.stringify writes', async (t) => {
