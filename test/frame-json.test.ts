@@ -17,7 +17,8 @@ t.test('connected: the template writes what JSON.stringify writes', async (t) =>
     for (const resume of [undefined, 'dG9rZW4tXw']) {
       for (const heartbeat of [{ interval: 30000, timeout: 10000 }, { interval: 0, timeout: 1 }]) {
         const frame = frames.connected('7c9e6679-7425-40de-944b-e07fc1f90ae7', userId, heartbeat, resume)
-        t.equal(frameJson.connected(frame), JSON.stringify(frame), `user ${JSON.stringify(userId)}, resume ${String(resume)}`)
+        // Named by its escaped form: a raw U+2028 in an assertion's name would break the TAP line.
+        t.equal(frameJson.connected(frame), JSON.stringify(frame), `user ${encodeURIComponent(userId)}, resume ${String(resume)}`)
         checked++
       }
     }
