@@ -104,7 +104,8 @@ export class RealtimeNode {
       members: this.adapter.members,
       regroup: (userId) => this.adapter.regroup(userId)
     })
-    this.connections = new ConnectionsService({ connections: directory, publisher: bus, roster: this.connectionRoster() })
+    const roster = this.connectionRoster()
+    this.connections = new ConnectionsService({ connections: directory, publisher: bus, roster })
     this.presence = new PresenceService({
       store: this.adapter.presence,
       events: this.events,
@@ -126,7 +127,7 @@ export class RealtimeNode {
       topics: bus,
       events: this.events,
       groups: this.groups,
-      connections: this.connections,
+      roster,
       presence: this.presence
     })
   }

@@ -31,16 +31,6 @@ export class ConnectionsService {
     this.roster = deps.roster
   }
 
-  /** A connection was set up: every node can count and locate it; `undefined` when nothing had to wait. @internal */
-  registered (conn: Connection): Promise<void> | undefined {
-    return this.roster.registered(conn)
-  }
-
-  /** A connection closed (safe to call again, as a retried cleanup step does). @internal */
-  unregistered (conn: Connection): Promise<void> | undefined {
-    return this.roster.unregistered(conn)
-  }
-
   /** Where the user is connected, on every node. */
   async locate (userId: string): Promise<ConnectionLocation[]> {
     return this.roster.locate(userKey(userId))

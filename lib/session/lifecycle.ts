@@ -7,7 +7,7 @@ import { ConnectionState } from '../connection/state'
 import { type Codec, encodeMessage } from '../protocol/codec'
 import { frameJson, frames } from '../protocol/frames'
 import { CloseCode, ErrorCode } from '../protocol/codes'
-import type { UserTopics } from '../services/ports'
+import type { ConnectionRoster, UserTopics } from '../services/ports'
 import { builtinTypes, type HandlerContext } from './builtin-handlers'
 import type { Departure } from './departure'
 import type { ErrorSink } from './error-sink'
@@ -30,7 +30,8 @@ export interface LifecycleDeps {
   directory: { countOfUser (userId: string): number, add (conn: Connection): boolean, remove (conn: Connection): boolean }
   topics: UserTopics
   groups: { attach (conn: Connection, identityGroups: Array<string | { name: string, role?: string }>): Promise<void> }
-  connections: { registered (conn: Connection): Promise<void> | undefined, unregistered (conn: Connection): Promise<void> | undefined }
+  /** Where every node counts and locates connections. */
+  roster: Pick<ConnectionRoster, 'registered' | 'unregistered'>
   presence: { track (conn: Connection): Promise<void> }
   /** Runs an event's listeners, the endpoint's own (`onConnect`) first. */
   events: {
@@ -114,7 +115,7 @@ async function subscribeOnConnect (deps: LifecycleDeps, conn: Connection): Promi
 function register (deps: LifecycleDeps, conn: Connection, identity: Identity, firstOfUser: boolean): Promise<void> {
   const steps = [deps.groups.attach(conn, identity.groups ?? [])]
   if (firstOfUser) steps.push(deps.topics.userArrived(conn.userId))
-  const registered = deps.connections.registered(conn)
+  const registered = deps.roster.registered(conn)
   if (registered !== undefined) steps.push(registered)
   return steps.length === 1 ? steps[0] : allSucceeded(steps)
 }
@@ -165,7 +166,7 @@ export async function closeConnection (deps: LifecycleDeps, conn: Connection, co
   conn.endpointConfig.connections--
   if (deps.directory.remove(conn)) deps.topics.userLeft(conn.userId).catch((error: unknown) => deps.errors.report(error, conn, 'leaving the user topic failed'))
   // At once, like the directory: every node's counts drop with the socket, not after the cleanup.
-  deps.connections.unregistered(conn)?.catch((error: unknown) => deps.errors.report(error, conn, 'connection unregistration failed'))
+  deps.roster.unregistered(conn)?.catch((error: unknown) => deps.errors.report(error, conn, 'connection unregistration failed'))
   deps.log.debug({ connectionId: conn.id, userId: conn.userId, code, reason, suppressed: conn.droppedLogLines || undefined },
     'websocket connection closed')
   const resumable = await suspend(deps, conn, code)

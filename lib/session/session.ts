@@ -8,9 +8,8 @@ import type { ConnectionDirectory } from '../directory/connection-directory'
 import type { Meter } from '../observe/meter'
 import { CloseCode, ErrorCode } from '../protocol/codes'
 import type { EventsService } from '../services/events'
-import type { ConnectionsService } from '../services/connections'
 import type { GroupsService } from '../services/groups'
-import type { UserTopics } from '../services/ports'
+import type { ConnectionRoster, UserTopics } from '../services/ports'
 import type { PresenceService } from '../services/presence'
 import type { CleanupQueue } from '../util/cleanup-queue'
 import type { Deferrals } from '../util/deferrals'
@@ -57,7 +56,7 @@ export interface SessionDeps extends SessionParts {
   topics: UserTopics
   events: EventsService
   groups: GroupsService
-  connections: Pick<ConnectionsService, 'registered' | 'unregistered'>
+  roster: Pick<ConnectionRoster, 'registered' | 'unregistered'>
   presence: PresenceService
 }
 
@@ -95,7 +94,7 @@ export class Session implements ConnectionHost {
       directory: deps.directory,
       topics: deps.topics,
       groups: deps.groups,
-      connections: deps.connections,
+      roster: deps.roster,
       presence: deps.presence,
       events: deps.events,
       context: deps.context,
