@@ -2,26 +2,48 @@ import { Server as HttpServer, type IncomingMessage } from 'node:http'
 import { Server as HttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 
+/** Sockets still owing their request head, by when they were accepted: accept order is age order. */
+type Waiting = Map<Socket, number>
+
+/** Drops the sockets accepted before `cutoff` that have sent no request head; forgets closed ones. */
+function dropLate (waiting: Waiting, cutoff: number): void {
+  for (const [socket, acceptedAt] of waiting) {
+    if (socket.destroyed) {
+      waiting.delete(socket)
+    } else if (acceptedAt <= cutoff) {
+      waiting.delete(socket)
+      socket.destroy()
+    } else {
+      // Every later socket is younger still.
+      return
+    }
+  }
+}
+
 /**
- * Drops a TCP connection that has not sent a complete request head within `ms`. Node's own
- * bound (`headersTimeout`, checked every `connectionsCheckingInterval`) lets a half-open
- * upgrade hold a descriptor for up to 90 s, which a few hundred idle sockets turn into an
- * exhausted descriptor table. Node destroys a socket whose timeout fires with no other
- * `timeout` listener; once a request arrives the server's own socket timeout is restored.
- * Only plain HTTP servers: under TLS the request's socket is not the accepted one.
- * Returns what removes the listeners again.
+ * Drops a TCP connection that has not sent a complete request head within `ms` (at most a
+ * quarter more: sockets are checked every `ms / 4`). Node's own bound (`headersTimeout`,
+ * checked every `connectionsCheckingInterval`) lets a half-open upgrade hold a descriptor for
+ * up to 90 s, which a few hundred idle sockets turn into an exhausted descriptor table. One
+ * sweep for every waiting socket, not a timer each: in a reconnect storm a timer per socket
+ * is created and cancelled thousands of times a second. Only plain HTTP servers: under TLS
+ * the request's socket is not the accepted one. Returns what stops it again.
  */
 export function limitHandshakeTime (server: unknown, ms: number): () => void {
   if (!(server instanceof HttpServer) || server instanceof HttpsServer) return () => {}
-  const limit = (socket: Socket) => { socket.setTimeout(ms) }
+  const waiting: Waiting = new Map()
+  const accepted = (socket: Socket) => { waiting.set(socket, Date.now()) }
   // `app.injectWS()` emits an upgrade whose request has no socket.
-  const restore = (request: IncomingMessage) => { (request.socket as Socket | undefined)?.setTimeout(server.timeout) }
-  server.on('connection', limit)
-  server.on('request', restore)
-  server.on('upgrade', restore)
+  const arrived = (request: IncomingMessage) => { if (request.socket !== undefined) waiting.delete(request.socket as Socket) }
+  const sweep = setInterval(() => { dropLate(waiting, Date.now() - ms) }, Math.max(1, Math.ceil(ms / 4))).unref()
+  server.on('connection', accepted)
+  server.on('request', arrived)
+  server.on('upgrade', arrived)
   return () => {
-    server.off('connection', limit)
-    server.off('request', restore)
-    server.off('upgrade', restore)
+    clearInterval(sweep)
+    waiting.clear()
+    server.off('connection', accepted)
+    server.off('request', arrived)
+    server.off('upgrade', arrived)
   }
 }
