@@ -7,11 +7,12 @@ import { connect, startServer, until } from './helpers'
  * holds one SUBSCRIBE per topic it was told of: a missed `unsubscribe` leaks one per user,
  * group and channel that ever came and went.
  */
-function ledgerAdapter (): { adapter: Adapter, held: Map<string, number> } {
+function ledgerAdapter (local?: true): { adapter: Adapter, held: Map<string, number> } {
   const inner = memoryAdapter()
   const held = new Map<string, number>()
   const adapter: Adapter = {
     name: 'ledger',
+    local,
     presence: inner.presence,
     members: inner.members,
     groups: inner.groups,
@@ -58,4 +59,22 @@ t.test('the adapter hears of a topic once when its first local subscriber comes 
   await until(async () => (await server.app.connections.count()) === 0, 3000, 'every connection gone')
   await until(() => held.size === 1, 3000, `every topic but \`all\` released (held: ${JSON.stringify([...held])})`)
   t.same([...held], [['all', 1]], 'only `all` is held, for the node\'s lifetime')
+})
+
+t.test('an adapter that is the whole cluster (`local`) hears of no topic: nothing needs bringing to its node', async (t) => {
+  const { adapter, held } = ledgerAdapter(true)
+  const server = await startServer(t, { adapter })
+  const alice = await connect(server.url({ userId: 'alice' }))
+  const bob = await connect(server.url({ userId: 'bob' }))
+  await alice.request({ type: 'subscribe', channel: 'room' })
+  await bob.request({ type: 'subscribe', channel: 'room' })
+  await server.app.groups.add('alice', 'team')
+  // Delivery still reaches every topic's subscribers: the node's own hub and directory hold them.
+  await bob.request({ type: 'publish', channel: 'room', data: 'hi' })
+  t.match(await alice.next((f) => f.type === 'message'), { channel: 'room', from: 'bob', data: 'hi' })
+  t.equal(await server.app.connections.sendTo('alice', { n: 1 }), 1, 'alice\'s user topic reaches her')
+  t.equal(await server.app.groups.sendTo('team', 'g'), 1, 'the group reaches alice')
+  await Promise.all([alice.close(), bob.close()])
+  await until(async () => (await server.app.connections.count()) === 0, 3000, 'every connection gone')
+  t.same([...held], [], 'not one subscribe, not even `all`')
 })

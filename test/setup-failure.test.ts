@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
-import { type HauynaOptions, memoryAdapter } from '../lib/index'
+import type { HauynaOptions } from '../lib/index'
 import { open, startServer, until } from './helpers'
+import { WrappedAdapter } from './wrapped-adapter'
 import { internalsOf } from '../lib/plugin'
 
 // A connection whose setup fails after the upgrade (joining its topics, its groups) is closed
@@ -30,9 +31,11 @@ t.test('an identity with an invalid group name closes with 1011', async (t) => {
 })
 
 t.test('an adapter whose subscribe rejects closes with 1011', async (t) => {
-  const adapter = memoryAdapter()
-  // The node takes the `all` topic as it starts: only the user's own topic fails, at connect.
-  adapter.subscribe = async (topic) => { if (topic.startsWith('user:')) throw new Error('adapter unavailable') }
+  // A shared adapter (not `local`), which is told of topics. The node takes the `all` topic as
+  // it starts: only the user's own topic fails, at connect.
+  const adapter = new class extends WrappedAdapter {
+    override async subscribe (topic: string): Promise<void> { if (topic.startsWith('user:')) throw new Error('adapter unavailable') }
+  }('failing-subscribe')
   await expectSetupFailure(t, { adapter }, { message: /adapter unavailable/, userId: 'alice' })
 })
 

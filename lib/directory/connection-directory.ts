@@ -40,7 +40,7 @@ export class ConnectionDirectory {
       set.add(conn)
       return false
     }
-    this.byUser.set(conn.userId, new Set([conn]))
+    this.byUser.set(conn.userId, new Set<Connection>().add(conn))
     return true
   }
 

@@ -33,6 +33,8 @@ export class Bus<D extends Deliverable, S extends Delivery> {
   private readonly codec: Codec | undefined
   private readonly meter: Pick<Meter, 'delivered' | 'publishFailed'>
   private readonly cluster: ClusterListener
+  /** A local adapter is the whole cluster: no topic needs bringing to this node, so none is told. */
+  private readonly tellsTopics: boolean
 
   constructor (deps: BusDeps<D, S>) {
     this.nodeId = deps.nodeId
@@ -42,6 +44,7 @@ export class Bus<D extends Deliverable, S extends Delivery> {
     this.codec = deps.codec
     this.meter = deps.meter
     this.cluster = deps.cluster
+    this.tellsTopics = deps.adapter.local !== true
   }
 
   /**
@@ -51,7 +54,7 @@ export class Bus<D extends Deliverable, S extends Delivery> {
   async start (): Promise<void> {
     const node: AdapterNode = { ...this.cluster, nodeId: this.nodeId, deliver: (topic, envelope) => this.deliver(topic, envelope) }
     await this.adapter.init(node)
-    await this.adapter.subscribe(ALL_TOPIC)
+    if (this.tellsTopics) await this.adapter.subscribe(ALL_TOPIC)
   }
 
   deliver (topic: string, envelope: Envelope): number {
@@ -94,23 +97,23 @@ export class Bus<D extends Deliverable, S extends Delivery> {
     throw error
   }
 
-  /** Resolves once the adapter has the topic; `undefined` when this node already had it. */
+  /** Resolves once the adapter has the topic; `undefined` when this node already had it, or the adapter is local. */
   join (subscriber: D, topic: string, subscription: S | null): Promise<void> | undefined {
-    return this.hub.add(topic, subscriber, subscription) ? this.adapter.subscribe(topic) : undefined
+    return this.hub.add(topic, subscriber, subscription) && this.tellsTopics ? this.adapter.subscribe(topic) : undefined
   }
 
   leave (subscriber: D, topic: string): Promise<void> | undefined {
-    return this.hub.remove(topic, subscriber) ? this.adapter.unsubscribe(topic) : undefined
+    return this.hub.remove(topic, subscriber) && this.tellsTopics ? this.adapter.unsubscribe(topic) : undefined
   }
 
-  /** The user's first connection here: the adapter brings this node the user's topic. */
-  userArrived (userId: string): Promise<void> {
-    return this.adapter.subscribe(userTopic(userId))
+  /** The user's first connection here: the adapter brings this node the user's topic (`undefined` when local). */
+  userArrived (userId: string): Promise<void> | undefined {
+    return this.tellsTopics ? this.adapter.subscribe(userTopic(userId)) : undefined
   }
 
   /** The user's last connection here closed. */
-  userLeft (userId: string): Promise<void> {
-    return this.adapter.unsubscribe(userTopic(userId))
+  userLeft (userId: string): Promise<void> | undefined {
+    return this.tellsTopics ? this.adapter.unsubscribe(userTopic(userId)) : undefined
   }
 
   /** Topics with a subscriber here: the hub's, each connected user's, and `all`. */

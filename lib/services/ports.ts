@@ -19,10 +19,13 @@ export interface TopicJoiner {
   leave (conn: Connection, topic: string): Promise<void> | undefined
 }
 
-/** A user's own topic on this node, taken with the user's first connection here and given up with the last. */
+/**
+ * A user's own topic on this node, taken with the user's first connection here and given up with
+ * the last; both resolve once the adapter knows, `undefined` when it needs no telling.
+ */
 export interface UserTopics {
-  userArrived (userId: string): Promise<void>
-  userLeft (userId: string): Promise<void>
+  userArrived (userId: string): Promise<void> | undefined
+  userLeft (userId: string): Promise<void> | undefined
 }
 
 /** This node's subscribers, by topic. */

@@ -114,7 +114,8 @@ async function subscribeOnConnect (deps: LifecycleDeps, conn: Connection): Promi
  */
 function register (deps: LifecycleDeps, conn: Connection, identity: Identity, firstOfUser: boolean): Promise<void> {
   const steps = [deps.groups.attach(conn, identity.groups ?? [])]
-  if (firstOfUser) steps.push(deps.topics.userArrived(conn.userId))
+  const arrived = firstOfUser ? deps.topics.userArrived(conn.userId) : undefined
+  if (arrived !== undefined) steps.push(arrived)
   const registered = deps.roster.registered(conn)
   if (registered !== undefined) steps.push(registered)
   return steps.length === 1 ? steps[0] : allSucceeded(steps)
@@ -164,7 +165,7 @@ export async function closeConnection (deps: LifecycleDeps, conn: Connection, co
     conn.transition(ConnectionState.Disconnected)
   }
   conn.endpointConfig.connections--
-  if (deps.directory.remove(conn)) deps.topics.userLeft(conn.userId).catch((error: unknown) => deps.errors.report(error, conn, 'leaving the user topic failed'))
+  if (deps.directory.remove(conn)) deps.topics.userLeft(conn.userId)?.catch((error: unknown) => deps.errors.report(error, conn, 'leaving the user topic failed'))
   // At once, like the directory: every node's counts drop with the socket, not after the cleanup.
   deps.roster.unregistered(conn)?.catch((error: unknown) => deps.errors.report(error, conn, 'connection unregistration failed'))
   deps.log.debug({ connectionId: conn.id, userId: conn.userId, code, reason, suppressed: conn.droppedLogLines || undefined },
