@@ -64,9 +64,10 @@ export class ChannelRegistry {
     return true
   }
 
-  async announceCreated (name: string): Promise<void> {
+  /** Tells the `channel_created` listeners; `undefined` (nothing to wait for) when there are none. */
+  announceCreated (name: string): Promise<void> | undefined {
     const events = this.deps.events
-    if (events.listenerCount('channel_created') > 0) await events.emit('channel_created', this.info(name) as ChannelInfo)
+    return events.listenerCount('channel_created') > 0 ? events.emit('channel_created', this.info(name) as ChannelInfo) : undefined
   }
 
   /** A subscription left: an implicit channel without local subscribers is dropped. */

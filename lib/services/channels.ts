@@ -149,17 +149,28 @@ export class ChannelsService {
   /**
    * Subscribes and answers with `subscribed` (with the channel's presence when its policy turns
    * presence on); on a channel that keeps history, with its position, followed by the messages
-   * missed since `since` when they are all kept, then by whatever arrived meanwhile. @internal
+   * missed since `since` when they are all kept, then by whatever arrived meanwhile. Answered
+   * at once, without a promise, unless a step has to wait (an adapter write, presence, history,
+   * a listener): most subscribes, and most of what connecting costs, never wait. @internal
    */
-  async open (conn: Connection, channel: string, options: SubscribeOptions, ref?: Ref): Promise<void> {
+  open (conn: Connection, channel: string, options: SubscribeOptions, ref?: Ref): Promise<void> | undefined {
     const policy = this.policies.for(channel)
-    const history = policy.history
-    if (history === undefined) {
-      await this.join(conn, channel, options, policy)
-      const recovered = options.since === undefined ? undefined : false
-      answerSubscribed(conn, frames.subscribed(channel, ref, await this.presenceOf(channel, policy), { recovered }))
-      return
-    }
+    if (policy.history !== undefined) return this.openWithHistory(conn, channel, options, policy, ref)
+    const joined = this.join(conn, channel, options, policy)
+    if (joined instanceof Promise || policy.presence) return this.answerWhenJoined(conn, channel, options, policy, ref, joined)
+    answerSubscribed(conn, frames.subscribed(channel, ref, undefined, { recovered: recoveredWithout(options) }))
+    return undefined
+  }
+
+  private async answerWhenJoined (
+    conn: Connection, channel: string, options: SubscribeOptions, policy: ResolvedChannelPolicy, ref: Ref | undefined,
+    joined: ChannelSubscription | Promise<ChannelSubscription>
+  ): Promise<void> {
+    await joined
+    answerSubscribed(conn, frames.subscribed(channel, ref, await this.presenceOf(channel, policy), { recovered: recoveredWithout(options) }))
+  }
+
+  private async openWithHistory (conn: Connection, channel: string, options: SubscribeOptions, policy: ResolvedChannelPolicy, ref: Ref | undefined): Promise<void> {
     const subscription = await this.join(conn, channel, options, policy, true)
     try {
       subscription.floor = await this.answerFromHistory(conn, channel, policy, ref, options.since)
@@ -261,30 +272,50 @@ export class ChannelsService {
 
   /**
    * The subscription itself, shared by the client path and the server API. `hold`: its
-   * messages wait (see `Delivery.held`) until the subscribe is answered. @internal
+   * messages wait (see `Delivery.held`) until the subscribe is answered. The subscription
+   * itself when no step had to wait, else a promise of it. @internal
    */
-  async join (conn: Connection, channel: string, options: SubscribeOptions, policy: ResolvedChannelPolicy, hold = false): Promise<ChannelSubscription> {
+  join (conn: Connection, channel: string, options: SubscribeOptions, policy: ResolvedChannelPolicy, hold = false): ChannelSubscription | Promise<ChannelSubscription> {
     checkName('channel', channel)
     const meta = checkMeta('subscription meta', options.meta, this.deps.maxMetaBytes)
     const limit = this.deps.maxSubscriptionsPerConnection
-    if (!conn.subscriptions.has(channel) && conn.subscriptions.size >= limit) {
+    const resubscribe = conn.subscriptions.has(channel)
+    if (!resubscribe && conn.subscriptions.size >= limit) {
       throw new errors.Forbidden(`subscription limit of ${limit} channels per connection reached`)
     }
     const subscription: ChannelSubscription = { meta, echo: options.echo ?? true, since: Date.now() }
     if (hold) subscription.held = []
-    const resubscribe = conn.subscriptions.has(channel)
     conn.subscriptions.set(channel, subscription)
     // Registry and hub change in the same tick, so a channel exists exactly while subscribed.
-    const created = this.registry.opened(channel)
-    // Each step waits only when it went async: a subscribe is most of what connecting costs.
+    const joining: Joining = { conn, channel, subscription, created: this.registry.opened(channel), presence: policy.presence && !resubscribe }
     const joined = this.deps.topics.join(conn, channelTopic(channel), subscription)
-    if (joined !== undefined) await joined
+    const rest = joined === undefined ? this.afterHub(joining) : this.afterAdapter(joined, joining)
+    return rest === undefined ? subscription : rest.then(() => subscription)
+  }
+
+  private async afterAdapter (joined: Promise<void>, joining: Joining): Promise<void> {
+    await joined
+    await this.afterHub(joining)
+  }
+
+  /**
+   * What follows the hub, in this order: the shared roster, `channel_created`, channel presence,
+   * the `subscribe` listeners. `undefined` when none of them had to wait.
+   */
+  private afterHub (joining: Joining): Promise<void> | undefined {
+    const { conn, channel, subscription, created, presence } = joining
     const recorded = this.deps.subscriptions.joined(conn, channel, subscription)
-    if (recorded !== undefined) await recorded
+    if (recorded === undefined && !presence && this.deps.events.listenerCount('subscribe') === 0) {
+      return created ? this.registry.announceCreated(channel) : undefined
+    }
+    return this.announceJoin(recorded, joining)
+  }
+
+  private async announceJoin (recorded: Promise<void> | undefined, { conn, channel, subscription, created, presence }: Joining): Promise<void> {
+    await recorded
     if (created) await this.registry.announceCreated(channel)
-    if (policy.presence && !resubscribe) await this.deps.presence.joined(conn, channel)
-    if (this.deps.events.listenerCount('subscribe') > 0) await this.deps.events.emit('subscribe', conn, channel, meta)
-    return subscription
+    if (presence) await this.deps.presence.joined(conn, channel)
+    if (this.deps.events.listenerCount('subscribe') > 0) await this.deps.events.emit('subscribe', conn, channel, subscription.meta)
   }
 
   /** `presenceLeave` says when the channel's presence leave happens (the leave grace period). @internal */
@@ -303,6 +334,20 @@ export class ChannelsService {
   async detach (conn: Connection, presenceLeave: Later): Promise<void> {
     for (const channel of [...conn.subscriptions.keys()]) await this.leave(conn, channel, presenceLeave)
   }
+}
+
+/** A subscription being added: whether it created the channel, and whether it joins the channel's presence. */
+interface Joining {
+  conn: Connection
+  channel: string
+  subscription: ChannelSubscription
+  created: boolean
+  presence: boolean
+}
+
+/** `recovered` of a subscribe answered without history: `false` when the client asked to recover. */
+function recoveredWithout (options: SubscribeOptions): false | undefined {
+  return options.since === undefined ? undefined : false
 }
 
 /** Every subscribe's answer, its JSON built by template. */

@@ -64,10 +64,22 @@ export class PresenceService {
     }
     const { userId } = connection
     const count = await this.deps.store.set(userId, entry)
-    if (count === 1) await this.changed('join', userId, connection.id, [entry])
-    // The newest entry sets the user's status: a channel that showed another one hears of it.
-    const others = count === 1 ? [] : (await this.deps.store.get(userId)).filter((e) => e.connectionId !== connection.id)
-    const before = others.length === 0 ? { status: this.deps.defaultStatus, meta: NO_META } : summarize(userId, others)
+    if (count !== 1) return this.trackedAgain(connection, entry)
+    await this.changed('join', userId, connection.id, [entry])
+    // A status or meta of its own: channels showing the default one hear of it.
+    if (differ(this.absent, entry)) await this.deps.onUpdate(summarize(userId, [entry]))
+  }
+
+  /** How a user with no entry shows: the default status, no meta. */
+  private get absent (): { status: string, meta: Record<string, unknown> } {
+    return { status: this.deps.defaultStatus, meta: NO_META }
+  }
+
+  /** Another connection of a present user: the newest entry sets the user's status, and a channel that showed another one hears of it. */
+  private async trackedAgain (connection: Connection, entry: PresenceEntry): Promise<void> {
+    const { userId } = connection
+    const others = (await this.deps.store.get(userId)).filter((e) => e.connectionId !== connection.id)
+    const before = others.length === 0 ? this.absent : summarize(userId, others)
     if (differ(before, entry)) await this.deps.onUpdate(summarize(userId, [...others, entry]))
   }
 
@@ -151,9 +163,9 @@ export class PresenceService {
     return this.deps.store.count()
   }
 
-  private async changed (event: PresenceChange['event'], userId: string, connectionId: string, entries: PresenceEntry[]): Promise<void> {
+  private changed (event: PresenceChange['event'], userId: string, connectionId: string, entries: PresenceEntry[]): Promise<void> | undefined {
     // Every connect and disconnect passes here: no summary to build when nobody listens.
-    if (this.deps.events.listenerCount('presence_change') === 0) return
+    if (this.deps.events.listenerCount('presence_change') === 0) return undefined
     return this.deps.events.emit('presence_change', { event, userId, connectionId, presence: summarize(userId, entries) })
   }
 }

@@ -17,7 +17,7 @@ import { ALL_TOPIC, channelTopic, groupTopic, userTopic } from '../pubsub/topics
 export interface HandlerContext {
   channels: {
     readonly policies: { for (channel: string): ResolvedChannelPolicy }
-    open (conn: Connection, channel: string, options: SubscribeOptions, ref?: Ref): Promise<void>
+    open (conn: Connection, channel: string, options: SubscribeOptions, ref?: Ref): Promise<void> | undefined
     leave (conn: Connection, channel: string): Promise<boolean>
   }
   presence: {

@@ -134,17 +134,37 @@ function announceConnect (deps: LifecycleDeps, conn: Connection): Promise<void> 
   return deps.events.emitAfter(onConnect, 'connect', [conn])
 }
 
+/** `connected`, and the `101` response held with it (see `holdWrites`), in one write. */
+function greet (deps: LifecycleDeps, conn: Connection): void {
+  const { interval, timeout } = deps.heartbeat
+  const connected = frames.connected(conn.id, conn.userId, { interval, timeout }, deps.resumption?.tokenOf(conn))
+  conn.sendJson(connected, frameJson.connected(connected))
+  conn.releaseWrites()
+}
+
+/**
+ * After `connected`: the connection's presence, the endpoint's channels, the `connect`
+ * listeners, in that order. Most endpoints subscribe nobody on connect and most apps listen
+ * to no `connect`: then only presence is waited for.
+ */
+function welcome (deps: LifecycleDeps, conn: Connection): Promise<void> | undefined {
+  const tracked = deps.autoTrack ? deps.presence.track(conn) : undefined
+  if (conn.endpointConfig.subscribe === undefined && conn.endpointConfig.onConnect === undefined &&
+    deps.events.listenerCount('connect') === 0) return tracked
+  return welcomeInOrder(deps, conn, tracked)
+}
+
+async function welcomeInOrder (deps: LifecycleDeps, conn: Connection, tracked: Promise<void> | undefined): Promise<void> {
+  await tracked
+  if (conn.endpointConfig.subscribe !== undefined) await subscribeOnConnect(deps, conn)
+  await announceConnect(deps, conn)
+}
+
 async function setUp (deps: LifecycleDeps, conn: Connection, identity: Identity, firstOfUser: boolean): Promise<void> {
   try {
     await register(deps, conn, identity, firstOfUser)
-    const { interval, timeout } = deps.heartbeat
-    const connected = frames.connected(conn.id, conn.userId, { interval, timeout }, deps.resumption?.tokenOf(conn))
-    conn.sendJson(connected, frameJson.connected(connected))
-    conn.releaseWrites()
-    if (deps.autoTrack) await deps.presence.track(conn)
-    // Most endpoints subscribe nobody on connect and most apps listen to no `connect`: no wait then.
-    if (conn.endpointConfig.subscribe !== undefined) await subscribeOnConnect(deps, conn)
-    await announceConnect(deps, conn)
+    greet(deps, conn)
+    await welcome(deps, conn)
     deps.log.debug({ connectionId: conn.id, userId: conn.userId }, 'websocket connection opened')
   } catch (error) {
     deps.errors.report(error, conn, 'connection setup failed')
